@@ -1,0 +1,51 @@
+"""Switchboard's Chalice app: wiring only. Each handler hands the raw event to chalicelib.intake.
+
+Reads as a table of contents of everything Switchboard reacts to. The patterns live in
+chalicelib/intake/patterns.py; the peer pattern depends on this stage's policy, which is loaded and
+validated here, at cold start (and by `chalice deploy`, which imports this file with the stage's
+environment variables set).
+"""
+
+from chalice import Chalice
+
+from chalicelib import intake, policy
+from chalicelib.intake import Kind, patterns
+
+app = Chalice(app_name="switchboard")
+POLICY = policy.current()
+
+
+@app.on_cw_event(patterns.CODEPIPELINE)
+def on_codepipeline(event):
+    return intake.handle(Kind.CODEPIPELINE, event.to_dict(), event.context)
+
+
+@app.on_cw_event(patterns.ALARM)
+def on_alarm(event):
+    return intake.handle(Kind.ALARM, event.to_dict(), event.context)
+
+
+@app.on_cw_event(patterns.ECS)
+def on_ecs(event):
+    return intake.handle(Kind.ECS, event.to_dict(), event.context)
+
+
+@app.on_cw_event(patterns.AUTOSCALING)
+def on_autoscaling(event):
+    return intake.handle(Kind.AUTOSCALING, event.to_dict(), event.context)
+
+
+@app.on_cw_event(patterns.SECRETS)
+def on_secrets(event):
+    return intake.handle(Kind.SECRETS, event.to_dict(), event.context)
+
+
+@app.on_cw_event(patterns.peer(POLICY))
+def on_peer(event):
+    return intake.handle(Kind.PEER, event.to_dict(), event.context)
+
+
+# Invoked directly by EventBridge Scheduler (one-off and recurring schedules that capabilities create).
+@app.lambda_function(name="on_schedule")
+def on_schedule(event, context):
+    return intake.handle(Kind.SCHEDULE, event, context)

@@ -1,0 +1,91 @@
+"""Which capability handles which event, and the registry capabilities plug their handlers into.
+
+A capability registers ``handler(event, ctx) -> Result`` for itself with ``@register(Capability.X)``. Until
+its issue lands, events routed to it are audited as ``received`` by ``not_yet`` and nothing else happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from chalicelib.intake.events import Kind
+from chalicelib.policy.schema import Flow, Policy
+from chalicelib.state import audit
+
+
+class Capability(StrEnum):
+    PROMOTION = "promotion"
+    ALERTS = "alerts"
+    SCALING = "scaling"
+    ROTATION = "rotation"
+    FRONTDOOR = "frontdoor"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a capability handler gets besides the typed event."""
+
+    event_id: str
+    kind: Kind
+    policy: Policy
+    lambda_context: Any = None
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: audit.Outcome
+    reason: str | None = None
+    actions: list[str] = field(default_factory=list)
+
+
+Handler = Callable[[Any, Context], Result]
+_registry: dict[Capability, Handler] = {}
+
+
+def register(capability: Capability) -> Callable[[Handler], Handler]:
+    def decorate(handler: Handler) -> Handler:
+        _registry[capability] = handler
+        return handler
+    return decorate
+
+
+def handler_for(capability: Capability) -> Handler:
+    found = _registry.get(capability)
+    if found is not None:
+        return found
+
+    def not_yet(event: Any, ctx: Context) -> Result:
+        audit.record(
+            action=f"intake.{ctx.kind}", target=event.target, outcome=audit.Outcome.RECEIVED,
+            correlation_id=ctx.event_id, capability=str(capability),
+            reason=f"the {capability} capability has not landed yet",
+            detail={"source": event.source, "detail-type": event.detail_type},
+        )
+        return Result(audit.Outcome.RECEIVED, f"the {capability} capability has not landed yet")
+
+    return not_yet
+
+
+KIND_ROUTES: dict[Kind, tuple[Capability, ...]] = {
+    Kind.CODEPIPELINE: (Capability.PROMOTION,),
+    Kind.ALARM: (Capability.ALERTS,),
+    Kind.ECS: (Capability.PROMOTION,),
+    Kind.AUTOSCALING: (Capability.SCALING,),
+    Kind.SECRETS: (Capability.ROTATION,),
+}
+FLOW_ROUTES: dict[Flow, Capability] = {
+    Flow.RELEASE_CANDIDATE: Capability.PROMOTION,
+    Flow.COMMAND: Capability.FRONTDOOR,
+    Flow.REPLY: Capability.FRONTDOOR,
+}
+
+
+def schedule_capability(schedule_name: str) -> Capability | None:
+    """Schedules are named ``switchboard-<capability>-<anything>``."""
+    parts = schedule_name.split("-", 2)
+    if len(parts) >= 2 and parts[0] == "switchboard" and parts[1] in {c.value for c in Capability}:
+        return Capability(parts[1])
+    return None

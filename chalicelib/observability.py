@@ -1,0 +1,16 @@
+"""Powertools Logger and Metrics shared by every handler.
+
+Logger writes JSON with the EventBridge event id as correlation id; Metrics writes CloudWatch EMF under the
+``Switchboard`` namespace. Tracer is deliberately not used: importing the X-Ray SDK costs a large share of
+cold start for traces of a handful of DynamoDB calls (see bench/cold_start.py and docs/ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+logger = Logger(service="switchboard")
+metrics = Metrics(namespace="Switchboard", service="switchboard")
+
+__all__ = ["logger", "metrics", "MetricUnit"]

@@ -1,0 +1,97 @@
+"""Cross-reference checks: every name a policy uses must point at something it defines.
+
+Like Alertmanager's "undefined receiver" check at load time: a typo fails validation, not the 3 a.m. alert.
+Each problem carries the path of the entry that holds the bad reference and the path of the offending
+value (for its line number).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from chalicelib.policy.schema import Policy, Route
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Dangling:
+    path: Path  # where the error is reported
+    message: str
+    value_path: Path  # where the bad value sits (for the line number)
+
+
+def check(policy: Policy) -> list[Dangling]:
+    return list(_check(policy))
+
+
+def _check(policy: Policy) -> Iterator[Dangling]:
+    accounts = policy.accounts()
+    environments = policy.environments()
+
+    ids: dict[str, str] = {}
+    for name, (acct_id, _) in accounts.items():
+        if acct_id in ids:
+            where = ("account", "id") if name == policy.account.name else ("peers", name, "id")
+            yield Dangling(where[:-1], f"account id {acct_id} is already used by '{ids[acct_id]}'", where)
+        ids.setdefault(acct_id, name)
+    if policy.account.name in policy.peers:
+        yield Dangling(("peers", policy.account.name), "a peer cannot have this account's own name",
+                       ("peers", policy.account.name))
+
+    def account_ref(entry: Path, env: str, account: str) -> Iterator[Dangling]:
+        value = (*entry, "account")
+        if account not in accounts:
+            yield Dangling(entry, f"unknown account '{account}'", value)
+        elif accounts[account][1] != env:
+            yield Dangling(entry, f"account '{account}' is environment '{accounts[account][1]}', not '{env}'",
+                           value)
+
+    def env_key(entry: Path, env: str) -> Iterator[Dangling]:
+        if env not in environments:
+            yield Dangling(entry, f"unknown environment '{env}'", entry)
+
+    for app_name, app in policy.apps.items():
+        base = ("apps", app_name)
+        for env, pipe in app.pipelines.items():
+            yield from env_key((*base, "pipelines", env), env)
+            yield from account_ref((*base, "pipelines", env), env, pipe.account)
+        for field in ("ecs_services", "asgs"):
+            for env, refs in getattr(app, field).items():
+                yield from env_key((*base, field, env), env)
+                for i, ref in enumerate(refs):
+                    yield from account_ref((*base, field, env, i), env, ref.account)
+
+    if policy.slack.front_door is not None and policy.slack.front_door not in accounts:
+        yield Dangling(("slack", "front_door"), f"unknown account '{policy.slack.front_door}'",
+                       ("slack", "front_door"))
+
+    if policy.alerts.route is not None:
+        if policy.alerts.route.receiver is None:
+            yield Dangling(("alerts", "route"), "the root route needs a default receiver",
+                           ("alerts", "route"))
+        yield from _routes(policy.alerts.route, ("alerts", "route"), set(policy.alerts.receivers))
+
+    for app_name, path in policy.promotion.paths.items():
+        if app_name not in policy.apps:
+            yield Dangling(("promotion", "paths", app_name), f"unknown app '{app_name}'",
+                           ("promotion", "paths", app_name))
+        for i, env in enumerate(path):
+            if env not in environments:
+                yield Dangling(("promotion", "paths", app_name, i), f"unknown environment '{env}'",
+                               ("promotion", "paths", app_name, i))
+
+    for name, target in policy.scaling.targets.items():
+        entry = ("scaling", "targets", name)
+        if target.account not in accounts:
+            yield Dangling(entry, f"unknown account '{target.account}'", (*entry, "account"))
+        if (target.asg is None) == (target.ecs_service is None):
+            yield Dangling(entry, "a scaling target names exactly one of 'asg' or 'ecs_service'", entry)
+
+
+def _routes(route: Route, path: Path, receivers: set[str]) -> Iterator[Dangling]:
+    if route.receiver is not None and route.receiver not in receivers:
+        yield Dangling(path, f"unknown receiver '{route.receiver}'", (*path, "receiver"))
+    for i, child in enumerate(route.routes):
+        yield from _routes(child, (*path, "routes", i), receivers)

@@ -1,0 +1,175 @@
+"""The policy document as written in YAML, one per deployment stage (= AWS account).
+
+Types here only describe shape. Cross-references (an app naming an unknown account, a route naming an
+unknown receiver) are checked in ``references.py`` so every dangling reference is reported with its path.
+Capability sections are typed but empty by default; each capability's issue fills its own section.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+AccountId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
+# A Slack channel id (C…/G…) or a #name.
+Channel = Annotated[str, StringConstraints(pattern=r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{8,})$")]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")]
+Duration = Annotated[str, StringConstraints(pattern=r"^[0-9]+[smhd]$")]
+
+SCHEMA_VERSION = 1
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Flow(StrEnum):
+    """What may travel between two Switchboard instances (as events on the peer's default bus)."""
+
+    RELEASE_CANDIDATE = "release-candidate"  # stage hands a candidate to prod
+    COMMAND = "command"  # the Slack front door hands a command to the account it targets
+    REPLY = "reply"  # a peer answers a forwarded command
+
+
+class ThisAccount(Strict):
+    name: Name
+    id: AccountId
+    environment: Name
+    region: Region = "eu-west-1"
+
+
+class Peer(Strict):
+    id: AccountId
+    environment: Name
+    region: Region = "eu-west-1"
+    send: tuple[Flow, ...] = ()  # flows this account may put on the peer's bus
+    receive: tuple[Flow, ...] = ()  # flows this account accepts from the peer
+
+
+class PipelineRef(Strict):
+    account: Name
+    name: str = Field(min_length=1, max_length=100)
+
+
+class EcsServiceRef(Strict):
+    account: Name
+    cluster: str = Field(min_length=1)
+    service: str = Field(min_length=1)
+
+
+class AsgRef(Strict):
+    account: Name
+    name: str = Field(min_length=1)
+
+
+class App(Strict):
+    channel: Channel
+    alarm_prefixes: tuple[str, ...] = ()
+    # Keyed by environment name.
+    pipelines: dict[Name, PipelineRef] = Field(default_factory=dict)
+    ecs_services: dict[Name, tuple[EcsServiceRef, ...]] = Field(default_factory=dict)
+    asgs: dict[Name, tuple[AsgRef, ...]] = Field(default_factory=dict)
+
+
+# ---- capability sections: typed, empty by default, filled by later issues ----
+
+
+class SlackSection(Strict):
+    command: Annotated[str, StringConstraints(pattern=r"^/[a-z0-9_-]+$")] = "/ops"
+    front_door: Name | None = None  # account name (this one or a peer) where the Slack app points
+    secret_name: str = "switchboard/slack"
+
+
+class Receiver(Strict):
+    slack_channel: Channel | None = None
+    pagerduty_secret: str | None = None
+    sns_topic_arn: str | None = None
+    webhook_secret: str | None = None
+
+
+class Route(Strict):
+    receiver: Name | None = None
+    matchers: tuple[str, ...] = ()
+    continue_: bool = Field(False, alias="continue")
+    group_by: tuple[str, ...] | None = None
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+    routes: tuple[Route, ...] = ()
+
+
+class AlertsSection(Strict):
+    receivers: dict[Name, Receiver] = Field(default_factory=dict)
+    route: Route | None = None
+
+
+class PromotionSection(Strict):
+    enabled: bool = False
+    # app name -> environments in promotion order, e.g. web: [stage, prod]
+    paths: dict[Name, tuple[Name, ...]] = Field(default_factory=dict)
+
+
+class ScalingTarget(Strict):
+    account: Name
+    asg: str | None = None
+    ecs_service: EcsServiceRef | None = None
+
+
+class ScalingSection(Strict):
+    enabled: bool = False
+    dry_run: bool = True
+    targets: dict[Name, ScalingTarget] = Field(default_factory=dict)
+
+
+class SecretKind(StrEnum):
+    API_KEY = "api-key"
+    POSTGRES_SINGLE = "postgres-single"
+    POSTGRES_ALTERNATING = "postgres-alternating"
+    IAM_ACCESS_KEY = "iam-access-key"
+
+
+class RotatedSecret(Strict):
+    kind: SecretKind
+    max_age_days: int = Field(30, gt=0, le=365)
+
+
+class RotationSection(Strict):
+    enabled: bool = False
+    secrets: dict[str, RotatedSecret] = Field(default_factory=dict)
+
+
+class Policy(Strict):
+    version: int = Field(ge=SCHEMA_VERSION, le=SCHEMA_VERSION)
+    account: ThisAccount
+    peers: dict[Name, Peer] = Field(default_factory=dict)
+    apps: dict[Name, App] = Field(default_factory=dict)
+    slack: SlackSection = SlackSection()
+    alerts: AlertsSection = AlertsSection()
+    promotion: PromotionSection = PromotionSection()
+    scaling: ScalingSection = ScalingSection()
+    rotation: RotationSection = RotationSection()
+
+    # ---- derived views used by handlers ----
+
+    def accounts(self) -> dict[str, tuple[str, str]]:
+        """Every known account: name -> (id, environment), this one included."""
+        known = {self.account.name: (self.account.id, self.account.environment)}
+        known.update({name: (p.id, p.environment) for name, p in self.peers.items()})
+        return known
+
+    def environments(self) -> set[str]:
+        return {env for _, env in self.accounts().values()}
+
+    def peer_by_id(self, account_id: str) -> tuple[str, Peer] | None:
+        for name, peer in self.peers.items():
+            if peer.id == account_id:
+                return name, peer
+        return None
+
+    def inbound_account_ids(self) -> list[str]:
+        """Accounts whose Switchboard events this instance's peer rule admits (itself included)."""
+        ids = {self.account.id} | {p.id for p in self.peers.values() if p.receive}
+        return sorted(ids)

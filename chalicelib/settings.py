@@ -1,0 +1,56 @@
+"""Environment variables, declared as one pydantic model (read once, validated, typed).
+
+The Chalice stage in ``.chalice/config.json`` sets these per account; the local world sets the same ones
+for each emulated account's instance.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a usable Switchboard instance."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    account_name: str = Field(alias="SWITCHBOARD_ACCOUNT_NAME", min_length=1)
+    policy_file: str = Field(alias="SWITCHBOARD_POLICY_FILE", min_length=1)
+    audit_table: str = Field("switchboard-audit", alias="SWITCHBOARD_AUDIT_TABLE")
+    ledger_table: str = Field("switchboard-ledger", alias="SWITCHBOARD_LEDGER_TABLE")
+    state_table: str = Field("switchboard-state", alias="SWITCHBOARD_STATE_TABLE")
+    region: str = Field("eu-west-1", alias="AWS_REGION")
+    # Unset on AWS. The local world points it at moto's server on loopback.
+    endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")
+    # How long an event id is remembered by the ledger. EventBridge retries for up to 24 h.
+    ledger_ttl_seconds: int = Field(7 * 24 * 3600, alias="SWITCHBOARD_LEDGER_TTL_SECONDS", gt=0)
+    audit_retention_days: int = Field(400, alias="SWITCHBOARD_AUDIT_RETENTION_DAYS", gt=0)
+
+    @property
+    def policy_path(self) -> Path:
+        path = Path(self.policy_file)
+        return path if path.is_absolute() else PACKAGE_DIR / path
+
+
+def from_environ(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    if "AWS_REGION" not in env and "AWS_DEFAULT_REGION" in env:
+        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"]
+    try:
+        return Settings.model_validate(env)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid Switchboard environment: {problems}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return from_environ()
