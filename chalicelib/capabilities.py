@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.intake.events import Kind
+from chalicelib.kinds import Kind
 from chalicelib.policy.schema import Flow, Policy
 from chalicelib.state import audit
 

@@ -10,23 +10,13 @@ Quirks of the real events, handled here so no capability has to:
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.kinds import Kind
 from chalicelib.policy.schema import AccountId, Flow, Name
-
-
-class Kind(StrEnum):
-    CODEPIPELINE = "codepipeline"
-    ALARM = "alarm"
-    ECS = "ecs"
-    AUTOSCALING = "autoscaling"
-    SECRETS = "secrets"
-    PEER = "peer"
-    SCHEDULE = "schedule"
 
 
 class Detail(BaseModel):

@@ -1,0 +1,102 @@
+"""`switchboard`: the local world's command line (never deployed).
+
+    switchboard up                     start the world and leave it serving (Ctrl-C stops it)
+    switchboard demo                   start it, play the scripted story, print a timeline, exit 0
+    switchboard replay FILE|DIR... [--account NAME] [--json]
+    switchboard policy validate FILE...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+
+def _policy_validate(args: argparse.Namespace) -> int:
+    from chalicelib.policy import validate_file
+
+    status = 0
+    for path in args.files:
+        problems = validate_file(path)
+        if problems:
+            status = 2
+            print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+        else:
+            print(f"{path}: ok")
+    return status
+
+
+def _up(args: argparse.Namespace) -> int:
+    from localworld.world import World
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with World(moto_port=args.moto_port, slack_port=args.slack_port, log=print) as world:
+        print(f"\nThe local world is up. State (endpoints, per-account credentials): {world.workdir / 'world.json'}")
+        print("Instance logs:", world.workdir / "logs", "- Ctrl-C to stop.")
+        try:
+            while not stop.is_set():
+                stop.wait(1)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _demo(_: argparse.Namespace) -> int:
+    from localworld.demo import main
+
+    return main()
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from localworld.replay import format_report, load, replay_one
+    from localworld.world import World
+
+    items = load(args.paths)
+    if not items:
+        print("no events found in " + " ".join(args.paths), file=sys.stderr)
+        return 2
+    log = (lambda line: None) if args.json else (lambda line: print("# " + line))
+    with World(log=log) as world:
+        if args.account and args.account not in world.accounts:
+            print(f"unknown account {args.account!r} (known: {', '.join(world.accounts)})", file=sys.stderr)
+            return 2
+        for name, event, error in items:
+            if error:
+                report = {"file": name, "account": args.account, "event_id": None, "handlers": [],
+                          "outcome": "rejected", "reason": error, "results": []}
+            else:
+                report = replay_one(world, name, event, args.account)
+            print(json.dumps(report, default=str) if args.json else format_report(report), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard's local world")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the local world and leave it serving")
+    up.add_argument("--moto-port", type=int, default=0)
+    up.add_argument("--slack-port", type=int, default=0)
+    up.set_defaults(run=_up)
+    sub.add_parser("demo", help="play the scripted story and print a timeline").set_defaults(run=_demo)
+    replay = sub.add_parser("replay", help="put recorded events on the emulated bus")
+    replay.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    replay.add_argument("--account", help="emulated account whose bus receives the events")
+    replay.add_argument("--json", action="store_true", help="one JSON object per event")
+    replay.set_defaults(run=_replay)
+    policy = sub.add_parser("policy", help="policy tools")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    validate = policy_sub.add_parser("validate", help="validate policy files (exit 2 on any problem)")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(run=_policy_validate)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

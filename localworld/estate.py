@@ -1,0 +1,162 @@
+"""A demo estate laid out like the Gruntwork Reference Architecture, created through moto's real APIs, and
+the events such an estate would emit.
+
+moto does not emit EventBridge events for alarm state changes or pipeline executions (and has no
+pipeline executions at all), so ``Simulator`` changes what moto can change (``set_alarm_state``) and then
+puts on the account's bus the event AWS would have emitted, built from what moto describes.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from localworld.accounts import Account
+
+TRUST_CODEPIPELINE = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
+})
+
+
+def _client(session: boto3.Session, service: str, endpoint_url: str) -> Any:
+    return session.client(service, endpoint_url=endpoint_url)
+
+
+def seed(session: boto3.Session, account: Account, endpoint_url: str) -> list[str]:
+    """Create the account's share of the estate; returns a line per resource created."""
+    made: list[str] = []
+    policy = account.policy
+    env = account.environment
+    ecs = _client(session, "ecs", endpoint_url)
+    asg = _client(session, "autoscaling", endpoint_url)
+    ec2 = _client(session, "ec2", endpoint_url)
+    cw = _client(session, "cloudwatch", endpoint_url)
+    cp = _client(session, "codepipeline", endpoint_url)
+    iam = _client(session, "iam", endpoint_url)
+    sm = _client(session, "secretsmanager", endpoint_url)
+
+    role_arn = iam.create_role(RoleName="codepipeline", AssumeRolePolicyDocument=TRUST_CODEPIPELINE)["Role"]["Arn"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    template_made = False
+    for app_name, app in sorted(policy.apps.items()):
+        for ref in app.ecs_services.get(env, ()):
+            if ref.account != account.name:
+                continue
+            ecs.create_cluster(clusterName=ref.cluster)
+            ecs.register_task_definition(family=f"{app_name}-{env}", containerDefinitions=[
+                {"name": app_name, "image": f"registry.local/{app_name}:stable", "memory": 512}])
+            ecs.create_service(cluster=ref.cluster, serviceName=ref.service, desiredCount=2,
+                               taskDefinition=f"{app_name}-{env}")
+            made.append(f"ecs service {ref.cluster}/{ref.service} (desired 2)")
+        for ref in app.asgs.get(env, ()):
+            if ref.account != account.name:
+                continue
+            if not template_made:
+                ec2.create_launch_template(LaunchTemplateName="app", LaunchTemplateData={
+                    "ImageId": "ami-12c6146b", "InstanceType": "t3.small"})
+                template_made = True
+            asg.create_auto_scaling_group(AutoScalingGroupName=ref.name, MinSize=1, MaxSize=6, DesiredCapacity=2,
+                                          LaunchTemplate={"LaunchTemplateName": "app"},
+                                          VPCZoneIdentifier=",".join(subnets))
+            made.append(f"auto scaling group {ref.name} (1..6, desired 2)")
+        pipe = app.pipelines.get(env)
+        if pipe and pipe.account == account.name:
+            cp.create_pipeline(pipeline=_pipeline(pipe.name, role_arn))
+            made.append(f"pipeline {pipe.name}")
+        for prefix in app.alarm_prefixes:
+            for suffix, metric in (("5xx", "HTTPCode_Target_5XX_Count"), ("latency", "TargetResponseTime")):
+                name = f"{prefix}{suffix}"
+                cw.put_metric_alarm(AlarmName=name, Namespace="AWS/ApplicationELB", MetricName=metric,
+                                    Dimensions=[{"Name": "LoadBalancer", "Value": f"app/{app_name}-{env}/0123"}],
+                                    Statistic="Sum", Period=60, EvaluationPeriods=3, Threshold=10,
+                                    ComparisonOperator="GreaterThanThreshold",
+                                    Tags=[{"Key": "severity", "Value": "page" if env == "prod" else "ticket"}])
+                made.append(f"alarm {name}")
+        if app.pipelines.get(env, None) and app.pipelines[env].account == account.name:
+            sm.create_secret(Name=f"{app_name}/db-password", SecretString=json.dumps(
+                {"engine": "postgres", "host": f"{app_name}-{env}.db.local", "username": app_name,
+                 "password": uuid.uuid4().hex}))
+            made.append(f"secret {app_name}/db-password")
+    return made
+
+
+def _pipeline(name: str, role_arn: str) -> dict[str, Any]:
+    return {
+        "name": name, "roleArn": role_arn,
+        "artifactStore": {"type": "S3", "location": f"{name}-artifacts"},
+        "stages": [
+            {"name": "Source", "actions": [{
+                "name": "Source", "actionTypeId": {"category": "Source", "owner": "AWS",
+                                                   "provider": "CodeStarSourceConnection", "version": "1"},
+                "outputArtifacts": [{"name": "src"}], "configuration": {"FullRepositoryId": f"acme/{name}"}}]},
+            {"name": "Deploy", "actions": [{
+                "name": "Deploy", "actionTypeId": {"category": "Deploy", "owner": "AWS", "provider": "ECS",
+                                                   "version": "1"},
+                "inputArtifacts": [{"name": "src"}], "configuration": {}}]},
+        ],
+    }
+
+
+class Simulator:
+    """Puts on an account's default bus what the estate would emit."""
+
+    def __init__(self, session: boto3.Session, account: Account, endpoint_url: str):
+        self.account = account
+        self.events = _client(session, "events", endpoint_url)
+        self.cloudwatch = _client(session, "cloudwatch", endpoint_url)
+        self.codepipeline = _client(session, "codepipeline", endpoint_url)
+
+    def put(self, source: str, detail_type: str, detail: Any, resources: list[str] | None = None,
+            time: datetime | None = None) -> str:
+        entry = {"Source": source, "DetailType": detail_type,
+                 "Detail": detail if isinstance(detail, str) else json.dumps(detail),
+                 "Resources": resources or [], "Time": time or datetime.now(UTC)}
+        answer = self.events.put_events(Entries=[entry])["Entries"][0]
+        if "EventId" not in answer:
+            raise ValueError(f"the bus refused the event: {answer.get('ErrorCode')}: {answer.get('ErrorMessage')}")
+        return answer["EventId"]
+
+    def alarm(self, name: str, state: str, reason: str) -> str:
+        before = self.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+        reason_data = json.dumps({"version": "1.0", "queryDate": datetime.now(UTC).isoformat(),
+                                  "recentDatapoints": [42.0], "threshold": before["Threshold"]})
+        self.cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason,
+                                        StateReasonData=reason_data)
+        after = self.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+        metric = {"id": "m1", "metricStat": {"metric": {
+            "namespace": after["Namespace"], "name": after["MetricName"],
+            "dimensions": {d["Name"]: d["Value"] for d in after.get("Dimensions", [])}},
+            "period": after["Period"], "stat": after["Statistic"]}, "returnData": True}
+        detail = {
+            "alarmName": name,
+            "state": {"value": after["StateValue"], "reason": after["StateReason"], "reasonData": reason_data,
+                      "timestamp": _iso(after["StateUpdatedTimestamp"])},
+            "previousState": {"value": before["StateValue"], "reason": before.get("StateReason", ""),
+                              "timestamp": _iso(before["StateUpdatedTimestamp"])},
+            "configuration": {"metrics": [metric], "description": after.get("AlarmDescription", "")},
+        }
+        return self.put("aws.cloudwatch", "CloudWatch Alarm State Change", detail, [after["AlarmArn"]])
+
+    def pipeline(self, name: str, state: str, execution_id: str | None = None) -> tuple[str, str]:
+        meta = self.codepipeline.get_pipeline(name=name)
+        execution_id = execution_id or str(uuid.uuid4())
+        detail = {"pipeline": name, "execution-id": execution_id, "state": state,
+                  "version": float(meta["pipeline"]["version"]), "pipeline-execution-attempt": 1.0,
+                  "execution-trigger": {"trigger-type": "StartPipelineExecution", "trigger-detail": "local"}}
+        return self.put("aws.codepipeline", "CodePipeline Pipeline Execution State Change", detail,
+                        [meta["metadata"]["pipelineArn"]]), execution_id
+
+    def to_peer(self, peer_id: str, flow: str, payload: dict[str, Any]) -> str:
+        detail = {"to_account": peer_id, "from_account": self.account.name, "flow": flow, "payload": payload}
+        return self.put("switchboard", f"Switchboard {flow}", detail)
+
+
+def _iso(value: Any) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000" if isinstance(
+        value, datetime) else str(value)

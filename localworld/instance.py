@@ -1,0 +1,108 @@
+"""One Switchboard instance: the Chalice app of one account, in its own process, with that account's stage
+environment and credentials, fed by its rules' queues (see delivery.py).
+
+    python -m localworld.instance --account prod      (environment prepared by localworld.world)
+
+Prints ``READY <account>`` once subscribed, then one JSON line per invocation to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from typing import Any
+
+from localworld import delivery
+
+
+class LambdaContext:
+    """The parts of Lambda's context object that Chalice and Powertools read."""
+
+    def __init__(self, function_name: str, timeout_s: int = 60):
+        self.function_name = f"switchboard-{os.environ.get('SWITCHBOARD_ACCOUNT_NAME', 'local')}-{function_name}"
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 512
+        self.aws_request_id = str(uuid.uuid4())
+        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def cw_event_handlers(app_module: Any) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """handler name -> (callable as Lambda would call it, its EventBridge pattern), read from the Chalice app."""
+    from chalice.app import CloudWatchEventConfig
+
+    found = {}
+    for source in app_module.app.event_sources:
+        if isinstance(source, CloudWatchEventConfig):
+            found[source.name] = (getattr(app_module, source.name), source.event_pattern)
+    return found
+
+
+def invoke(handler: Any, name: str, event: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        result = handler(event, LambdaContext(name))
+        status = "ok"
+    except Exception as exc:  # noqa: BLE001 - a failed invocation is reported and retried, like Lambda
+        result, status = {"error": f"{type(exc).__name__}: {exc}"}, "error"
+    return {"handler": name, "status": status, "ms": round((time.perf_counter() - started) * 1000, 1),
+            "event_id": event.get("id"), "result": result}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--account", required=True)
+    args = parser.parse_args(argv)
+    if os.environ.get("SWITCHBOARD_ACCOUNT_NAME") != args.account:
+        print(f"environment is for {os.environ.get('SWITCHBOARD_ACCOUNT_NAME')!r}, not {args.account!r}",
+              file=sys.stderr)
+        return 2
+
+    import boto3
+
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    session = boto3.Session()
+    app_module = importlib.import_module("app")
+    handlers = cw_event_handlers(app_module)
+    queues = {name: delivery.subscribe(session, endpoint, name, pattern) for name, (_, pattern) in handlers.items()}
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    out_lock = threading.Lock()
+
+    def drain(name: str, url: str) -> None:
+        sqs = session.client("sqs", endpoint_url=endpoint)
+        handler = handlers[name][0]
+        while not stop.is_set():
+            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                               WaitTimeSeconds=1).get("Messages", []):
+                report = invoke(handler, name, json.loads(message["Body"]))
+                if report["status"] == "ok":  # else: visible again after the timeout -> retried, then DLQ
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                with out_lock:
+                    print("INVOKED " + json.dumps({"account": args.account, **report}, default=str), flush=True)
+
+    threads = [threading.Thread(target=drain, args=item, daemon=True) for item in queues.items()]
+    for thread in threads:
+        thread.start()
+    print(f"READY {args.account} " + json.dumps(sorted(queues)), flush=True)
+    while not stop.is_set():
+        stop.wait(0.5)
+    for thread in threads:
+        thread.join(timeout=3)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""The whole local world: moto's server, the Slack stand-in, every emulated account provisioned from
+infra/ and seeded with the demo estate, one Switchboard instance process per account, and the relay that
+carries Switchboard events between accounts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+
+from localworld import delivery, estate
+from localworld.accounts import ROOT, Account, load_accounts
+from localworld.emulator import Credentials, Emulator, assume, session_for
+from localworld.provision import provision_account
+from localworld.slack_standin import SlackStandIn
+
+# Variables of the developer's shell that must not leak into an emulated account.
+_SCRUBBED_PREFIXES = ("AWS_", "SWITCHBOARD_", "POWERTOOLS_")
+
+
+class WorldError(RuntimeError):
+    pass
+
+
+class World:
+    def __init__(self, root: Path = ROOT, workdir: Path | None = None, moto_port: int = 0, slack_port: int = 0,
+                 log: Callable[[str], None] = lambda line: None):
+        self.root = root
+        self.workdir = workdir or root / ".world"
+        self.accounts: dict[str, Account] = load_accounts(root)
+        self.log = log
+        self.emulator = Emulator(moto_port)
+        self.slack = SlackStandIn(port=slack_port, record_file=str(self.workdir / "slack.jsonl"))
+        self.relay = delivery.Relay(self.emulator.url)
+        self.credentials: dict[str, Credentials] = {}
+        self.sessions: dict[str, boto3.Session] = {}
+        self.provisioned: dict[str, Any] = {}
+        self.seeded: dict[str, list[str]] = {}
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._invocations: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+        self._ready: set[str] = set()
+
+    # ---- lifecycle ----
+
+    def start(self, ready_timeout: float = 90.0) -> World:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "logs").mkdir(exist_ok=True)
+        self.emulator.start()
+        self.slack.start()
+        self.log(f"moto server     {self.emulator.url}")
+        self.log(f"slack stand-in  {self.slack.url}")
+        for name, account in self.accounts.items():
+            creds = assume(self.emulator.url, account.id, account.region)
+            self.credentials[name] = creds
+            self.sessions[name] = session_for(creds, account.region)
+        for name, account in self.accounts.items():
+            session = self.sessions[name]
+            with _endpoint(self.emulator.url):
+                self.provisioned[name] = provision_account(
+                    session, account_name=name, peer_account_ids=account.admitted_peer_ids,
+                    peer_links=account.peer_links)
+            self.seeded[name] = estate.seed(session, account, self.emulator.url)
+            outboxes = delivery.redirect_peer_links(session, self.emulator.url, [p for p, _ in account.peer_links])
+            for peer_id, url in outboxes.items():
+                peer_name = self.account_by_id(peer_id).name
+                self.relay.add(session, url, self.sessions[peer_name])
+            self.log(f"account {name:<16} {account.id}  provisioned, {len(self.seeded[name])} estate resources")
+        for name in self.accounts:
+            self._spawn(name)
+        deadline = time.monotonic() + ready_timeout
+        with self._cond:
+            while self._ready != set(self.accounts):
+                dead = [n for n, p in self._procs.items() if p.poll() is not None and n not in self._ready]
+                if dead or time.monotonic() > deadline:
+                    self.stop()
+                    why = f"exited: {dead}" if dead else "timed out"
+                    raise WorldError(f"Switchboard instances did not start ({why}); see {self.workdir / 'logs'}")
+                self._cond.wait(0.2)
+        self.relay.start()
+        self._write_state()
+        return self
+
+    def stop(self) -> None:
+        for proc in self._procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self._procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.relay.stop()
+        self.slack.stop()
+        self.emulator.stop()
+
+    def __enter__(self) -> World:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _spawn(self, name: str) -> None:
+        account = self.accounts[name]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+        env.update(account.env)
+        env.update(self.credentials[name].environ())
+        env.update({
+            "AWS_ENDPOINT_URL": self.emulator.url, "AWS_REGION": account.region,
+            "AWS_DEFAULT_REGION": account.region, "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(self.root), env.get("PYTHONPATH")])),
+            "SWITCHBOARD_SLACK_API_URL": self.slack.api_url,
+        })
+        proc = subprocess.Popen([sys.executable, "-m", "localworld.instance", "--account", name], cwd=self.root,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self._procs[name] = proc
+        threading.Thread(target=self._read, args=(name, proc), daemon=True).start()
+
+    def _read(self, name: str, proc: subprocess.Popen) -> None:
+        with open(self.workdir / "logs" / f"{name}.log", "w", encoding="utf-8") as log_file:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                log_file.write(line)
+                log_file.flush()
+                if line.startswith("READY "):
+                    with self._cond:
+                        self._ready.add(name)
+                        self._cond.notify_all()
+                elif line.startswith("INVOKED "):
+                    with self._cond:
+                        self._invocations.append(json.loads(line[len("INVOKED "):]))
+                        self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def _write_state(self) -> None:
+        state = {"moto": self.emulator.url, "slack": self.slack.url,
+                 "accounts": {n: {"id": a.id, "region": a.region, "credentials": self.credentials[n].environ()}
+                              for n, a in self.accounts.items()}}
+        (self.workdir / "world.json").write_text(json.dumps(state, indent=2))
+
+    # ---- queries ----
+
+    def account_by_id(self, account_id: str) -> Account:
+        for account in self.accounts.values():
+            if account.id == account_id:
+                return account
+        raise WorldError(f"account {account_id} is not an emulated account "
+                         f"({', '.join(f'{a.name}={a.id}' for a in self.accounts.values())})")
+
+    def client(self, account: str, service: str) -> Any:
+        return self.sessions[account].client(service, endpoint_url=self.emulator.url)
+
+    def simulator(self, account: str) -> estate.Simulator:
+        return estate.Simulator(self.sessions[account], self.accounts[account], self.emulator.url)
+
+    def matching_rules(self, account: str, event: dict[str, Any]) -> list[str]:
+        """Which of the account's Switchboard rules match this event (asks moto's TestEventPattern)."""
+        events = self.client(account, "events")
+        names = []
+        for rule in events.list_rules(NamePrefix="switchboard-")["Rules"]:
+            if rule.get("EventPattern") and events.test_event_pattern(
+                    EventPattern=rule["EventPattern"], Event=json.dumps(event))["Result"]:
+                names.append(rule["Name"])
+        return names
+
+    def invocations(self, account: str | None = None, event_id: str | None = None) -> list[dict[str, Any]]:
+        with self._cond:
+            return [i for i in self._invocations
+                    if (account is None or i["account"] == account) and (event_id is None or i["event_id"] == event_id)]
+
+    def wait_invocations(self, account: str, event_id: str, count: int = 1, timeout: float = 20.0,
+                         since: int = 0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [i for i in self._invocations[since:]
+                         if i["account"] == account and i["event_id"] == event_id and i["status"] == "ok"]
+                if len(found) >= count or time.monotonic() > deadline:
+                    return found
+                self._cond.wait(0.2)
+
+    def mark(self) -> int:
+        with self._cond:
+            return len(self._invocations)
+
+    def redeliver(self, account: str, handler: str, event: dict[str, Any]) -> None:
+        """Deliver an event to a handler again, as EventBridge's at-least-once delivery sometimes does."""
+        sqs = self.client(account, "sqs")
+        url = sqs.get_queue_url(QueueName=delivery.queue_name(handler))["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+
+    def audit(self, account: str) -> list[dict[str, Any]]:
+        ddb = self.client(account, "dynamodb")
+        table = self.accounts[account].env.get("SWITCHBOARD_AUDIT_TABLE", "switchboard-audit")
+        deserialize = TypeDeserializer().deserialize
+        items: list[dict[str, Any]] = []
+        for page in ddb.get_paginator("scan").paginate(TableName=table):
+            items.extend({k: deserialize(v) for k, v in item.items()} for item in page["Items"])
+        for item in items:
+            for key in ("before", "after", "detail"):
+                if isinstance(item.get(key), str):
+                    item[key] = json.loads(item[key])
+        return sorted(items, key=lambda i: i["at"])
+
+
+class _endpoint:
+    """Set AWS_ENDPOINT_URL for code that reads it from the environment (provisioning)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.old: str | None = None
+
+    def __enter__(self) -> None:
+        self.old = os.environ.get("AWS_ENDPOINT_URL")
+        os.environ["AWS_ENDPOINT_URL"] = self.url
+
+    def __exit__(self, *exc: object) -> None:
+        if self.old is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = self.old

@@ -1,0 +1,152 @@
+"""Fixtures shared by the whole test run.
+
+- Fake credentials and a Switchboard environment are set before anything imports chalicelib.
+- ``moto_server``: one moto server on loopback for the whole run; ``aws``: reset it per test and create the
+  tables, so every test starts from an empty account.
+- ``slack``: the Slack stand-in, reset per test.
+- A guard fails any test that opens a connection to anything but loopback (so no test can reach AWS).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from localworld.emulator import free_port  # noqa: E402
+
+MOTO_PORT = free_port()
+MOTO_URL = f"http://127.0.0.1:{MOTO_PORT}"
+
+for key in [k for k in os.environ if k.startswith(("AWS_", "SWITCHBOARD_"))]:
+    del os.environ[key]
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_ENDPOINT_URL": MOTO_URL, "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "SWITCHBOARD_ACCOUNT_NAME": "prod", "SWITCHBOARD_POLICY_FILE": "policies/prod.yaml",
+    "POWERTOOLS_METRICS_NAMESPACE": "Switchboard", "POWERTOOLS_SERVICE_NAME": "switchboard",
+})
+# moto's default account: credentials that are not from sts:AssumeRole act here. The tests' "prod" policy
+# uses another id; the intake never compares the caller's account with the policy, so this is harmless.
+
+
+# ---- the guard: nothing but loopback ----
+
+class NonLoopbackConnection(RuntimeError):
+    pass
+
+
+_violations: list[str] = []
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _check(sock: socket.socket, address: object) -> None:
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    host = address[0] if isinstance(address, tuple) else str(address)
+    if not _is_loopback(str(host)):
+        _violations.append(f"{host}")
+        raise NonLoopbackConnection(f"a test tried to connect to {address!r}; tests may only reach loopback")
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    _check(self, address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+    _check(self, address)
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _no_network_escape():
+    before = len(_violations)
+    yield
+    escaped = _violations[before:]
+    del _violations[before:]
+    if escaped:
+        pytest.fail(f"test tried to reach non-loopback address(es): {escaped}")
+
+
+# ---- moto ----
+
+@pytest.fixture(scope="session")
+def moto_server():
+    from localworld.emulator import Emulator
+
+    server = Emulator(MOTO_PORT).start()
+    yield server
+    server.stop()
+
+
+def create_tables() -> None:
+    import boto3
+
+    from chalicelib.state.models import AuditEntry, StateItem
+
+    AuditEntry.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+    StateItem.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+    boto3.client("dynamodb").create_table(
+        TableName=os.environ.get("SWITCHBOARD_LEDGER_TABLE", "switchboard-ledger"),
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+
+
+def reset_caches() -> None:
+    from chalicelib import aws, policy, settings
+    from chalicelib.state import ledger
+
+    aws.reset()
+    ledger.reset()
+    settings.get_settings.cache_clear()
+    policy.current.cache_clear()
+
+
+@pytest.fixture
+def aws(moto_server):
+    """An empty emulated account with Switchboard's tables, fresh for each test."""
+    moto_server.reset()
+    reset_caches()
+    create_tables()
+    yield moto_server
+    reset_caches()
+
+
+# ---- Slack ----
+
+@pytest.fixture(scope="session")
+def _slack_server():
+    from localworld.slack_standin import SlackStandIn
+
+    server = SlackStandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def slack(_slack_server):
+    _slack_server.reset()
+    yield _slack_server

@@ -1,0 +1,171 @@
+"""Intake end to end against moto: ledger (once-only), audit, rejection, peer authorisation, dispatch."""
+
+from __future__ import annotations
+
+import pytest
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+from chalicelib import capabilities
+from chalicelib.capabilities import Capability, Result
+from chalicelib.intake import Kind, handle
+from chalicelib.state import audit
+from chalicelib.state.models import AuditEntry
+from tests.events import PROD, SHARED, STAGE, peer, sample
+
+
+def entries(correlation_id: str) -> list[AuditEntry]:
+    return audit.for_correlation(correlation_id)
+
+
+def test_event_is_parsed_audited_and_routed(aws):
+    event = sample("codepipeline-web-stage-succeeded.json")
+    outcome = handle(Kind.CODEPIPELINE, event)
+    assert outcome["outcome"] == "processed" and outcome["duplicate"] is False
+    assert outcome["results"] == [{"capability": "promotion", "outcome": "received",
+                                   "reason": "the promotion capability has not landed yet", "actions": []}]
+    [entry] = entries(event["id"])
+    assert (entry.target, entry.outcome, entry.actor, entry.capability, entry.account) == (
+        "pipeline/web-stage", "received", "system", "promotion", "prod")
+    assert entry.detail == {"source": "aws.codepipeline",
+                            "detail-type": "CodePipeline Pipeline Execution State Change"}
+
+
+def test_same_event_delivered_twice_is_processed_once(aws):
+    event = sample("alarm-web-5xx-prod.json")
+    first = handle(Kind.ALARM, event)
+    second = handle(Kind.ALARM, dict(event))
+    assert first["duplicate"] is False and second["duplicate"] is True
+    assert second["outcome"] == first["outcome"] == "processed"
+    assert len(entries(event["id"])) == 1
+
+
+def test_same_event_id_is_processed_once_per_handler_kind(aws):
+    event = sample("alarm-web-5xx-prod.json")
+    handle(Kind.ALARM, event)
+    other = sample("codepipeline-web-stage-succeeded.json", id=event["id"])
+    assert handle(Kind.CODEPIPELINE, other)["duplicate"] is False
+    assert {e.capability for e in entries(event["id"])} == {"alerts", "promotion"}
+
+
+@pytest.mark.parametrize(("kind", "mutate", "reason"), [
+    (Kind.CODEPIPELINE, lambda e: e["detail"].pop("execution-id"), "detail.execution-id: Field required"),
+    (Kind.CODEPIPELINE, lambda e: e["detail"].update(version=1.5), "detail.version"),
+    (Kind.ALARM, lambda e: e["detail"]["state"].update(value="PANIC"), "detail.state.value"),
+    (Kind.ALARM, lambda e: e.pop("source"), "source: Field required"),
+    (Kind.ECS, lambda e: e["detail"].update(eventType="LOUD"), "detail.eventType"),
+])
+def test_malformed_events_are_rejected_with_reason_and_audited(aws, kind, mutate, reason):
+    name = {Kind.CODEPIPELINE: "codepipeline-web-stage-succeeded.json", Kind.ALARM: "alarm-web-5xx-prod.json",
+            Kind.ECS: "ecs-deployment-web-prod-completed.json"}[kind]
+    event = sample(name)
+    mutate(event)
+    outcome = handle(kind, event)  # returns; raising would make Lambda retry a hopeless event
+    assert outcome["outcome"] == "rejected" and reason in outcome["reason"]
+    [entry] = entries(event["id"])
+    assert entry.outcome == "rejected" and reason in entry.reason and entry.capability == "intake"
+    # a redelivery of the same malformed event is not audited again
+    assert handle(kind, event)["duplicate"] is True
+    assert len(entries(event["id"])) == 1
+
+
+def test_non_object_event_is_rejected_under_a_content_hash(aws):
+    outcome = handle(Kind.ALARM, ["not", "an", "event"])
+    assert outcome["outcome"] == "rejected" and outcome["event_id"].startswith("sha256:")
+    assert "not a JSON object" in outcome["reason"]
+
+
+def test_capability_failure_is_audited_reraised_and_retried(aws, monkeypatch):
+    calls = []
+
+    def flaky(event, ctx):
+        calls.append(ctx.event_id)
+        if len(calls) == 1:
+            raise RuntimeError("throttled")
+        return Result(audit.Outcome.SUCCEEDED, actions=["did the thing"])
+
+    monkeypatch.setitem(capabilities._registry, Capability.SCALING, flaky)
+    event = sample("autoscaling-api-launch-stage.json")
+    with pytest.raises(RuntimeError, match="throttled"):
+        handle(Kind.AUTOSCALING, event)
+    [failed] = entries(event["id"])
+    assert failed.outcome == "failed" and failed.reason == "RuntimeError: throttled"
+    retried = handle(Kind.AUTOSCALING, event)  # the ledger forgot the failed attempt
+    assert retried["duplicate"] is False
+    assert retried["results"][0] == {"capability": "scaling", "outcome": "succeeded", "reason": None,
+                                     "actions": ["did the thing"]}
+    assert len(calls) == 2
+
+
+def test_concurrent_delivery_in_progress_is_left_for_retry(aws, monkeypatch):
+    event = sample("secrets-rotation-succeeded-prod.json")
+
+    def reentrant(ev, ctx):
+        # While this delivery is in progress, a parallel one arrives.
+        with pytest.raises(IdempotencyAlreadyInProgressError):
+            handle(Kind.SECRETS, event)
+        return Result(audit.Outcome.SUCCEEDED)
+
+    monkeypatch.setitem(capabilities._registry, Capability.ROTATION, reentrant)
+    assert handle(Kind.SECRETS, event)["results"][0]["outcome"] == "succeeded"
+
+
+@pytest.mark.parametrize(("event", "capability"), [
+    (peer("release-candidate"), "promotion"),
+    (peer("command", account=SHARED, from_account="shared-services"), "frontdoor"),
+    (peer("reply", account=PROD, from_account="prod"), "frontdoor"),  # an instance addressing itself
+])
+def test_admitted_peer_flows_route_to_their_capability(aws, event, capability):
+    outcome = handle(Kind.PEER, event)
+    assert outcome["outcome"] == "processed", outcome["reason"]
+    assert outcome["results"][0]["capability"] == capability
+
+
+@pytest.mark.parametrize(("event", "reason"), [
+    (peer("release-candidate", account="999999999999"), "account 999999999999 is not a peer in this policy"),
+    (peer("release-candidate", from_account="shared-services"),
+     "from_account 'shared-services' does not match peer 'stage'"),
+    (peer("release-candidate", account=SHARED, from_account="shared-services"),
+     "peer 'shared-services' may not send 'release-candidate' here"),
+    (peer("command"), "peer 'stage' may not send 'command' here"),
+    (peer("release-candidate", to_account=STAGE), "addressed to account 222233334444, not this one"),
+    (peer("reply", account=PROD, from_account="stage"), "from_account 'stage' does not match the sending account"),
+])
+def test_peer_events_outside_policy_are_rejected(aws, event, reason):
+    outcome = handle(Kind.PEER, event)
+    assert outcome["outcome"] == "rejected" and outcome["reason"] == reason
+    assert entries(event["id"])[0].reason == reason
+
+
+def test_schedules_route_by_name(aws):
+    base = {"version": "0", "source": "aws.scheduler", "account": PROD, "time": "2026-11-21T07:00:00Z",
+            "region": "eu-west-1", "detail-type": "Scheduled Event", "detail": "{}"}
+    ok = handle(Kind.SCHEDULE, {**base, "id": "s1", "resources": [
+        "arn:aws:scheduler:eu-west-1:333344445555:schedule/default/switchboard-scaling-night"]})
+    assert ok["results"][0]["capability"] == "scaling"
+    bad = handle(Kind.SCHEDULE, {**base, "id": "s2", "resources": [
+        "arn:aws:scheduler:eu-west-1:333344445555:schedule/default/nightly-backup"]})
+    assert bad["outcome"] == "rejected" and "does not name a capability" in bad["reason"]
+
+
+@pytest.fixture
+def log_lines():
+    """What the Powertools Logger writes, as parsed JSON lines."""
+    import io
+    import json
+
+    from chalicelib.observability import logger
+
+    buffer = io.StringIO()
+    old = logger.registered_handler.setStream(buffer)
+    yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+    logger.registered_handler.setStream(old)
+
+
+def test_rejection_is_logged_as_structured_error(aws, log_lines):
+    event = sample("alarm-web-5xx-prod.json")
+    event["detail"]["state"]["value"] = "PANIC"
+    handle(Kind.ALARM, event)
+    logs = log_lines()
+    [error] = [line for line in logs if line["level"] == "ERROR"]
+    assert error["message"] == "event rejected" and error["correlation_id"] == event["id"]
+    assert "detail.state.value" in error["reason"] and error["kind"] == "alarm"
