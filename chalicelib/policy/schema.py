@@ -80,7 +80,7 @@ class App(Strict):
 class SlackSection(Strict):
     command: Annotated[str, StringConstraints(pattern=r"^/[a-z0-9_-]+$")] = "/ops"
     front_door: Name | None = None  # account name (this one or a peer) where the Slack app points
-    secret_name: str = "switchboard/slack"
+    secret_name: str = "switchboard/slack"  # noqa: S105 - a Secrets Manager name, not a secret
 
 
 class Receiver(Strict):

@@ -1,0 +1,61 @@
+# Switchboard. Two entry points on a fresh machine:
+#   make run    create .venv, install, play the demo on the local world (moto + Slack stand-in)
+#   make test   create .venv (+ .venv-checkov), install dev deps, run ruff, pytest, cfn-lint and checkov
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHECKOV_VENV := .venv-checkov
+INSTALLED := $(VENV)/.installed
+CHECKOV := $(CHECKOV_VENV)/.installed
+CHECKOV_VERSION := 3.3.30
+
+.PHONY: run up test lint pytest cfn-lint checkov bench iam-policy package clean
+
+$(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+# checkov pins old boto3/packaging: it gets a virtualenv of its own, never the project's.
+$(CHECKOV):
+	$(PY) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install -q checkov==$(CHECKOV_VERSION)
+	touch $@
+
+run: $(INSTALLED)
+	$(BIN)/switchboard demo
+
+up: $(INSTALLED)
+	$(BIN)/switchboard up
+
+test: lint pytest cfn-lint checkov
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+# pytest exits 5 when it collected nothing: that is a broken suite, said plainly.
+pytest: $(INSTALLED)
+	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; exit $$rc
+
+cfn-lint: $(INSTALLED)
+	$(BIN)/cfn-lint infra/*.yaml
+
+checkov: $(CHECKOV)
+	$(CHECKOV_VENV)/bin/checkov -d infra --framework cloudformation --quiet --compact
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/cold_start.py --variant tracer
+
+iam-policy: $(INSTALLED)
+	$(BIN)/python -m infra.iam_policy
+
+# Build the CloudFormation for one account: make package STAGE=prod  (then see README, "Deploying")
+package: $(INSTALLED)
+	$(BIN)/chalice package --stage $(STAGE) --merge-template infra/app.yaml build/$(STAGE)
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) .world build .pytest_cache .ruff_cache
