@@ -1,0 +1,717 @@
+"""A Slack stand-in for the local world: a loopback HTTP server that speaks enough of the Slack Web API.
+
+The real ``slack_sdk`` clients are pointed at it (``WebClient(base_url=standin.api_url)``,
+``WebhookClient(standin.response_url())``); every request is recorded as a :class:`Call`, and the
+state of posted messages is kept so tests and ``make run`` can see what Switchboard would have
+posted, without any access to Slack.
+
+Fidelity notes (mirroring Slack's documented behaviour):
+
+* Web API errors are HTTP 200 with ``{"ok": false, "error": ...}``: ``unknown_method`` (checked first),
+  ``not_authed`` (no token), ``invalid_auth`` (wrong token), ``channel_not_found``, ``no_text``,
+  ``message_not_found``, ``invalid_blocks``/``invalid_blocks_format``, ``msg_too_long``.
+* Tokens may arrive as ``Authorization: Bearer`` or as a ``token`` body field; both are redacted
+  before anything is recorded.
+* Channel names (``#team-web`` or ``team-web``) resolve to a stable fake id (``C`` + 10 hex);
+  user ids (``U…``/``W…``) as a channel resolve to a stable DM id (``D…``).
+  ``conversations.info`` needs an id, as on Slack.
+* A ``response_url`` accepts at most 5 uses within 30 minutes (Slack's documented limit): the 6th
+  use answers HTTP 404 ``used_url``, a late use 404 ``expired_url``, an id this server never issued
+  404 ``expired_url``. A body that is not JSON answers 400 ``invalid_payload``; one with no
+  text/blocks/attachments (and no ``delete_original``) answers 400 ``no_text``. Rejected uses do not
+  count. ``replace_original``/``delete_original``/``response_type`` are recorded, not applied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import email.parser
+import email.policy
+import hashlib
+import ipaddress
+import json
+import logging
+import re
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+log = logging.getLogger(__name__)
+
+TEAM_ID = "TL0CA1W0RLD"
+TEAM_NAME = "Local World"
+BOT_USER_ID = "UL0CA1B0T01"
+BOT_ID = "BL0CA1B0T01"
+APP_ID = "AL0CA1APP01"
+
+RESPONSE_URL_MAX_USES = 5
+RESPONSE_URL_TTL_SECONDS = 30 * 60
+MAX_TEXT_CHARS = 40_000
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT_CHARS = 3000
+MAX_HEADER_TEXT_CHARS = 150
+
+_JSON_FIELDS = ("blocks", "attachments", "metadata")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{8,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{8,}$")
+_SUPPORTED = (
+    "api.test",
+    "auth.test",
+    "chat.postMessage",
+    "chat.update",
+    "chat.delete",
+    "chat.postEphemeral",
+    "conversations.info",
+    "users.info",
+)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the stand-in received (API call or response_url use), secrets redacted."""
+
+    method: str  # "chat.postMessage", ..., or "response_url"
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    at: float
+    status: int = 200  # HTTP status answered
+    response: Any = None  # the JSON answered (API) or the text answered (response_url)
+
+
+@dataclass(frozen=True)
+class Message:
+    """The current state of one posted message."""
+
+    channel: str  # resolved id, e.g. "C1A2B3C4D5E"
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    thread_ts: str | None = None
+    updated: int = 0  # how many times chat.update changed it
+    deleted: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)  # previous versions, oldest first
+    attachments: list[dict[str, Any]] | None = None
+    ephemeral_to: str | None = None  # the user, for chat.postEphemeral
+
+
+@dataclass
+class _MessageState:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]] | None
+    attachments: list[dict[str, Any]] | None
+    thread_ts: str | None
+    ephemeral_to: str | None = None
+    updated: int = 0
+    deleted: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def snapshot(self) -> Message:
+        return Message(
+            channel=self.channel,
+            ts=self.ts,
+            text=self.text,
+            blocks=copy.deepcopy(self.blocks),
+            thread_ts=self.thread_ts,
+            updated=self.updated,
+            deleted=self.deleted,
+            history=copy.deepcopy(self.history),
+            attachments=copy.deepcopy(self.attachments),
+            ephemeral_to=self.ephemeral_to,
+        )
+
+    def as_slack(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": "message",
+            "text": self.text,
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "team": TEAM_ID,
+            "ts": self.ts,
+        }
+        if self.blocks is not None:
+            out["blocks"] = copy.deepcopy(self.blocks)
+        if self.attachments is not None:
+            out["attachments"] = copy.deepcopy(self.attachments)
+        if self.thread_ts is not None:
+            out["thread_ts"] = self.thread_ts
+        return out
+
+
+@dataclass
+class _ResponseUrl:
+    created: float
+    uses: int = 0
+
+
+class _ApiError(Exception):
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def redact_token(token: str) -> str:
+    """``xoxb-123-abc`` -> ``xoxb-***`` (keeps only the token type)."""
+    prefix = token.split("-", 1)[0] if "-" in token else ""
+    return f"{prefix}-***" if prefix.startswith("xox") else "***"
+
+
+def channel_id_for(name: str) -> str:
+    """The stable fake id for a channel name (``#team-web`` and ``team-web`` give the same id)."""
+    digest = hashlib.sha256(name.lstrip("#").encode("utf-8")).hexdigest()
+    return "C" + digest[:10].upper()
+
+
+def _dm_id_for(user: str) -> str:
+    return "D" + hashlib.sha256(user.encode("utf-8")).hexdigest()[:10].upper()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class SlackStandIn:
+    """A recording Slack Web API + response_url stand-in on loopback."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str = "xoxb-local-world",  # noqa: S107 - the local world's fake bot token
+        record_file: str | None = None,
+        *,
+        on_call: Callable[[Call], None] | None = None,
+    ) -> None:
+        if not _is_loopback(host):
+            raise ValueError(f"the Slack stand-in binds loopback only, not {host!r}")
+        self.host = host
+        self.port = port
+        self.token = token
+        self.record_file = record_file
+        self.on_call = on_call
+        self.calls: list[Call] = []
+        self._clock: Callable[[], float] = time.monotonic
+        self._cond = threading.Condition(threading.RLock())
+        self._messages: dict[tuple[str, str], _MessageState] = {}
+        self._ephemerals: list[_MessageState] = []
+        self._responses: list[tuple[str, dict[str, Any]]] = []
+        self._response_urls: dict[str, _ResponseUrl] = {}
+        self._channel_names: dict[str, str] = {}  # id -> name
+        self._last_ts_us = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> SlackStandIn:
+        if self._server is not None:
+            return self
+        standin = self
+
+        class Handler(_Handler):
+            owner = standin
+
+        server = _Server((self.host, self.port), Handler)
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="slack-standin", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> SlackStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/"
+
+    def response_url(self, key: str = "") -> str:
+        """A fresh response_url; ``key`` is an optional readable prefix of its id."""
+        rid = secrets.token_hex(8)
+        if key:
+            rid = f"{quote(key, safe='')}-{rid}"
+        with self._cond:
+            self._response_urls[rid] = _ResponseUrl(created=self._clock())
+        return f"{self.url}/response/{rid}"
+
+    # -- inspection --------------------------------------------------------------------------------
+
+    def messages(self, channel: str | None = None) -> list[Message]:
+        """Posted messages (current state, deleted ones flagged), oldest first; ephemerals excluded."""
+        with self._cond:
+            cid = self._resolve_channel(channel) if channel is not None else None
+            states = [m for m in self._messages.values() if cid is None or m.channel == cid]
+            return [m.snapshot() for m in sorted(states, key=lambda m: m.ts)]
+
+    def ephemerals(self, channel: str | None = None) -> list[Message]:
+        """Messages sent with chat.postEphemeral (``ephemeral_to`` says to whom)."""
+        with self._cond:
+            cid = self._resolve_channel(channel) if channel is not None else None
+            return [m.snapshot() for m in self._ephemerals if cid is None or m.channel == cid]
+
+    def responses(self, response_url: str | None = None) -> list[dict[str, Any]]:
+        """Bodies accepted by response_urls (all, or those of one url or id), in order."""
+        rid = response_url.rstrip("/").rsplit("/", 1)[-1] if response_url is not None else None
+        with self._cond:
+            return [copy.deepcopy(b) for r, b in self._responses if rid is None or r == rid]
+
+    def reset(self) -> None:
+        """Forget calls, messages and responses; issued response_urls stay valid with their uses reset."""
+        with self._cond:
+            self.calls.clear()
+            self._messages.clear()
+            self._ephemerals.clear()
+            self._responses.clear()
+            now = self._clock()
+            for r in self._response_urls.values():
+                r.uses, r.created = 0, now
+
+    def wait_for(self, predicate: Callable[[list[Call]], bool], timeout: float = 5.0) -> bool:
+        """Block until ``predicate(calls)`` holds (re-checked on each new call) or the timeout passes."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if predicate(list(self.calls)):
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+
+    # -- request handling (called from server threads) ---------------------------------------------
+
+    def _record(self, call: Call) -> None:
+        # caller holds self._cond
+        self.calls.append(call)
+        if self.record_file:
+            with open(self.record_file, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(asdict(call), default=str, sort_keys=True) + "\n")
+        self._cond.notify_all()
+        if self.on_call is not None:
+            try:
+                self.on_call(call)
+            except Exception:  # noqa: BLE001 - an observer must not break the server
+                log.exception("on_call hook failed")
+
+    def _handle_api(self, method: str, path: str, headers: dict[str, str], body: dict[str, Any]) -> dict:
+        token = _bearer(headers.get("Authorization")) or body.get("token")
+        body = _redacted_body(body)
+        with self._cond:
+            response = self._dispatch(method, token, body)
+            self._record(Call(method, path, _redacted_headers(headers), body, time.time(), 200, response))
+            return copy.deepcopy(response)
+
+    def _dispatch(self, method: str, token: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        if method not in _SUPPORTED:
+            return {"ok": False, "error": "unknown_method", "req_method": method}
+        if method == "api.test":
+            return {"ok": True, "args": copy.deepcopy(body)}
+        if not token:
+            return {"ok": False, "error": "not_authed"}
+        if token != self.token:
+            return {"ok": False, "error": "invalid_auth"}
+        try:
+            handler = getattr(self, "_api_" + method.replace(".", "_"))
+            return {"ok": True, **handler(body)}
+        except _ApiError as e:
+            return {"ok": False, "error": e.error}
+
+    def _handle_response_url(self, rid: str, path: str, headers: dict[str, str], raw: bytes) -> tuple:
+        try:
+            body = json.loads(raw.decode("utf-8")) if raw else None
+        except (UnicodeDecodeError, ValueError):
+            body = None
+        recorded = body if isinstance(body, dict) else {"_raw": raw.decode("utf-8", "replace")}
+        with self._cond:
+            status, text = self._use_response_url(rid, body)
+            if status == 200:
+                self._responses.append((rid, copy.deepcopy(body)))
+            call = Call("response_url", path, _redacted_headers(headers), recorded, time.time(), status, text)
+            self._record(call)
+        return status, text
+
+    def _use_response_url(self, rid: str, body: Any) -> tuple[int, str]:
+        entry = self._response_urls.get(rid)
+        if entry is None:
+            return 404, "expired_url"
+        if self._clock() - entry.created > RESPONSE_URL_TTL_SECONDS:
+            return 404, "expired_url"
+        if entry.uses >= RESPONSE_URL_MAX_USES:
+            return 404, "used_url"
+        if not isinstance(body, dict):
+            return 400, "invalid_payload"
+        has_content = any(body.get(k) for k in ("text", "blocks", "attachments"))
+        if not has_content and not body.get("delete_original"):
+            return 400, "no_text"
+        entry.uses += 1
+        return 200, "ok"
+
+    # -- the API methods (caller holds self._cond) ---------------------------------------------------
+
+    def _api_auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": "https://local-world.slack.com/",
+            "team": TEAM_NAME,
+            "user": "switchboard",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _api_chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = self._require_channel(body)
+        text, blocks, attachments = _content(body)
+        thread_ts = _opt_str(body.get("thread_ts"))
+        msg = _MessageState(channel, self._next_ts(), text, blocks, attachments, thread_ts)
+        self._messages[(channel, msg.ts)] = msg
+        return {"channel": channel, "ts": msg.ts, "message": msg.as_slack()}
+
+    def _api_chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
+        msg = self._existing(body)
+        text, blocks, attachments = _content(body)
+        msg.history.append({"text": msg.text, "blocks": msg.blocks, "attachments": msg.attachments})
+        msg.text, msg.blocks = text, blocks
+        if attachments is not None:
+            msg.attachments = attachments
+        msg.updated += 1
+        message = msg.as_slack()
+        message["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
+        return {"channel": msg.channel, "ts": msg.ts, "text": msg.text, "message": message}
+
+    def _api_chat_delete(self, body: dict[str, Any]) -> dict[str, Any]:
+        msg = self._existing(body)
+        msg.deleted = True
+        return {"channel": msg.channel, "ts": msg.ts}
+
+    def _api_chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = self._require_channel(body)
+        user = _opt_str(body.get("user"))
+        if not user:
+            raise _ApiError("user_not_in_channel")
+        text, blocks, attachments = _content(body)
+        msg = _MessageState(channel, self._next_ts(), text, blocks, attachments,
+                            _opt_str(body.get("thread_ts")), ephemeral_to=user)
+        self._ephemerals.append(msg)
+        return {"message_ts": msg.ts}
+
+    def _api_conversations_info(self, body: dict[str, Any]) -> dict[str, Any]:
+        cid = _opt_str(body.get("channel")) or ""
+        if not (_CHANNEL_ID.match(cid)):
+            raise _ApiError("channel_not_found")
+        is_im = cid.startswith("D")
+        info: dict[str, Any] = {
+            "id": cid,
+            "created": 1732233600,
+            "is_channel": cid.startswith("C"),
+            "is_group": cid.startswith("G"),
+            "is_im": is_im,
+            "is_private": not cid.startswith("C"),
+            "is_archived": False,
+            "is_member": True,
+        }
+        if not is_im:
+            name = self._channel_names.get(cid, f"channel-{cid.lower()}")
+            info |= {
+                "name": name,
+                "name_normalized": name,
+                "topic": {"value": "", "creator": "", "last_set": 0},
+                "purpose": {"value": "", "creator": "", "last_set": 0},
+            }
+        return {"channel": info}
+
+    def _api_users_info(self, body: dict[str, Any]) -> dict[str, Any]:
+        uid = _opt_str(body.get("user")) or ""
+        if not _USER_ID.match(uid):
+            raise _ApiError("user_not_found")
+        name = f"user-{uid.lower()}"
+        return {
+            "user": {
+                "id": uid,
+                "team_id": TEAM_ID,
+                "name": name,
+                "real_name": name,
+                "deleted": False,
+                "is_bot": uid == BOT_USER_ID,
+                "is_admin": False,
+                "tz": "UTC",
+                "tz_offset": 0,
+                "profile": {
+                    "real_name": name,
+                    "display_name": name,
+                    "email": f"{name}@local-world.invalid",
+                    "team": TEAM_ID,
+                },
+            }
+        }
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _resolve_channel(self, channel: str) -> str:
+        if _CHANNEL_ID.match(channel):
+            return channel
+        if _USER_ID.match(channel):
+            return _dm_id_for(channel)
+        cid = channel_id_for(channel)
+        self._channel_names.setdefault(cid, channel.lstrip("#"))
+        return cid
+
+    def _require_channel(self, body: dict[str, Any]) -> str:
+        channel = _opt_str(body.get("channel"))
+        if not channel:
+            raise _ApiError("channel_not_found")
+        return self._resolve_channel(channel)
+
+    def _existing(self, body: dict[str, Any]) -> _MessageState:
+        channel = self._require_channel(body)
+        msg = self._messages.get((channel, _opt_str(body.get("ts")) or ""))
+        if msg is None or msg.deleted:
+            raise _ApiError("message_not_found")
+        return msg
+
+    def _next_ts(self) -> str:
+        us = max(int(time.time() * 1_000_000), self._last_ts_us + 100)
+        self._last_ts_us = us
+        return f"{us // 1_000_000}.{us % 1_000_000:06d}"
+
+
+# -- pure helpers ------------------------------------------------------------------------------------
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _bearer(header: str | None) -> str | None:
+    if header and header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return None
+
+
+def _redacted_headers(headers: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for k, v in headers.items():
+        if k.lower() == "authorization":
+            token = _bearer(v)
+            v = f"Bearer {redact_token(token)}" if token else "***"
+        out[k] = v
+    return out
+
+
+def _redacted_body(body: dict[str, Any]) -> dict[str, Any]:
+    if "token" in body and body["token"]:
+        body = {**body, "token": redact_token(str(body["token"]))}
+    return body
+
+
+def _content(body: dict[str, Any]) -> tuple[str, list | None, list | None]:
+    text = body.get("text")
+    blocks = body.get("blocks")
+    attachments = body.get("attachments")
+    if not text and not blocks and not attachments:
+        raise _ApiError("no_text")
+    text = "" if text is None else str(text)
+    if len(text) > MAX_TEXT_CHARS:
+        raise _ApiError("msg_too_long")
+    if blocks is not None:
+        _check_blocks(blocks)
+    if attachments is not None and not (
+        isinstance(attachments, list) and all(isinstance(a, dict) for a in attachments)
+    ):
+        raise _ApiError("invalid_attachments")
+    return text, blocks, attachments
+
+
+def _check_blocks(blocks: Any) -> None:
+    if isinstance(blocks, str) or not isinstance(blocks, list):
+        raise _ApiError("invalid_blocks_format")
+    if len(blocks) > MAX_BLOCKS:
+        raise _ApiError("invalid_blocks")
+    for block in blocks:
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            raise _ApiError("invalid_blocks")
+        text = block.get("text")
+        limit = {"section": MAX_SECTION_TEXT_CHARS, "header": MAX_HEADER_TEXT_CHARS}.get(block["type"])
+        if limit and isinstance(text, dict) and len(str(text.get("text", ""))) > limit:
+            raise _ApiError("invalid_blocks")
+
+
+def _decode_json_fields(body: dict[str, Any]) -> dict[str, Any]:
+    for key in _JSON_FIELDS:
+        value = body.get(key)
+        if isinstance(value, str):
+            try:
+                body[key] = json.loads(value)
+            except ValueError:
+                pass  # left as a string: _check_blocks answers invalid_blocks_format
+    return body
+
+
+def parse_body(content_type: str, raw: bytes, query: str = "") -> dict[str, Any]:
+    """Parse a Web API request the way Slack does: query string, then JSON / form / multipart body."""
+    body: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    if raw:
+        if ctype == "application/json":
+            try:
+                parsed = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                parsed = None
+            if isinstance(parsed, dict):
+                body.update(parsed)
+        elif ctype == "multipart/form-data":
+            msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
+            )
+            for part in msg.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                if not name:
+                    continue
+                payload = part.get_payload(decode=True) or b""
+                if part.get_filename():
+                    body[name] = {"filename": part.get_filename(), "size": len(payload)}
+                else:
+                    body[name] = payload.decode("utf-8", "replace")
+        else:  # slack_sdk's default: application/x-www-form-urlencoded
+            body.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    return _decode_json_fields(body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # bursts of concurrent clients must not overflow the listen backlog
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # quiet: no tracebacks on stderr
+        log.debug("Slack stand-in: error handling a request from %s", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: SlackStandIn
+    protocol_version = "HTTP/1.1"
+    server_version = "SlackStandIn/1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: no per-request noise
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, status: int, payload: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("X-Slack-Req-Id", secrets.token_hex(8))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _json(self, obj: dict[str, Any]) -> None:
+        self._send(200, json.dumps(obj).encode("utf-8"), "application/json; charset=utf-8")
+
+    def _text(self, status: int, text: str) -> None:
+        self._send(status, text.encode("utf-8"), "text/plain; charset=utf-8")
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        self._dispatch(self._read_body())
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        self._dispatch(b"")
+
+    def _dispatch(self, raw: bytes) -> None:
+        parts = urlsplit(self.path)
+        headers = dict(self.headers.items())
+        if parts.path.startswith("/api/"):
+            method = parts.path[len("/api/"):].strip("/")
+            body = parse_body(self.headers.get("Content-Type") or "", raw, parts.query)
+            self._json(self.owner._handle_api(method, parts.path, headers, body))
+        elif parts.path.startswith("/response/") and self.command == "POST":
+            rid = parts.path[len("/response/"):].strip("/")
+            status, text = self.owner._handle_response_url(rid, parts.path, headers, raw)
+            self._text(status, text)
+        else:
+            self._text(404, "not_found")
+
+
+def _summary(call: Call) -> str:
+    body = call.body
+    what = body.get("text") or ("<blocks>" if body.get("blocks") else "")
+    where = body.get("channel") or call.path
+    ok = call.response.get("ok") if isinstance(call.response, dict) else call.response
+    return f"{call.method:<20} {where!s:<24} {ok!s:<5} {str(what)[:80]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m localworld.slack_standin", description="Serve the Slack stand-in until Ctrl-C."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    parser.add_argument("--token", default="xoxb-local-world", help="the bot token to accept")
+    parser.add_argument("--record-file", default=None, help="append every call here as JSON lines")
+    parser.add_argument("-q", "--quiet", action="store_true", help="do not print a line per call")
+    args = parser.parse_args(argv)
+
+    def echo(call: Call) -> None:
+        print(_summary(call), flush=True)
+
+    stopping = threading.Event()
+    # Handlers first, so a Ctrl-C (or SIGTERM) arriving at any moment after this ends the loop cleanly.
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    standin = SlackStandIn(args.host, args.port, args.token, args.record_file,
+                           on_call=None if args.quiet else echo)
+    standin.start()
+    try:
+        print(f"Slack stand-in listening on {standin.url}  (WebClient base_url={standin.api_url})", flush=True)
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        standin.stop()
+    return 0
+
+if __name__ == "__main__":
+    raise SystemExit(main())
