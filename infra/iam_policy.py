@@ -33,13 +33,14 @@ def statements(account_id: str, region: str, env: dict[str, str]) -> list[dict[s
                        "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"],
             "Resource": [f"{arn}/{t}" for t in tables] + [f"{arn}/{t}/index/*" for t in tables],
         },
-        {   # The tables are encrypted with the account's Switchboard key; use it only through DynamoDB.
+        {   # Tables and the dead-letter queue are encrypted with the account's Switchboard key: use it only
+            # through DynamoDB and SQS (Lambda puts failed async invocations on the queue with this role).
             "Sid": "StateEncryption",
             "Effect": "Allow",
             "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
             "Resource": f"arn:aws:kms:{region}:{account_id}:key/*",
             "Condition": {
-                "StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"},
+                "StringEquals": {"kms:ViaService": [f"dynamodb.{region}.amazonaws.com", f"sqs.{region}.amazonaws.com"]},
                 "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/switchboard"},
             },
         },

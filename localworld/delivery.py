@@ -8,7 +8,9 @@ message that failed three times to ``switchboard-dead-letters``, as Lambda's asy
 One gap is emulated: moto re-stamps ``account`` and ``id`` when a rule forwards an event to another
 account's bus (AWS keeps the sender's), which would defeat the receiving rule's ``account`` match. So the
 peer-link rules' targets are redirected to a local outbox queue, and ``Relay`` delivers each event, as
-sent, to every rule in the peer account whose pattern moto's ``TestEventPattern`` says it matches.
+sent, to every rule in the peer account whose pattern matches it. Matching uses moto's own pattern engine
+(``moto.events.models.EventPattern``, the code moto's rules route with) in-process, because moto 5.2.5's
+``TestEventPattern`` API handler is a stub that returns nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ INPUT_TEMPLATE = "<aws.events.event.json>"
 DLQ_NAME = "switchboard-dead-letters"
 RETRY_VISIBILITY_SECONDS = 2  # how soon a failed invocation is retried locally
 MAX_RECEIVES = 3  # first try + Lambda's two async retries
+
+
+def matches(pattern: str, event: dict[str, Any]) -> bool:
+    """Does an EventBridge pattern (JSON) match the event? Asks moto's own pattern engine."""
+    from moto.events.models import EventPattern
+
+    return EventPattern.load(pattern).matches_event(event)
 
 
 def queue_name(handler: str) -> str:
@@ -112,7 +121,7 @@ class Relay:
         for rule in events.list_rules()["Rules"]:
             if "EventPattern" not in rule or rule.get("State") != "ENABLED":
                 continue
-            if not events.test_event_pattern(EventPattern=rule["EventPattern"], Event=json.dumps(event))["Result"]:
+            if not matches(rule["EventPattern"], event):
                 continue
             for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]:
                 if target["Arn"].split(":")[2] == "sqs":

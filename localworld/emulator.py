@@ -6,7 +6,9 @@ instance gets credentials for its own account exactly as it would on AWS.
 
 from __future__ import annotations
 
+import logging
 import socket
+import warnings
 from dataclasses import dataclass
 
 import boto3
@@ -35,6 +37,13 @@ class Emulator:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Emulator:
+        # One log line per AWS request drowns everything else; errors still show.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # Resource types moto's CloudFormation skips are filled through the API by provision.py, which
+        # reports each one; moto's own warning about them would only repeat that.
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message=r"Tried to parse AWS::\S+ but it's not supported",
+                                category=UserWarning)
         self._server.start()
         return self
 

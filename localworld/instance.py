@@ -58,7 +58,7 @@ def invoke(handler: Any, name: str, event: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - a failed invocation is reported and retried, like Lambda
         result, status = {"error": f"{type(exc).__name__}: {exc}"}, "error"
     return {"handler": name, "status": status, "ms": round((time.perf_counter() - started) * 1000, 1),
-            "event_id": event.get("id"), "result": result}
+            "event_id": event.get("id"), "result": result, "event": event}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,7 +75,8 @@ class World:
             for peer_id, url in outboxes.items():
                 peer_name = self.account_by_id(peer_id).name
                 self.relay.add(session, url, self.sessions[peer_name])
-            self.log(f"account {name:<16} {account.id}  provisioned, {len(self.seeded[name])} estate resources")
+            self.log(f"account {name:<16} {account.id}  provisioned from infra/ ({len(self.provisioned[name].gaps)} "
+                     f"moto gaps filled), {len(self.seeded[name])} estate resources")
         for name in self.accounts:
             self._spawn(name)
         deadline = time.monotonic() + ready_timeout
@@ -164,14 +165,11 @@ class World:
         return estate.Simulator(self.sessions[account], self.accounts[account], self.emulator.url)
 
     def matching_rules(self, account: str, event: dict[str, Any]) -> list[str]:
-        """Which of the account's Switchboard rules match this event (asks moto's TestEventPattern)."""
+        """Which of the account's handler rules match this event (moto's own pattern engine decides)."""
         events = self.client(account, "events")
-        names = []
-        for rule in events.list_rules(NamePrefix="switchboard-")["Rules"]:
-            if rule.get("EventPattern") and events.test_event_pattern(
-                    EventPattern=rule["EventPattern"], Event=json.dumps(event))["Result"]:
-                names.append(rule["Name"])
-        return names
+        return [rule["Name"] for rule in events.list_rules(NamePrefix="switchboard-")["Rules"]
+                if rule.get("EventPattern") and rule.get("State") == "ENABLED"
+                and not rule["Name"].startswith("switchboard-to-") and delivery.matches(rule["EventPattern"], event)]
 
     def invocations(self, account: str | None = None, event_id: str | None = None) -> list[dict[str, Any]]:
         with self._cond:

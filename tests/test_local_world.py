@@ -1,0 +1,104 @@
+"""End to end through the local world: an event on an emulated account's bus reaches the right handler in
+the right account's instance process, and its outcome lands in that account's DynamoDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from localworld import demo
+from localworld.replay import load, replay_one
+from localworld.world import World
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "events"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    with World(workdir=tmp_path_factory.mktemp("world")) as running:
+        yield running
+
+
+def test_pipeline_event_on_the_stage_bus_is_audited_in_stage_only(world):
+    event_id, _ = world.simulator("stage").pipeline("api-stage", "STARTED")
+    [run] = world.wait_invocations("stage", event_id)
+    assert run["handler"] == "on_codepipeline" and run["result"]["outcome"] == "processed"
+    stage_entries = [e for e in world.audit("stage") if e["correlation_id"] == event_id]
+    assert [(e["target"], e["capability"], e["outcome"]) for e in stage_entries] == [
+        ("pipeline/api-stage", "promotion", "received")]
+    assert not [e for e in world.audit("prod") if e["correlation_id"] == event_id]
+
+
+def test_demo_story_passes(world):
+    steps = demo.run(world, say=lambda line: None)
+    assert [s.title for s in steps if not s.ok] == []
+    assert len(steps) == 6
+    lines = demo.timeline(world)
+    assert any("stage" in line and "pipeline/web-stage" in line and "received" in line for line in lines)
+    assert any("prod" in line and "alarm/web-5xx" in line and "alerts" in line for line in lines)
+
+
+def test_replay_handles_every_sample(world):
+    reports = [replay_one(world, name, event, None) for name, event, error in load([str(SAMPLES)])
+               if "malformed" not in name and error is None]
+    by_file = {Path(r["file"]).name: r for r in reports}
+    assert set(by_file) == {p.name for p in SAMPLES.glob("*.json")}
+    for name, report in by_file.items():
+        assert report["outcome"] == "processed", (name, report)
+    assert by_file["alarm-web-5xx-prod.json"]["handlers"] == ["on_alarm"]
+    assert by_file["alarm-web-5xx-prod.json"]["delivered_to"] == "prod"
+    assert by_file["peer-release-candidate-stage-to-prod.json"]["delivered_to"] == "prod"
+    assert by_file["peer-release-candidate-stage-to-prod.json"]["results"][0]["capability"] == "promotion"
+
+
+def test_replay_rejects_malformed_events_with_a_reason(world):
+    items = load([str(SAMPLES / "malformed")])
+    reports = {Path(name).name: (replay_one(world, name, event, None) if error is None else
+                                 {"outcome": "rejected", "reason": error})
+               for name, event, error in items}
+    assert {name: r["outcome"] for name, r in reports.items()} == {
+        "alarm-unknown-state.json": "rejected",
+        "codepipeline-missing-execution-id.json": "rejected",
+        "missing-source.json": "rejected",
+        "peer-flow-not-admitted.json": "rejected",
+        "truncated-json.json": "rejected",
+    }
+    assert "detail.state.value" in reports["alarm-unknown-state.json"]["reason"]
+    assert "detail.execution-id: Field required" in reports["codepipeline-missing-execution-id.json"]["reason"]
+    assert reports["missing-source.json"]["reason"].startswith("missing source")
+    assert reports["peer-flow-not-admitted.json"]["reason"] == (
+        "peer 'shared-services' may not send 'release-candidate' here")
+    assert reports["truncated-json.json"]["reason"].startswith("not JSON")
+
+
+def test_an_event_no_rule_matches_is_reported_unrouted(world):
+    report = replay_one(world, "x.json", {"source": "aws.s3", "detail-type": "Object Created",
+                                          "detail": {"bucket": {"name": "b"}}}, "stage")
+    assert report["outcome"] == "unrouted" and "no Switchboard rule in stage matches aws.s3" in report["reason"]
+
+
+def test_a_failing_invocation_is_retried_then_dead_lettered(world):
+    """With the ledger table gone every invocation fails; like Lambda's async retries, the event is tried
+    three times and then lands in the dead-letter queue, unprocessed and unaudited."""
+    ddb = world.client("stage", "dynamodb")
+    sqs = world.client("stage", "sqs")
+    dlq = sqs.get_queue_url(QueueName="switchboard-dead-letters")["QueueUrl"]
+    ddb.update_table(TableName="switchboard-ledger", DeletionProtectionEnabled=False)
+    ddb.delete_table(TableName="switchboard-ledger")
+    try:
+        event_id, _ = world.simulator("stage").pipeline("web-stage", "FAILED")
+        dead = []
+        for _ in range(30):  # bounded: 3 receives x 2 s visibility, polled with 1 s long polls
+            dead = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", [])
+            dead = [m for m in dead if event_id in m["Body"]]
+            if dead:
+                break
+        assert dead, "the failing event never reached the dead-letter queue"
+        errors = [i for i in world.invocations("stage", event_id) if i["status"] == "error"]
+        assert len(errors) == 3 and "ResourceNotFound" in errors[0]["result"]["error"]
+        assert not [e for e in world.audit("stage") if e["correlation_id"] == event_id]
+    finally:
+        ddb.create_table(TableName="switchboard-ledger", BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
