@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     handlers = cw_event_handlers(app_module)
     queues = {name: delivery.subscribe(session, endpoint, name, pattern) for name, (_, pattern) in handlers.items()}
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for signum in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C on `switchboard up` reaches the whole group
+        signal.signal(signum, lambda *_: stop.set())
     out_lock = threading.Lock()
 
     def drain(name: str, url: str) -> None:

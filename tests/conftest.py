@@ -67,6 +67,20 @@ def _check(sock: socket.socket, address: object) -> None:
         raise NonLoopbackConnection(f"a test tried to connect to {address!r}; tests may only reach loopback")
 
 
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+    # A name lookup for anything but loopback is itself traffic (to a resolver): refuse it too.
+    if host is not None and not _is_loopback(host.decode() if isinstance(host, bytes) else str(host)):
+        try:
+            ipaddress.ip_address(str(host))  # a literal address needs no resolver; connect() decides
+        except ValueError:
+            _violations.append(str(host))
+            raise NonLoopbackConnection(f"a test tried to resolve {host!r}; tests may only reach loopback") from None
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
 def _guarded_connect(self: socket.socket, address: object) -> None:
     _check(self, address)
     return _real_connect(self, address)
@@ -79,6 +93,15 @@ def _guarded_connect_ex(self: socket.socket, address: object) -> int:
 
 socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+socket.getaddrinfo = _guarded_getaddrinfo
+
+
+@pytest.fixture
+def network_guard():
+    """The guard itself, for the tests that prove it works."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(error=NonLoopbackConnection, violations=_violations)
 
 
 @pytest.fixture(autouse=True)

@@ -25,3 +25,10 @@ def peer(flow: str, *, account: str = STAGE, from_account: str = "stage", to_acc
     event = sample("peer-release-candidate-stage-to-prod.json", account=account)
     event["detail"].update({"flow": flow, "from_account": from_account, "to_account": to_account, **detail})
     return event
+
+
+def context(name: str = "test"):
+    """A Lambda-like context (what the local world's instances pass too)."""
+    from localworld.instance import LambdaContext
+
+    return LambdaContext(name)

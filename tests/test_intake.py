@@ -10,7 +10,7 @@ from chalicelib.capabilities import Capability, Result
 from chalicelib.intake import Kind, handle
 from chalicelib.state import audit
 from chalicelib.state.models import AuditEntry
-from tests.events import PROD, SHARED, STAGE, peer, sample
+from tests.events import PROD, SHARED, STAGE, context, peer, sample
 
 
 def entries(correlation_id: str) -> list[AuditEntry]:
@@ -19,7 +19,7 @@ def entries(correlation_id: str) -> list[AuditEntry]:
 
 def test_event_is_parsed_audited_and_routed(aws):
     event = sample("codepipeline-web-stage-succeeded.json")
-    outcome = handle(Kind.CODEPIPELINE, event)
+    outcome = handle(Kind.CODEPIPELINE, event, context())
     assert outcome["outcome"] == "processed" and outcome["duplicate"] is False
     assert outcome["results"] == [{"capability": "promotion", "outcome": "received",
                                    "reason": "the promotion capability has not landed yet", "actions": []}]
@@ -32,8 +32,8 @@ def test_event_is_parsed_audited_and_routed(aws):
 
 def test_same_event_delivered_twice_is_processed_once(aws):
     event = sample("alarm-web-5xx-prod.json")
-    first = handle(Kind.ALARM, event)
-    second = handle(Kind.ALARM, dict(event))
+    first = handle(Kind.ALARM, event, context())
+    second = handle(Kind.ALARM, dict(event), context())
     assert first["duplicate"] is False and second["duplicate"] is True
     assert second["outcome"] == first["outcome"] == "processed"
     assert len(entries(event["id"])) == 1
@@ -41,9 +41,9 @@ def test_same_event_delivered_twice_is_processed_once(aws):
 
 def test_same_event_id_is_processed_once_per_handler_kind(aws):
     event = sample("alarm-web-5xx-prod.json")
-    handle(Kind.ALARM, event)
+    handle(Kind.ALARM, event, context())
     other = sample("codepipeline-web-stage-succeeded.json", id=event["id"])
-    assert handle(Kind.CODEPIPELINE, other)["duplicate"] is False
+    assert handle(Kind.CODEPIPELINE, other, context())["duplicate"] is False
     assert {e.capability for e in entries(event["id"])} == {"alerts", "promotion"}
 
 
@@ -59,17 +59,17 @@ def test_malformed_events_are_rejected_with_reason_and_audited(aws, kind, mutate
             Kind.ECS: "ecs-deployment-web-prod-completed.json"}[kind]
     event = sample(name)
     mutate(event)
-    outcome = handle(kind, event)  # returns; raising would make Lambda retry a hopeless event
+    outcome = handle(kind, event, context())  # returns; raising would make Lambda retry a hopeless event
     assert outcome["outcome"] == "rejected" and reason in outcome["reason"]
     [entry] = entries(event["id"])
     assert entry.outcome == "rejected" and reason in entry.reason and entry.capability == "intake"
     # a redelivery of the same malformed event is not audited again
-    assert handle(kind, event)["duplicate"] is True
+    assert handle(kind, event, context())["duplicate"] is True
     assert len(entries(event["id"])) == 1
 
 
 def test_non_object_event_is_rejected_under_a_content_hash(aws):
-    outcome = handle(Kind.ALARM, ["not", "an", "event"])
+    outcome = handle(Kind.ALARM, ["not", "an", "event"], context())
     assert outcome["outcome"] == "rejected" and outcome["event_id"].startswith("sha256:")
     assert "not a JSON object" in outcome["reason"]
 
@@ -86,10 +86,10 @@ def test_capability_failure_is_audited_reraised_and_retried(aws, monkeypatch):
     monkeypatch.setitem(capabilities._registry, Capability.SCALING, flaky)
     event = sample("autoscaling-api-launch-stage.json")
     with pytest.raises(RuntimeError, match="throttled"):
-        handle(Kind.AUTOSCALING, event)
+        handle(Kind.AUTOSCALING, event, context())
     [failed] = entries(event["id"])
     assert failed.outcome == "failed" and failed.reason == "RuntimeError: throttled"
-    retried = handle(Kind.AUTOSCALING, event)  # the ledger forgot the failed attempt
+    retried = handle(Kind.AUTOSCALING, event, context())  # the ledger forgot the failed attempt
     assert retried["duplicate"] is False
     assert retried["results"][0] == {"capability": "scaling", "outcome": "succeeded", "reason": None,
                                      "actions": ["did the thing"]}
@@ -102,11 +102,11 @@ def test_concurrent_delivery_in_progress_is_left_for_retry(aws, monkeypatch):
     def reentrant(ev, ctx):
         # While this delivery is in progress, a parallel one arrives.
         with pytest.raises(IdempotencyAlreadyInProgressError):
-            handle(Kind.SECRETS, event)
+            handle(Kind.SECRETS, event, context())
         return Result(audit.Outcome.SUCCEEDED)
 
     monkeypatch.setitem(capabilities._registry, Capability.ROTATION, reentrant)
-    assert handle(Kind.SECRETS, event)["results"][0]["outcome"] == "succeeded"
+    assert handle(Kind.SECRETS, event, context())["results"][0]["outcome"] == "succeeded"
 
 
 @pytest.mark.parametrize(("event", "capability"), [
@@ -115,7 +115,7 @@ def test_concurrent_delivery_in_progress_is_left_for_retry(aws, monkeypatch):
     (peer("reply", account=PROD, from_account="prod"), "frontdoor"),  # an instance addressing itself
 ])
 def test_admitted_peer_flows_route_to_their_capability(aws, event, capability):
-    outcome = handle(Kind.PEER, event)
+    outcome = handle(Kind.PEER, event, context())
     assert outcome["outcome"] == "processed", outcome["reason"]
     assert outcome["results"][0]["capability"] == capability
 
@@ -131,7 +131,7 @@ def test_admitted_peer_flows_route_to_their_capability(aws, event, capability):
     (peer("reply", account=PROD, from_account="stage"), "from_account 'stage' does not match the sending account"),
 ])
 def test_peer_events_outside_policy_are_rejected(aws, event, reason):
-    outcome = handle(Kind.PEER, event)
+    outcome = handle(Kind.PEER, event, context())
     assert outcome["outcome"] == "rejected" and outcome["reason"] == reason
     assert entries(event["id"])[0].reason == reason
 
@@ -140,10 +140,10 @@ def test_schedules_route_by_name(aws):
     base = {"version": "0", "source": "aws.scheduler", "account": PROD, "time": "2026-11-21T07:00:00Z",
             "region": "eu-west-1", "detail-type": "Scheduled Event", "detail": "{}"}
     ok = handle(Kind.SCHEDULE, {**base, "id": "s1", "resources": [
-        "arn:aws:scheduler:eu-west-1:333344445555:schedule/default/switchboard-scaling-night"]})
+        "arn:aws:scheduler:eu-west-1:333344445555:schedule/default/switchboard-scaling-night"]}, context())
     assert ok["results"][0]["capability"] == "scaling"
     bad = handle(Kind.SCHEDULE, {**base, "id": "s2", "resources": [
-        "arn:aws:scheduler:eu-west-1:333344445555:schedule/default/nightly-backup"]})
+        "arn:aws:scheduler:eu-west-1:333344445555:schedule/default/nightly-backup"]}, context())
     assert bad["outcome"] == "rejected" and "does not name a capability" in bad["reason"]
 
 
@@ -164,7 +164,7 @@ def log_lines():
 def test_rejection_is_logged_as_structured_error(aws, log_lines):
     event = sample("alarm-web-5xx-prod.json")
     event["detail"]["state"]["value"] = "PANIC"
-    handle(Kind.ALARM, event)
+    handle(Kind.ALARM, event, context())
     logs = log_lines()
     [error] = [line for line in logs if line["level"] == "ERROR"]
     assert error["message"] == "event rejected" and error["correlation_id"] == event["id"]

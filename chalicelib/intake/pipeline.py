@@ -46,8 +46,14 @@ def handle(kind: Kind, raw: Any, lambda_context: Any = None) -> dict[str, Any]:
     metrics.add_dimension(name="kind", value=str(kind))
     try:
         run = ledger.once(_process, context=lambda_context)
-        outcome = run(data={"id": f"{kind}:{event_id}", "kind": str(kind), "event_id": event_id,
-                            "event": raw, "invocation": invocation})
+        try:
+            outcome = run(data={"id": f"{kind}:{event_id}", "kind": str(kind), "event_id": event_id,
+                                "event": raw, "invocation": invocation})
+        except ledger.AlreadyInProgress:
+            # A parallel delivery holds the event; raising makes Lambda retry after it has finished.
+            logger.info("delivery already in progress elsewhere: left for retry")
+            metrics.add_metric(name="ConcurrentDeliveries", unit=MetricUnit.Count, value=1)
+            raise
         duplicate = outcome.get("invocation") != invocation
         if duplicate:
             logger.info("duplicate delivery: already processed", extra={"outcome": outcome["outcome"]})

@@ -19,8 +19,14 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError as AlreadyInProgress,
+)
+
 from chalicelib import aws
 from chalicelib.settings import get_settings
+
+__all__ = ["AlreadyInProgress", "once", "reset"]
 
 
 @lru_cache(maxsize=1)
