@@ -6,9 +6,9 @@ validated here, at cold start (and by `chalice deploy`, which imports this file 
 environment variables set).
 """
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
-from chalicelib import intake, policy
+from chalicelib import frontdoor, intake, policy
 from chalicelib.intake import Kind, patterns
 
 app = Chalice(app_name="switchboard")
@@ -49,3 +49,22 @@ def on_peer(event):
 @app.lambda_function(name="on_schedule")
 def on_schedule(event, context):
     return intake.handle(Kind.SCHEDULE, event, context)
+
+
+# ---- Slack: the front door (served in the account the Slack app points at) ----
+SLACK_FORM = ["application/x-www-form-urlencoded"]
+
+
+@app.route("/slack/commands", methods=["POST"], content_types=SLACK_FORM)
+def slack_commands():
+    return frontdoor.http.handle(app)
+
+
+@app.route("/slack/interactive", methods=["POST"], content_types=SLACK_FORM)
+def slack_interactive():
+    return frontdoor.http.handle(app)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def slack_outbox(event):
+    return frontdoor.slack.retry_outbox()

@@ -52,6 +52,11 @@ def register(capability: Capability) -> Callable[[Handler], Handler]:
     return decorate
 
 
+def landed() -> set[Capability]:
+    """Capabilities whose handler is registered (the rest only audit ``received``)."""
+    return set(_registry)
+
+
 def handler_for(capability: Capability) -> Handler:
     found = _registry.get(capability)
     if found is not None:

@@ -7,8 +7,15 @@ cold start for traces of a handful of DynamoDB calls (see bench/cold_start.py an
 
 from __future__ import annotations
 
+import logging
+
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
+# At DEBUG, botocore's parser logs every response body, GetSecretValue's SecretString included. Whatever level
+# an operator turns logging to, secrets must not reach a log: these loggers stay at INFO.
+for _name in ("botocore.parsers", "botocore.endpoint"):
+    logging.getLogger(_name).setLevel(logging.INFO)
 
 logger = Logger(service="switchboard")
 metrics = Metrics(namespace="Switchboard", service="switchboard")

@@ -33,6 +33,10 @@ class Settings(BaseModel):
     # How long an event id is remembered by the ledger. EventBridge retries for up to 24 h.
     ledger_ttl_seconds: int = Field(7 * 24 * 3600, alias="SWITCHBOARD_LEDGER_TTL_SECONDS", gt=0)
     audit_retention_days: int = Field(400, alias="SWITCHBOARD_AUDIT_RETENTION_DAYS", gt=0)
+    # Unset on AWS (slack_sdk's default). The local world points it at the Slack stand-in.
+    slack_api_url: str | None = Field(None, alias="SWITCHBOARD_SLACK_API_URL")
+    # How long Powertools Parameters caches the Slack secret; rotation takes effect within this time.
+    secret_max_age_seconds: int = Field(300, alias="SWITCHBOARD_SECRET_MAX_AGE_SECONDS", ge=0)
 
     @property
     def policy_path(self) -> Path:

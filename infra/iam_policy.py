@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
 
 
-def statements(account_id: str, region: str, env: dict[str, str]) -> list[dict[str, Any]]:
+def statements(account_id: str, region: str, env: dict[str, str], secret_name: str) -> list[dict[str, Any]]:
     arn = f"arn:aws:dynamodb:{region}:{account_id}:table"
     tables = [env["SWITCHBOARD_AUDIT_TABLE"], env["SWITCHBOARD_LEDGER_TABLE"], env["SWITCHBOARD_STATE_TABLE"]]
     return [
@@ -40,9 +40,32 @@ def statements(account_id: str, region: str, env: dict[str, str]) -> list[dict[s
             "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
             "Resource": f"arn:aws:kms:{region}:{account_id}:key/*",
             "Condition": {
-                "StringEquals": {"kms:ViaService": [f"dynamodb.{region}.amazonaws.com", f"sqs.{region}.amazonaws.com"]},
+                "StringEquals": {"kms:ViaService": [f"dynamodb.{region}.amazonaws.com", f"sqs.{region}.amazonaws.com",
+                                                    f"secretsmanager.{region}.amazonaws.com"]},
                 "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/switchboard"},
             },
+        },
+        {   # frontdoor: the Slack signing secret and bot token (Powertools Parameters, cached).
+            "Sid": "SlackSecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": f"arn:aws:secretsmanager:{region}:{account_id}:secret:{secret_name}-*",
+        },
+        {   # frontdoor: Bolt runs lazy listeners by invoking the API function itself, asynchronously.
+            "Sid": "SlackLazyListeners",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            # `chalice deploy` names it switchboard-<stage>; `chalice package` into the README's stack
+            # `switchboard-app` lets CloudFormation name it switchboard-app-APIHandler-<suffix>.
+            "Resource": [f"arn:aws:lambda:{region}:{account_id}:function:switchboard-{env['SWITCHBOARD_ACCOUNT_NAME']}",
+                         f"arn:aws:lambda:{region}:{account_id}:function:switchboard-app-APIHandler-*"],
+        },
+        {   # frontdoor (and later promotion): Switchboard events go on this account's own default bus; the
+            # peer-link rules (infra/peer-link.yaml, their own role) carry them to peers.
+            "Sid": "PeerEvents",
+            "Effect": "Allow",
+            "Action": ["events:PutEvents"],
+            "Resource": f"arn:aws:events:{region}:{account_id}:event-bus/default",
         },
         {   # Failed asynchronous invocations go to the dead-letter queue (Lambda uses the function's role).
             "Sid": "DeadLetters",
@@ -60,7 +83,8 @@ def render(stage: str) -> dict[str, Any]:
     config = json.loads((CHALICE_DIR / "config.json").read_text())
     env = {**config["environment_variables"], **config["stages"][stage]["environment_variables"]}
     policy = load(ROOT / "chalicelib" / env["SWITCHBOARD_POLICY_FILE"])
-    return {"Version": "2012-10-17", "Statement": statements(policy.account.id, policy.account.region, env)}
+    return {"Version": "2012-10-17",
+            "Statement": statements(policy.account.id, policy.account.region, env, policy.slack.secret_name)}
 
 
 def path_for(stage: str) -> Path:

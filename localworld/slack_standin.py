@@ -20,6 +20,13 @@ Fidelity notes (mirroring Slack's documented behaviour):
   404 ``expired_url``. A body that is not JSON answers 400 ``invalid_payload``; one with no
   text/blocks/attachments (and no ``delete_original``) answers 400 ``no_text``. Rejected uses do not
   count. ``replace_original``/``delete_original``/``response_type`` are recorded, not applied.
+* A directory of users and user groups (:meth:`SlackStandIn.add_user`, :meth:`SlackStandIn.add_group`)
+  backs ``users.info`` (``user_not_found`` for an id never registered; the bot user is built in),
+  ``usergroups.list`` (``users`` only with ``include_users``; ``user_count`` is a string, as on
+  Slack) and ``usergroups.users.list`` (``no_such_subteam`` for an unknown group).
+* Faults (:meth:`SlackStandIn.fail_next`) make the next calls of a method fail before anything else
+  happens: 429 answers ``{"ok": false, "error": "ratelimited"}`` with a ``Retry-After`` header, as the
+  Web API does; 5xx answers that status. Failed calls are recorded with their status.
 """
 
 from __future__ import annotations
@@ -37,7 +44,8 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -61,6 +69,7 @@ MAX_HEADER_TEXT_CHARS = 150
 _JSON_FIELDS = ("blocks", "attachments", "metadata")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{8,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{8,}$")
+_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 _SUPPORTED = (
     "api.test",
     "auth.test",
@@ -70,7 +79,10 @@ _SUPPORTED = (
     "chat.postEphemeral",
     "conversations.info",
     "users.info",
+    "usergroups.list",
+    "usergroups.users.list",
 )
+_TRUE = ("1", "true", "yes")
 
 
 @dataclass(frozen=True)
@@ -154,6 +166,27 @@ class _ResponseUrl:
     uses: int = 0
 
 
+@dataclass
+class _User:
+    name: str
+    real_name: str
+
+
+@dataclass
+class _Group:
+    handle: str
+    name: str
+    users: list[str] = field(default_factory=list)  # member ids, in the order they were added
+
+
+@dataclass
+class _Fault:
+    status: int
+    times: int
+    retry_after: int | None
+    error: str | None
+
+
 class _ApiError(Exception):
     def __init__(self, error: str) -> None:
         super().__init__(error)
@@ -212,6 +245,9 @@ class SlackStandIn:
         self._responses: list[tuple[str, dict[str, Any]]] = []
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._channel_names: dict[str, str] = {}  # id -> name
+        self._users: dict[str, _User] = {}
+        self._groups: dict[str, _Group] = {}
+        self._faults: dict[str, deque[_Fault]] = {}
         self._last_ts_us = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -268,6 +304,81 @@ class SlackStandIn:
             self._response_urls[rid] = _ResponseUrl(created=self._clock())
         return f"{self.url}/response/{rid}"
 
+    # -- the directory: users and user groups ---------------------------------------------------
+
+    def add_user(
+        self, user_id: str, name: str, *, groups: Iterable[str] = (), real_name: str | None = None
+    ) -> None:
+        """Register a user (``name`` is the Slack handle) and add them to user groups (``S…`` ids).
+
+        Registering an id again renames the user and adds the new groups (it leaves none). A group
+        not registered yet is created with a handle derived from its id; :meth:`add_group` may name it.
+        """
+        if not _USER_ID.match(user_id):
+            raise ValueError(f"not a Slack user id: {user_id!r}")
+        groups = [groups] if isinstance(groups, str) else list(groups)
+        for gid in groups:
+            _check_group_id(gid)
+        with self._cond:
+            self._users[user_id] = _User(name=name, real_name=real_name or name)
+            for gid in groups:
+                group = self._groups.setdefault(gid, _Group(handle=gid.lower(), name=gid.lower()))
+                if user_id not in group.users:
+                    group.users.append(user_id)
+
+    def add_group(self, group_id: str, handle: str, users: Iterable[str] = (), *, name: str | None = None) -> None:
+        """Register a user group (``handle`` without ``@``) with members; again: rename it, add members."""
+        _check_group_id(group_id)
+        users = [users] if isinstance(users, str) else list(users)
+        for uid in users:
+            if not _USER_ID.match(uid):
+                raise ValueError(f"not a Slack user id: {uid!r}")
+        with self._cond:
+            group = self._groups.setdefault(group_id, _Group(handle=handle, name=name or handle))
+            group.handle, group.name = handle, name or handle
+            for uid in users:
+                if uid not in group.users:
+                    group.users.append(uid)
+
+    # -- fault injection ---------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` fail with ``status`` before doing anything.
+
+        ``method`` is a Web API method (``"chat.postMessage"``) or ``"response_url"`` (any response_url).
+        429 answers ``Retry-After: <retry_after or 1>`` (``retry_after=0`` is sent as 0) and, for the
+        Web API, ``{"ok": false, "error": "ratelimited"}``; 5xx answers that status with
+        ``{"ok": false, "error": error or "internal_error"}`` (Web API) or plain text (response_url).
+        Faults queue up in the order given; :meth:`reset` drops those not used yet.
+        """
+        if status != 429 and not 500 <= status <= 599:
+            raise ValueError(f"fail_next takes status 429 or 5xx, not {status}")
+        if times < 1:
+            raise ValueError(f"times must be at least 1, not {times}")
+        if retry_after is not None and retry_after < 0:
+            raise ValueError(f"retry_after must not be negative, not {retry_after}")
+        with self._cond:
+            self._faults.setdefault(method, deque()).append(_Fault(status, times, retry_after, error))
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        # caller holds self._cond
+        queue = self._faults.get(method)
+        if not queue:
+            return None
+        fault = queue[0]
+        fault.times -= 1
+        if fault.times <= 0:
+            queue.popleft()
+        return fault
+
     # -- inspection --------------------------------------------------------------------------------
 
     def messages(self, channel: str | None = None) -> list[Message]:
@@ -289,10 +400,16 @@ class SlackStandIn:
         with self._cond:
             return [copy.deepcopy(b) for r, b in self._responses if rid is None or r == rid]
 
-    def reset(self) -> None:
-        """Forget calls, messages and responses; issued response_urls stay valid with their uses reset."""
+    def reset(self, *, directory: bool = False) -> None:
+        """Forget calls, messages, responses and pending faults; issued response_urls stay valid with
+        their uses reset. Registered users and groups stay (the world's directory) unless ``directory``.
+        """
         with self._cond:
             self.calls.clear()
+            self._faults.clear()
+            if directory:
+                self._users.clear()
+                self._groups.clear()
             self._messages.clear()
             self._ephemerals.clear()
             self._responses.clear()
@@ -327,13 +444,25 @@ class SlackStandIn:
             except Exception:  # noqa: BLE001 - an observer must not break the server
                 log.exception("on_call hook failed")
 
-    def _handle_api(self, method: str, path: str, headers: dict[str, str], body: dict[str, Any]) -> dict:
+    def _handle_api(
+        self, method: str, path: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Answer one Web API call: (HTTP status, JSON body, extra response headers)."""
         token = _bearer(headers.get("Authorization")) or body.get("token")
         body = _redacted_body(body)
         with self._cond:
-            response = self._dispatch(method, token, body)
-            self._record(Call(method, path, _redacted_headers(headers), body, time.time(), 200, response))
-            return copy.deepcopy(response)
+            status, extra = 200, {}
+            fault = self._take_fault(method)
+            if fault is None:
+                response = self._dispatch(method, token, body)
+            elif fault.status == 429:
+                response = {"ok": False, "error": "ratelimited"}
+                status, extra = 429, {"Retry-After": str(_retry_after(fault))}
+            else:
+                response = {"ok": False, "error": fault.error or "internal_error"}
+                status = fault.status
+            self._record(Call(method, path, _redacted_headers(headers), body, time.time(), status, response))
+            return status, copy.deepcopy(response), extra
 
     def _dispatch(self, method: str, token: str | None, body: dict[str, Any]) -> dict[str, Any]:
         if method not in _SUPPORTED:
@@ -350,19 +479,30 @@ class SlackStandIn:
         except _ApiError as e:
             return {"ok": False, "error": e.error}
 
-    def _handle_response_url(self, rid: str, path: str, headers: dict[str, str], raw: bytes) -> tuple:
+    def _handle_response_url(
+        self, rid: str, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, str, dict[str, str]]:
+        """Answer one response_url use: (HTTP status, text body, extra response headers)."""
         try:
             body = json.loads(raw.decode("utf-8")) if raw else None
         except (UnicodeDecodeError, ValueError):
             body = None
         recorded = body if isinstance(body, dict) else {"_raw": raw.decode("utf-8", "replace")}
         with self._cond:
-            status, text = self._use_response_url(rid, body)
-            if status == 200:
-                self._responses.append((rid, copy.deepcopy(body)))
+            extra: dict[str, str] = {}
+            fault = self._take_fault("response_url")
+            if fault is None:
+                status, text = self._use_response_url(rid, body)
+                if status == 200:
+                    self._responses.append((rid, copy.deepcopy(body)))
+            elif fault.status == 429:
+                status, text = 429, "rate_limited"
+                extra = {"Retry-After": str(_retry_after(fault))}
+            else:
+                status, text = fault.status, fault.error or "internal_error"
             call = Call("response_url", path, _redacted_headers(headers), recorded, time.time(), status, text)
             self._record(call)
-        return status, text
+        return status, text, extra
 
     def _use_response_url(self, rid: str, body: Any) -> tuple[int, str]:
         entry = self._response_urls.get(rid)
@@ -456,28 +596,68 @@ class SlackStandIn:
 
     def _api_users_info(self, body: dict[str, Any]) -> dict[str, Any]:
         uid = _opt_str(body.get("user")) or ""
-        if not _USER_ID.match(uid):
+        if uid == BOT_USER_ID:
+            user = _User(name="switchboard", real_name="Switchboard")
+        else:
+            user = self._users.get(uid)
+        if user is None:
             raise _ApiError("user_not_found")
-        name = f"user-{uid.lower()}"
         return {
             "user": {
                 "id": uid,
                 "team_id": TEAM_ID,
-                "name": name,
-                "real_name": name,
+                "name": user.name,
+                "real_name": user.real_name,
                 "deleted": False,
                 "is_bot": uid == BOT_USER_ID,
                 "is_admin": False,
                 "tz": "UTC",
                 "tz_offset": 0,
                 "profile": {
-                    "real_name": name,
-                    "display_name": name,
-                    "email": f"{name}@local-world.invalid",
+                    "real_name": user.real_name,
+                    "display_name": user.name,
+                    "email": f"{user.name}@local-world.invalid",
                     "team": TEAM_ID,
                 },
             }
         }
+
+    def _api_usergroups_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        include_users = _flag(body.get("include_users"))
+        groups = []
+        for gid, group in self._groups.items():
+            out: dict[str, Any] = {
+                "id": gid,
+                "team_id": TEAM_ID,
+                "is_usergroup": True,
+                "is_subteam": True,
+                "name": group.name,
+                "description": "",
+                "handle": group.handle,
+                "is_external": False,
+                "date_create": 1732233600,
+                "date_update": 1732233600,
+                "date_delete": 0,
+                "auto_type": None,
+                "created_by": BOT_USER_ID,
+                "updated_by": BOT_USER_ID,
+                "deleted_by": None,
+                "prefs": {"channels": [], "groups": []},
+                "user_count": str(len(group.users)),
+            }
+            if include_users:
+                out["users"] = list(group.users)
+            groups.append(out)
+        return {"usergroups": groups}
+
+    def _api_usergroups_users_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        gid = _opt_str(body.get("usergroup"))
+        if not gid:
+            raise _ApiError("invalid_arguments")
+        group = self._groups.get(gid)
+        if group is None:
+            raise _ApiError("no_such_subteam")
+        return {"users": list(group.users)}
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -514,6 +694,20 @@ class SlackStandIn:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _flag(value: Any) -> bool:
+    """A boolean argument as Slack reads it: ``true``/``1`` (slack_sdk sends ``"1"``/``"0"``)."""
+    return value is True or str(value).strip().lower() in _TRUE
+
+
+def _check_group_id(group_id: str) -> None:
+    if not _GROUP_ID.match(group_id):
+        raise ValueError(f"not a Slack user group id: {group_id!r}")
+
+
+def _retry_after(fault: _Fault) -> int:
+    return 1 if fault.retry_after is None else fault.retry_after
 
 
 def _bearer(header: str | None) -> str | None:
@@ -641,19 +835,21 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def _send(self, status: int, payload: bytes, content_type: str) -> None:
+    def _send(self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("X-Slack-Req-Id", secrets.token_hex(8))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
 
-    def _json(self, obj: dict[str, Any]) -> None:
-        self._send(200, json.dumps(obj).encode("utf-8"), "application/json; charset=utf-8")
+    def _json(self, obj: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(obj).encode("utf-8"), "application/json; charset=utf-8", headers)
 
-    def _text(self, status: int, text: str) -> None:
-        self._send(status, text.encode("utf-8"), "text/plain; charset=utf-8")
+    def _text(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
+        self._send(status, text.encode("utf-8"), "text/plain; charset=utf-8", headers)
 
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
         self._dispatch(self._read_body())
@@ -667,11 +863,12 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path.startswith("/api/"):
             method = parts.path[len("/api/"):].strip("/")
             body = parse_body(self.headers.get("Content-Type") or "", raw, parts.query)
-            self._json(self.owner._handle_api(method, parts.path, headers, body))
+            status, response, extra = self.owner._handle_api(method, parts.path, headers, body)
+            self._json(response, status, extra)
         elif parts.path.startswith("/response/") and self.command == "POST":
             rid = parts.path[len("/response/"):].strip("/")
-            status, text = self.owner._handle_response_url(rid, parts.path, headers, raw)
-            self._text(status, text)
+            status, text, extra = self.owner._handle_response_url(rid, parts.path, headers, raw)
+            self._text(status, text, extra)
         else:
             self._text(404, "not_found")
 

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from localworld.emulator import free_port  # noqa: E402
+from tests.harness import create_tables, reset_caches  # noqa: E402
 
 MOTO_PORT = free_port()
 MOTO_URL = f"http://127.0.0.1:{MOTO_PORT}"
@@ -123,29 +124,6 @@ def moto_server():
     server = Emulator(MOTO_PORT).start()
     yield server
     server.stop()
-
-
-def create_tables() -> None:
-    import boto3
-
-    from chalicelib.state.models import AuditEntry, StateItem
-
-    AuditEntry.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
-    StateItem.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
-    boto3.client("dynamodb").create_table(
-        TableName=os.environ.get("SWITCHBOARD_LEDGER_TABLE", "switchboard-ledger"),
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-
-
-def reset_caches() -> None:
-    from chalicelib import aws, policy, settings
-    from chalicelib.state import ledger
-
-    aws.reset()
-    ledger.reset()
-    settings.get_settings.cache_clear()
-    policy.current.cache_clear()
 
 
 @pytest.fixture

@@ -153,8 +153,8 @@ def test_key_alias_and_dead_letter_queue_are_the_ones_the_lambda_role_names():
     template = load_template(ACCOUNT_TEMPLATE)
     alias = next(iter(_resources(template, "AWS::KMS::Alias").values()))["Properties"]["AliasName"]
     queue = next(iter(_resources(template, "AWS::SQS::Queue").values()))["Properties"]
-    statements = {s["Sid"]: s for s in iam_policy.statements("123456789012", REGION, {
-        k: v for k, v in _chalice_config()["environment_variables"].items()})}
+    env = {**_chalice_config()["environment_variables"], "SWITCHBOARD_ACCOUNT_NAME": "prod"}
+    statements = {s["Sid"]: s for s in iam_policy.statements("123456789012", REGION, env, "switchboard/slack")}
     assert statements["StateEncryption"]["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"] == alias
     assert statements["DeadLetters"]["Resource"].endswith(f":{queue['QueueName']}")
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
@@ -186,7 +186,9 @@ def _chalice_function_ids() -> set[str]:
 
     names = [s.name for s in app.app.event_sources] + [f.name for f in app.app.pure_lambda_functions]
     assert len(names) == len(set(names)) and names
-    return {to_cfn_resource_name(name) for name in names}
+    # the REST API (Slack's request URLs) is one function, which Bolt also invokes asynchronously (lazy listeners)
+    api = {"APIHandler"} if app.app.routes else set()
+    return {to_cfn_resource_name(name) for name in names} | api
 
 
 def _invoke_configs(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

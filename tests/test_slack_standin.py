@@ -15,6 +15,8 @@ import pytest
 import requests
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.webhook import WebhookClient
 
 from localworld.slack_standin import Call, SlackStandIn, channel_id_for
@@ -129,6 +131,7 @@ def test_auth_info_and_ephemeral(standin, client):
         client.conversations_info(channel="#team-web")  # as on Slack: ids only
     assert exc.value.response["error"] == "channel_not_found"
 
+    standin.add_user("U0ABCDEF12", "dana")
     user = client.users_info(user="U0ABCDEF12")["user"]
     assert user["id"] == "U0ABCDEF12" and "profile" in user
 
@@ -263,3 +266,144 @@ def test_module_entry_point_serves_until_ctrl_c():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# ---- users and user groups ----
+
+
+def test_usergroups_list_and_users_list(standin, client):
+    standin.add_user("U0ALICE001", "alice", groups=["S0PLATFORM"])
+    standin.add_user("U0BOB00001", "bob", groups=("S0PLATFORM", "S0ONCALL"))
+    standin.add_group("S0PLATFORM", "platform")
+    standin.add_group("S0ONCALL", "oncall", users=["U0CAROL001"])
+
+    listed = client.usergroups_list(include_users=True)
+    assert listed["ok"] is True
+    groups = {g["id"]: g for g in listed["usergroups"]}
+    assert set(groups) == {"S0PLATFORM", "S0ONCALL"}
+    assert (groups["S0PLATFORM"]["handle"], groups["S0PLATFORM"]["name"]) == ("platform", "platform")
+    assert groups["S0PLATFORM"]["users"] == ["U0ALICE001", "U0BOB00001"]
+    assert groups["S0PLATFORM"]["user_count"] == "2"  # a string, as Slack sends it
+    assert groups["S0ONCALL"]["users"] == ["U0BOB00001", "U0CAROL001"]
+    assert all("users" not in g for g in client.usergroups_list()["usergroups"])
+
+    members = client.usergroups_users_list(usergroup="S0ONCALL")
+    assert (members["ok"], members["users"]) == (True, ["U0BOB00001", "U0CAROL001"])
+    with pytest.raises(SlackApiError) as exc:
+        client.usergroups_users_list(usergroup="S0NOSUCH")
+    assert exc.value.response["error"] == "no_such_subteam"
+
+
+def test_users_info_registered_and_unknown(standin, client):
+    standin.add_user("U0ALICE001", "alice", real_name="Alice Liddell")
+    standin.add_user("W0BOB00001", "bob")
+    alice = client.users_info(user="U0ALICE001")["user"]
+    assert (alice["id"], alice["name"], alice["real_name"]) == ("U0ALICE001", "alice", "Alice Liddell")
+    assert alice["profile"]["display_name"] == "alice"
+    bob = client.users_info(user="W0BOB00001")["user"]
+    assert (bob["name"], bob["real_name"]) == ("bob", "bob")
+    with pytest.raises(SlackApiError) as exc:
+        client.users_info(user="U0NOBODY01")
+    assert exc.value.response["error"] == "user_not_found"
+    assert exc.value.response.status_code == 200
+
+
+def test_reset_keeps_directory_unless_asked(standin, client):
+    standin.add_user("U0ALICE001", "alice", groups=["S0PLATFORM"])
+    standin.fail_next("users.info", 500)
+    standin.reset()
+    assert client.users_info(user="U0ALICE001")["user"]["name"] == "alice"  # the fault was dropped too
+    assert client.usergroups_users_list(usergroup="S0PLATFORM")["users"] == ["U0ALICE001"]
+
+    standin.reset(directory=True)
+    with pytest.raises(SlackApiError) as exc:
+        client.users_info(user="U0ALICE001")
+    assert exc.value.response["error"] == "user_not_found"
+    assert client.usergroups_list(include_users=True)["usergroups"] == []
+
+
+def test_directory_rejects_bad_ids(standin):
+    with pytest.raises(ValueError, match="user id"):
+        standin.add_user("alice", "alice")
+    with pytest.raises(ValueError, match="group id"):
+        standin.add_user("U0ALICE001", "alice", groups=["platform"])
+    with pytest.raises(ValueError, match="user id"):
+        standin.add_group("S0PLATFORM", "platform", users=["alice"])
+
+
+# ---- fault injection ----
+
+NO_WAIT = FixedValueRetryIntervalCalculator(0.0)
+
+
+def test_ratelimited_then_retried_posts_once(standin):
+    standin.fail_next("chat.postMessage", 429, retry_after=0)  # slack_sdk sleeps Retry-After + [0, 1) s
+    client = WebClient(token=TOKEN, base_url=standin.api_url,
+                       retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])
+    posted = client.chat_postMessage(channel="#team-web", text="hello")
+    assert posted["ok"] is True and posted.status_code == 200
+    assert [(c.method, c.status) for c in standin.calls] == [("chat.postMessage", 429), ("chat.postMessage", 200)]
+    assert standin.calls[0].response == {"ok": False, "error": "ratelimited"}
+    assert [m.text for m in standin.messages("#team-web")] == ["hello"]
+
+
+def test_server_error_then_retried(standin):
+    standin.fail_next("chat.postMessage", 500)
+    client = WebClient(token=TOKEN, base_url=standin.api_url,
+                       retry_handlers=[ServerErrorRetryHandler(max_retry_count=1, interval_calculator=NO_WAIT)])
+    assert client.chat_postMessage(channel="#team-web", text="hello")["ok"] is True
+    assert [c.status for c in standin.calls] == [500, 200]
+    assert standin.calls[0].response == {"ok": False, "error": "internal_error"}
+    assert len(standin.messages()) == 1
+
+
+def test_ratelimited_without_retry_handlers_surfaces(standin, client):
+    standin.fail_next("chat.postMessage", 429, retry_after=7)
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_postMessage(channel="#team-web", text="hello")
+    response = exc.value.response
+    assert response.status_code == 429
+    assert response["error"] == "ratelimited"
+    assert {k.lower(): v for k, v in response.headers.items()}["retry-after"] == "7"
+    assert standin.messages() == []
+    assert client.chat_postMessage(channel="#team-web", text="again")["ok"] is True  # one fault only
+
+
+def test_faults_count_queue_and_stay_per_method(standin, client):
+    standin.fail_next("chat.postMessage", 503, times=2, error="service_unavailable")
+    standin.fail_next("chat.postMessage", 429)
+    assert client.auth_test()["ok"] is True  # other methods are not affected
+    statuses = []
+    for _ in range(4):
+        try:
+            client.chat_postMessage(channel="#team-web", text="x")
+            statuses.append(200)
+        except SlackApiError as e:
+            statuses.append((e.response.status_code, e.response["error"]))
+    assert statuses == [(503, "service_unavailable")] * 2 + [(429, "ratelimited"), 200]
+    assert standin.calls[3].headers.get("Authorization") == "Bearer xoxb-***"  # faults are redacted too
+    with pytest.raises(ValueError):
+        standin.fail_next("chat.postMessage", 404)
+    with pytest.raises(ValueError):
+        standin.fail_next("chat.postMessage", 500, times=0)
+
+
+def test_response_url_server_error_then_retried(standin):
+    url = standin.response_url("approve")
+    standin.fail_next("response_url", 500)
+    hook = WebhookClient(url, retry_handlers=[ServerErrorRetryHandler(max_retry_count=1, interval_calculator=NO_WAIT)])
+    r = hook.send(text="approved", replace_original=True)
+    assert (r.status_code, r.body) == (200, "ok")
+    assert [(c.method, c.status, c.response) for c in standin.calls] == [
+        ("response_url", 500, "internal_error"), ("response_url", 200, "ok"),
+    ]
+    assert [b["text"] for b in standin.responses(url)] == ["approved"]  # the failed try used nothing
+
+
+def test_response_url_ratelimited_without_retry(standin):
+    url = standin.response_url()
+    standin.fail_next("response_url", 429, retry_after=3)
+    r = WebhookClient(url).send(text="x")
+    assert r.status_code == 429
+    assert {k.lower(): v for k, v in r.headers.items()}["retry-after"] == "3"
+    assert standin.responses(url) == []

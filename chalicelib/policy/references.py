@@ -67,6 +67,13 @@ def _check(policy: Policy) -> Iterator[Dangling]:
         yield Dangling(("slack", "front_door"), f"unknown account '{policy.slack.front_door}'",
                        ("slack", "front_door"))
 
+    for env in policy.slack.roles:
+        yield from env_key(("slack", "roles", env), env)
+    for i, env in enumerate(policy.slack.four_eyes):
+        # the default ("prod") is allowed to name no environment of a prod-less estate; a written one is checked
+        if env not in environments and "four_eyes" in policy.slack.model_fields_set:
+            yield Dangling(("slack", "four_eyes", i), f"unknown environment '{env}'", ("slack", "four_eyes", i))
+
     if policy.alerts.route is not None:
         if policy.alerts.route.receiver is None:
             yield Dangling(("alerts", "route"), "the root route needs a default receiver",

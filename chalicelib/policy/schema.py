@@ -77,10 +77,32 @@ class App(Strict):
 # ---- capability sections: typed, empty by default, filled by later issues ----
 
 
+# A Slack user (U…/W…) or user group (S…) id.
+SlackPrincipal = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9]{2,20}$")]
+SlackUser = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,20}$")]
+
+
+class Role(StrEnum):
+    """What someone may do in an environment. ``admin`` implies every role; any role implies ``viewer``."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    APPROVER = "approver"
+    ADMIN = "admin"
+
+
 class SlackSection(Strict):
     command: Annotated[str, StringConstraints(pattern=r"^/[a-z0-9_-]+$")] = "/ops"
     front_door: Name | None = None  # account name (this one or a peer) where the Slack app points
     secret_name: str = "switchboard/slack"  # noqa: S105 - a Secrets Manager name, not a secret
+    # environment -> role -> Slack user ids and user-group ids holding that role there
+    roles: dict[Name, dict[Role, tuple[SlackPrincipal, ...]]] = Field(default_factory=dict)
+    # environments where an approval must come from someone who is neither the requester nor the commit author
+    four_eyes: tuple[Name, ...] = ("prod",)
+    # Slack user -> the identities they commit as (git author emails or names), for the four-eyes check
+    identities: dict[SlackUser, tuple[str, ...]] = Field(default_factory=dict)
+    # where Switchboard says what the front door did (denials, failures to deliver); "" = nowhere
+    audit_channel: Channel | None = None
 
 
 class Receiver(Strict):

@@ -1,0 +1,225 @@
+"""One `/ops` command, from text to answer: parse → resolve where it acts → authorise → execute or forward.
+
+The same function serves a command typed in Slack (in the front-door account) and a command forwarded by the
+front door to a peer, which re-parses and re-authorises with its *own* policy: a peer never trusts the front
+door's verdict, only its account of who asked (user and user groups) and where to answer (response_url).
+Answers go to the command's response_url through ``slack.deliver`` (retries, then the outbox).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib import aws
+from chalicelib import policy as policies
+from chalicelib.capabilities import Capability
+from chalicelib.frontdoor import blocks, decisions, grammar, mrkdwn, rbac, slack, targets
+from chalicelib.frontdoor.grammar import Command, ParseError
+from chalicelib.policy.schema import Flow, Policy
+from chalicelib.settings import get_settings
+from chalicelib.state import audit
+from chalicelib.state.audit import Outcome
+
+
+class Asked(BaseModel):
+    """Who asked what, and where the answer goes: what the front door forwards to a peer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    text: str = Field(max_length=4000)
+    user: str = Field(pattern=r"^[UW][A-Z0-9]{2,20}$")
+    groups: tuple[str, ...] = ()
+    response_url: str = Field(max_length=500)
+    channel: str | None = None
+    request_id: str = Field(min_length=1, max_length=200)
+
+    def response_url_ok(self) -> bool:
+        url = urlparse(self.response_url)
+        local = get_settings().slack_api_url
+        if local:  # the local world: the Slack stand-in on loopback
+            return f"{url.scheme}://{url.netloc}" == "{0.scheme}://{0.netloc}".format(urlparse(local))
+        return url.scheme == "https" and url.hostname == "hooks.slack.com"
+
+
+@dataclass
+class Answer:
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+Executor = Callable[[Command, str, Asked, Policy], Answer]
+EXECUTORS: dict[str, Executor] = {}  # command name -> executor; capabilities register theirs as they land
+
+
+def executes(*names: str) -> Callable[[Executor], Executor]:
+    def register(fn: Executor) -> Executor:
+        for name in names:
+            EXECUTORS[name] = fn
+        return fn
+    return register
+
+
+# ---- the pipeline ----
+
+def handle(asked: Asked, *, forwarded_from: str | None = None, parse_error_answered: bool = False) -> list[str]:
+    """Run one command; answers are delivered to its response_url. Returns the outcomes (for tests/logs).
+
+    ``parse_error_answered``: the ack already told the user their command does not parse (audit it only).
+    """
+    current = policies.current()
+    outcomes: list[str] = []
+
+    def answer(text: str, block_list: list[dict[str, Any]] | None = None) -> None:
+        slack.deliver("response_url", {
+            "url": asked.response_url, "response_type": "ephemeral", "replace_original": False,
+            "text": mrkdwn.truncate(text, mrkdwn.MESSAGE_TEXT), "blocks": block_list or [],
+            "fallback": {"channel": asked.channel, "user": asked.user} if asked.channel else None,
+        }, correlation_id=asked.request_id, target=f"slack/{asked.user}")
+
+    def record(cmd_name: str, target: str, outcome: Outcome, reason: str | None, **extra: Any) -> None:
+        outcomes.append(str(outcome))
+        audit.record(action=f"frontdoor.{cmd_name}", target=target, actor=asked.user, outcome=outcome,
+                     correlation_id=asked.request_id, capability="frontdoor", reason=reason,
+                     detail={"text": asked.text[:500], "via": forwarded_from, **extra})
+
+    try:
+        cmd = grammar.parse(asked.text, current.slack.command)
+    except ParseError as exc:
+        record("parse", "slack", Outcome.REJECTED, exc.message)
+        if parse_error_answered:
+            return outcomes
+        text = mrkdwn.safe(exc.message)
+        if exc.usage is None:
+            answer(text, blocks.reply(text, [mrkdwn.code(line) for line in
+                                             grammar.usage(current.slack.command).splitlines()]))
+        else:
+            answer(text, blocks.error(exc.message, exc.usage))
+        return outcomes
+
+    subject = _subject(cmd)
+    if cmd.name == "help":
+        lines = [mrkdwn.code(line) for line in grammar.usage(current.slack.command).splitlines()]
+        answer("Switchboard commands", blocks.reply("Switchboard commands", lines))
+        record(cmd.name, subject, Outcome.SUCCEEDED, None)
+        return outcomes
+    if cmd.name in ("approve", "reject"):
+        return _decide(cmd, asked, answer, record)
+
+    try:
+        where = targets.resolve(cmd, current, here_only=forwarded_from is not None)
+    except targets.Unresolvable as exc:
+        record(cmd.name, subject, Outcome.REJECTED, str(exc))
+        answer(mrkdwn.safe(exc), blocks.error(str(exc), None))
+        return outcomes
+    if not where:
+        why = f"`{cmd.name}` is not available yet: the {cmd.capability} capability has not landed"
+        record(cmd.name, subject, Outcome.RECEIVED, why)
+        answer(why, blocks.error(why, None))
+        return outcomes
+
+    for target in where:
+        verdict = rbac.authorise(current, target.environment, cmd.role, asked.user, asked.groups)
+        if not verdict.allowed:
+            record(cmd.name, subject, Outcome.REFUSED, verdict.reason, environment=target.environment)
+            text = f"Denied in {target.environment}: {verdict.reason}"
+            answer(mrkdwn.safe(text), blocks.error(text, None))
+            continue
+        if not target.local:
+            _forward(current, target, asked)
+            record(cmd.name, subject, Outcome.SUCCEEDED, f"forwarded to {target.account}",
+                   environment=target.environment)
+            continue
+        executor = EXECUTORS.get(cmd.name)
+        if executor is None:
+            why = f"`{cmd.name}` is not available yet: the {cmd.capability} capability has not landed"
+            record(cmd.name, subject, Outcome.RECEIVED, why, environment=target.environment)
+            answer(why, blocks.error(why, None))
+            continue
+        result = executor(cmd, target.environment, asked, current)
+        record(cmd.name, subject, Outcome.SUCCEEDED, None, environment=target.environment)
+        answer(result.text, result.blocks)
+    return outcomes
+
+
+def _subject(cmd: Command) -> str:
+    for key in ("app", "target", "id", "incident", "secret"):
+        if cmd.args.get(key):
+            return f"{key}/{cmd.args[key]}"
+    return "slack"
+
+
+def _decide(cmd: Command, asked: Asked, answer: Callable[..., None], record: Callable[..., None]) -> list[str]:
+    verdict = "approved" if cmd.name == "approve" else "rejected"
+    result = decisions.decide(cmd.args["id"], verdict, user=asked.user, groups=frozenset(asked.groups),
+                              correlation_id=asked.request_id, reason=cmd.args.get("reason"))
+    # decision messages are already safe mrkdwn (outside text escaped, mentions of the decider kept)
+    answer(result.message, blocks.reply(("" if result.changed else ":warning: ") + result.message, []))
+    return ["succeeded" if result.changed else "unchanged"]
+
+
+def _forward(current: Policy, target: targets.Target, asked: Asked) -> None:
+    """Put the command on this account's bus addressed to the peer; the peer-link rule carries it over."""
+    peer = current.peers[target.account]
+    detail = {"to_account": peer.id, "from_account": current.account.name, "flow": str(Flow.COMMAND),
+              "payload": asked.model_dump()}
+    answer = aws.client("events").put_events(Entries=[{
+        "Source": "switchboard", "DetailType": "Switchboard command", "Detail": json.dumps(detail)}])
+    if answer.get("FailedEntryCount"):
+        raise RuntimeError(f"the bus refused the forwarded command: {answer['Entries'][0].get('ErrorMessage')}")
+
+
+# ---- the front door's own commands ----
+
+@executes("status")
+def status(cmd: Command, environment: str, asked: Asked, current: Policy) -> Answer:
+    from chalicelib import capabilities
+
+    apps = [cmd.args["app"]] if cmd.args.get("app") else sorted(current.apps)
+    lines = []
+    for name in apps:
+        app = current.apps.get(name)
+        if app is None:
+            return Answer(mrkdwn.safe(f"unknown app '{name}'"), blocks.error(f"unknown app '{name}'", None))
+        lines.append(f"*{mrkdwn.escape(name)}* · owners {mrkdwn.escape(app.channel)}")
+        for env in sorted(set(app.pipelines) | set(app.ecs_services) | set(app.asgs)):
+            parts = []
+            if env in app.pipelines:
+                parts.append(f"pipeline {mrkdwn.code(app.pipelines[env].name)}")
+            parts += [f"service {mrkdwn.code(f'{s.cluster}/{s.service}')}" for s in app.ecs_services.get(env, ())]
+            parts += [f"asg {mrkdwn.code(a.name)}" for a in app.asgs.get(env, ())]
+            lines.append(f"  • {mrkdwn.escape(env)}: " + ", ".join(parts))
+    landed = sorted(str(c) for c in Capability if c in capabilities.landed())
+    waiting = sorted(str(c) for c in Capability if c not in capabilities.landed())
+    footer = f"landed: {', '.join(landed) or 'none'} · not yet: {', '.join(waiting) or 'none'}"
+    title = f"Status ({current.account.name})"
+    return Answer(title, blocks.reply(title, lines, footer))
+
+
+@executes("audit")
+def audit_log(cmd: Command, environment: str, asked: Asked, current: Policy) -> Answer:
+    n, wanted = cmd.args.get("n", 10), cmd.args.get("target")
+    app = current.apps.get(wanted) if wanted else None
+    if app is not None:
+        names = [f"pipeline/{p.name}" for env, p in app.pipelines.items() if env == environment]
+        names += [f"service/{s.cluster}/{s.service}" for s in app.ecs_services.get(environment, ())]
+        names += [f"autoScalingGroup/{a.name}" for a in app.asgs.get(environment, ())]
+        names += [f"app/{wanted}"]
+        entries = [e for name in names for e in audit.for_target(name, limit=n)]
+    elif wanted:
+        entries = audit.for_target(wanted, limit=n)
+    else:
+        entries = list(audit.for_day(datetime.now(UTC).strftime("%Y-%m-%d"), limit=n))
+    entries = sorted(entries, key=lambda e: e.at, reverse=True)[:n]
+    title = f"Audit in {environment} ({current.account.name})" + (f" for {wanted}" if wanted else "")
+    if not entries:
+        return Answer(title, blocks.reply(title, ["nothing recorded"]))
+    lines = [f"`{e.at[:19]}` {mrkdwn.safe(e.actor, 40)} {mrkdwn.safe(e.action, 60)} {mrkdwn.safe(e.target, 80)}"
+             f" → *{mrkdwn.escape(e.outcome)}*" + (f" · {mrkdwn.safe(e.reason, 200)}" if e.reason else "")
+             for e in entries]
+    return Answer(title, blocks.reply(title, lines))

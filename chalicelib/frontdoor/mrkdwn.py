@@ -1,0 +1,47 @@
+"""Text that came from AWS or from people, made safe for Slack mrkdwn.
+
+Slack treats ``<…>`` as links and mentions (``<!channel>``, ``<https://evil|click>``, ``<@U123>``) and ``&`` as the
+start of an entity, so every outside text is escaped (``&`` first) before it is put in a message, and cut to
+Slack's limits with a visible marker rather than being rejected by the API.
+"""
+
+from __future__ import annotations
+
+MARKER = "… (truncated)"
+
+# Block Kit limits (https://api.slack.com/reference/block-kit)
+SECTION_TEXT = 3000
+HEADER_TEXT = 150
+CONTEXT_TEXT = 2000
+BUTTON_TEXT = 75
+BUTTON_VALUE = 2000
+MESSAGE_TEXT = 40000
+BLOCKS_PER_MESSAGE = 50
+
+
+def escape(text: object) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int, marker: str = MARKER) -> str:
+    """Cut ``text`` to at most ``limit`` characters, ending with ``marker`` when something was cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(marker):
+        return marker[:limit]
+    cut = text[: limit - len(marker)]
+    # never leave half an entity (&amp;) behind
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + marker
+
+
+def safe(text: object, limit: int = SECTION_TEXT) -> str:
+    """Escape, then truncate: the form every outside text takes in a message."""
+    return truncate(escape(text), limit)
+
+
+def code(text: object, limit: int = SECTION_TEXT) -> str:
+    """Outside text shown verbatim in a code span (backticks inside are neutralised)."""
+    return "`" + truncate(escape(text).replace("`", "'"), max(limit - 2, 1)) + "`"

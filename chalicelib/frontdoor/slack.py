@@ -1,0 +1,183 @@
+"""The thin adapter to Slack: credentials, the Web API client, user groups, and deliveries that never get lost.
+
+- Credentials come from Secrets Manager through Powertools Parameters (cached ``secret_max_age_seconds``), with
+  the client built by ``chalicelib.aws``. They are never logged.
+- ``web()`` is slack_sdk's WebClient with its own retry handlers: 429 (honouring Retry-After), 5xx and
+  connection errors, with backoff.
+- ``deliver()`` sends one message (post, update, or to a response_url); if it still fails after the retries it
+  is kept in the outbox (state table) and audited, and ``retry_outbox()`` (on a schedule) tries again.
+"""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from chalicelib import aws, policy
+from chalicelib.frontdoor.models import OutboxItem
+from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.settings import get_settings
+from chalicelib.state import audit
+
+OUTBOX = "outbox"
+MAX_OUTBOX_ATTEMPTS = 12  # with a 5-minute schedule: an hour of trying before an item is marked dead
+RESPONSE_URL_LIFETIME = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    signing_secret: str
+    bot_token: str
+
+    def __repr__(self) -> str:  # never let a secret reach a log line through repr()
+        return "Credentials(signing_secret='***', bot_token='***')"
+
+
+@lru_cache(maxsize=1)
+def _provider() -> Any:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=aws.client("secretsmanager"))
+
+
+def credentials() -> Credentials:
+    name = policy.current().slack.secret_name
+    value = _provider().get(name, transform="json", max_age=get_settings().secret_max_age_seconds)
+    missing = [k for k in ("signing_secret", "bot_token") if not value.get(k)]
+    if missing:
+        raise RuntimeError(f"secret {name} lacks {', '.join(missing)}")
+    return Credentials(value["signing_secret"], value["bot_token"])
+
+
+def retry_handlers() -> list[Any]:
+    from slack_sdk.http_retry.builtin_handlers import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+        ServerErrorRetryHandler,
+    )
+
+    return [ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2)]
+
+
+def web(token: str | None = None) -> Any:
+    from slack_sdk import WebClient
+
+    base_url = get_settings().slack_api_url
+    kwargs = {"base_url": base_url} if base_url else {}
+    return WebClient(token=token or credentials().bot_token, retry_handlers=retry_handlers(), timeout=10, **kwargs)
+
+
+# ---- who is in which user group (for RBAC) ----
+
+_groups_lock = threading.Lock()
+_groups: tuple[float, dict[str, frozenset[str]]] = (0.0, {})
+GROUPS_MAX_AGE = 300.0
+
+
+def groups_of(user: str, client: Any = None) -> frozenset[str]:
+    """The user-group ids the user belongs to (``usergroups.list`` with users, cached for 5 minutes)."""
+    global _groups
+    with _groups_lock:
+        fetched_at, members = _groups
+        if time.monotonic() - fetched_at > GROUPS_MAX_AGE:
+            answer = (client or web()).usergroups_list(include_users=True)
+            by_user: dict[str, set[str]] = {}
+            for group in answer.get("usergroups", []):
+                for member in group.get("users", []):
+                    by_user.setdefault(member, set()).add(group["id"])
+            members = {u: frozenset(g) for u, g in by_user.items()}
+            _groups = (time.monotonic(), members)
+    return members.get(user, frozenset())
+
+
+def forget_groups() -> None:
+    global _groups
+    with _groups_lock:
+        _groups = (0.0, {})
+
+
+# ---- deliveries ----
+
+def _send(method: str, payload: dict[str, Any]) -> None:
+    if method == "response_url":
+        from slack_sdk.webhook import WebhookClient
+
+        body = {k: v for k, v in payload.items() if k not in ("url", "fallback")}
+        answer = WebhookClient(payload["url"], retry_handlers=retry_handlers(), timeout=10).send_dict(body)
+        if answer.status_code != 200:
+            raise RuntimeError(f"response_url answered {answer.status_code}: {answer.body[:100]}")
+        return
+    client = web()
+    if method == "chat.postMessage":
+        client.chat_postMessage(**payload)
+    elif method == "chat.update":
+        client.chat_update(**payload)
+    elif method == "chat.postEphemeral":
+        client.chat_postEphemeral(**payload)
+    else:
+        raise ValueError(f"unknown delivery method {method}")
+
+
+def deliver(method: str, payload: dict[str, Any], *, correlation_id: str, target: str) -> bool:
+    """Send now (with slack_sdk's retries); on failure keep it in the outbox. True when delivered."""
+    try:
+        _send(method, payload)
+        return True
+    except Exception as exc:  # noqa: BLE001 - any failure: keep the message, never drop it
+        reason = f"{type(exc).__name__}: {_clip(exc)}"
+        now = datetime.now(UTC)
+        OutboxItem(OUTBOX, f"{now.isoformat()}#{pysecrets.token_hex(4)}", method=method, payload=payload,
+                   correlation_id=correlation_id, attempts=1, last_error=reason,
+                   expires_at=now + timedelta(days=14)).save()
+        logger.warning("slack delivery failed: kept in the outbox", extra={"method": method, "reason": reason})
+        metrics.add_metric(name="SlackDeliveriesDeferred", unit=MetricUnit.Count, value=1)
+        audit.record(action=f"slack.{method}", target=target, outcome=audit.Outcome.FAILED,
+                     correlation_id=correlation_id, capability="frontdoor",
+                     reason=f"kept in the outbox for retry: {reason}")
+        return False
+
+
+def retry_outbox(now: datetime | None = None) -> dict[str, int]:
+    """Try every kept delivery again. Delivered ones leave the outbox; others count an attempt."""
+    now = now or datetime.now(UTC)
+    counts = {"delivered": 0, "failed": 0, "dead": 0}
+    for item in OutboxItem.query(OUTBOX):
+        if item.dead:
+            continue
+        method, payload = item.method, dict(item.payload)
+        if method == "response_url" and now - datetime.fromisoformat(item.sk.split("#")[0]) > RESPONSE_URL_LIFETIME:
+            fallback = payload.get("fallback")
+            if not fallback:
+                item.update(actions=[OutboxItem.dead.set("response_url expired and no fallback")])
+                counts["dead"] += 1
+                continue
+            method, payload = "chat.postEphemeral", {**fallback, "text": payload.get("text", ""),
+                                                     "blocks": payload.get("blocks")}
+        try:
+            _send(method, {k: v for k, v in payload.items() if k != "fallback"})
+        except Exception as exc:  # noqa: BLE001
+            attempts = item.attempts + 1
+            dead = f"gave up after {attempts} attempts" if attempts >= MAX_OUTBOX_ATTEMPTS else None
+            item.update(actions=[OutboxItem.attempts.set(attempts), OutboxItem.last_error.set(_clip(exc)),
+                                 OutboxItem.dead.set(dead) if dead else OutboxItem.dead.remove()])
+            counts["dead" if dead else "failed"] += 1
+            if dead:
+                audit.record(action=f"slack.{item.method}", target="slack", outcome=audit.Outcome.FAILED,
+                             correlation_id=item.correlation_id, capability="frontdoor", reason=dead)
+            continue
+        item.delete()
+        counts["delivered"] += 1
+        audit.record(action=f"slack.{item.method}", target="slack", outcome=audit.Outcome.SUCCEEDED,
+                     correlation_id=item.correlation_id, capability="frontdoor",
+                     reason=f"delivered from the outbox after {item.attempts} failed attempt(s)")
+    return counts
+
+
+def _clip(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

@@ -1,0 +1,86 @@
+"""Where a command runs: which environment it acts in, and so which account (this one or a peer).
+
+Pure functions over the parsed command and the policy. A command acts in exactly the environments returned;
+each is served by this account or by the peer that has that environment and accepts commands from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.frontdoor.grammar import Command
+from chalicelib.policy.schema import Flow, Policy
+
+
+class Unresolvable(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Target:
+    environment: str
+    account: str  # account name: policy.account.name (here) or a peer's name
+    local: bool
+
+
+def account_for(policy: Policy, environment: str) -> Target:
+    if environment == policy.account.environment:
+        return Target(environment, policy.account.name, True)
+    for name, peer in sorted(policy.peers.items()):
+        if peer.environment == environment and Flow.COMMAND in peer.send:
+            return Target(environment, name, False)
+    raise Unresolvable(f"no account for environment '{environment}' takes commands from here")
+
+
+def environments(cmd: Command, policy: Policy) -> list[str]:
+    """The environments a command acts in (empty: it acts nowhere in particular, e.g. help)."""
+    args = cmd.args
+    own = policy.account.environment
+    if cmd.name == "help":
+        return []
+    if cmd.name in ("status", "silences", "rotate"):
+        return [own]
+    if cmd.name == "audit":
+        target = args.get("target")
+        app = policy.apps.get(target) if target else None
+        if app is not None:
+            envs = set(app.pipelines) | set(app.ecs_services) | set(app.asgs)
+        else:
+            envs = {own} | {p.environment for p in policy.peers.values() if Flow.COMMAND in p.send}
+        return sorted(envs)
+    if cmd.name in ("promote", "hold", "unhold"):
+        app = args["app"]
+        if app not in policy.apps:
+            raise Unresolvable(f"unknown app '{app}'")
+        if cmd.name == "promote" and args.get("env"):
+            return [args["env"]]
+        path = policy.promotion.paths.get(app)
+        if not path:
+            raise Unresolvable(f"app '{app}' has no promotion path in policy")
+        return [path[-1]]
+    if cmd.name == "scale":
+        target = policy.scaling.targets.get(args["target"])
+        if target is None:
+            raise Unresolvable(f"unknown scaling target '{args['target']}'")
+        return [policy.accounts()[target.account][1]]
+    if cmd.name == "silence":
+        named = {m.value for m in args["matchers"] if m.label in ("env", "environment") and m.op == "="}
+        if len(named) > 1:
+            raise Unresolvable("a silence names one environment at most")
+        return sorted(named) or [own]
+    # approve/reject/unsilence/ack name an item; the capability that owns it knows where it lives
+    return []
+
+
+def resolve(cmd: Command, policy: Policy, *, here_only: bool = False) -> list[Target]:
+    """Where the command acts. ``here_only`` (a command forwarded to this account): this environment or nowhere."""
+    envs = environments(cmd, policy)
+    unknown = [e for e in envs if e not in policy.environments()]
+    if unknown:
+        raise Unresolvable(f"unknown environment '{unknown[0]}'")
+    if here_only:
+        own = policy.account.environment
+        if envs and own not in envs:
+            raise Unresolvable(f"this account ({own}) does not serve {', '.join(envs)}")
+        envs = [e for e in envs if e == own]
+    return [account_for(policy, env) for env in envs]

@@ -1,0 +1,366 @@
+"""The Slack front door end to end: Slack-signed HTTP requests through the Chalice app (Bolt), lazy listeners,
+RBAC, four eyes, decisions, forwarding to peers, escaping, and Slack failures. Slack is the stand-in."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import boto3
+import pytest
+from chalice.test import Client
+
+import app
+from chalicelib.frontdoor import commands, decisions, http
+from chalicelib.frontdoor import slack as slack_adapter
+from chalicelib.frontdoor.models import OutboxItem
+from chalicelib.intake import Kind, handle
+from chalicelib.state import audit
+from tests.events import context
+from tests.frontdoor_kit import BOT_TOKEN, PROD, SHARED, SIGNING_SECRET, Slack, directory, put_slack_secret, uid
+from tests.harness import reset_caches
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def as_account(monkeypatch, name: str) -> None:
+    monkeypatch.setenv("SWITCHBOARD_ACCOUNT_NAME", name)
+    monkeypatch.setenv("SWITCHBOARD_POLICY_FILE", f"policies/{name}.yaml")
+    from chalicelib import policy, settings
+
+    settings.get_settings.cache_clear()
+    policy.current.cache_clear()
+
+
+@pytest.fixture
+def front(aws, slack, monkeypatch):
+    """The shared-services account (the front door), with the Slack secret, directory and a lazy runner."""
+    from localworld.lambda_runner import LocalLambdaClient
+
+    monkeypatch.setenv("SWITCHBOARD_SLACK_API_URL", slack.api_url)
+    as_account(monkeypatch, "shared-services")
+    reset_caches()
+    put_slack_secret()
+    slack.reset(directory=True)
+    directory(slack)
+    runner = LocalLambdaClient(app.app, asynchronous=False)
+    http.use_lambda_client(runner)
+    with Client(app.app, stage_name="shared-services", project_dir=str(ROOT)) as client:
+        kit = Slack(client, slack)
+        kit.runner = runner
+        yield kit
+
+
+@pytest.fixture
+def bus(front):
+    """Capture what the front door puts on its bus (a rule on source=switchboard -> an SQS queue)."""
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName="captured")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="capture", EventPattern=json.dumps({"source": ["switchboard"]}))
+    events.put_targets(Rule="capture", Targets=[{"Id": "q", "Arn": arn}])
+
+    def take() -> list[dict]:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in got]
+    return take
+
+
+def answers(kit: Slack) -> list[str]:
+    return [r.get("text", "") + " " + json.dumps(r.get("blocks", [])) for r in kit.standin.responses()]
+
+
+# ---- verification ----
+
+def test_signed_command_is_acked_then_answered_by_the_lazy_listener(front):
+    response = front.command("status web")
+    assert response.status_code == 200
+    assert "…on it" in json.loads(response.body)["text"]
+    assert front.standin.responses() == []  # the work is not done in the ack
+    assert front.runner.drain() == 1
+    [answer] = answers(front)
+    assert "Status (shared-services)" in answer and "pipeline `web-prod`" in answer
+    [entry] = [e for e in audit.for_target("app/web") if e.action == "frontdoor.status"]
+    assert entry.actor == uid("dave") and entry.outcome == "succeeded"
+
+
+@pytest.mark.parametrize("tamper", ["forged", "missing", "no-timestamp", "body", "other-secret"])
+def test_unverifiable_requests_are_refused_with_401_and_do_nothing(front, tamper):
+    body = front.command_body("status")
+    headers = front.signed(body)
+    if tamper == "forged":
+        headers["X-Slack-Signature"] = "v0=" + "0" * 64
+    elif tamper == "missing":
+        del headers["X-Slack-Signature"]
+    elif tamper == "no-timestamp":
+        del headers["X-Slack-Request-Timestamp"]
+    elif tamper == "body":
+        body = body.replace("status", "scale+web+0")
+    elif tamper == "other-secret":
+        headers = front.signed(body, secret="not-the-secret")
+    response = front.client.http.post("/slack/commands", body=body, headers=headers)
+    assert response.status_code == 401
+    assert front.runner.pending == type(front.runner.pending)() and front.standin.responses() == []
+
+
+@pytest.mark.parametrize(("offset", "status"), [(-300, 200), (-301, 401), (300, 200), (301, 401)])
+def test_timestamp_window_edges(front, monkeypatch, offset, status):
+    fixed = 1_795_000_000
+    monkeypatch.setattr("slack_sdk.signature.Clock.now", lambda self: float(fixed))
+    body = front.command_body("help")
+    response = front.client.http.post("/slack/commands", body=body, headers=front.signed(body, fixed + offset))
+    assert response.status_code == status
+
+
+def test_a_request_replayed_after_five_minutes_is_refused(front, monkeypatch):
+    clock = {"now": 1_795_000_000.0}
+    monkeypatch.setattr("slack_sdk.signature.Clock.now", lambda self: clock["now"])
+    body = front.command_body("help")
+    headers = front.signed(body, int(clock["now"]))
+    assert front.client.http.post("/slack/commands", body=body, headers=headers).status_code == 200
+    clock["now"] += 301
+    assert front.client.http.post("/slack/commands", body=body, headers=headers).status_code == 401
+
+
+# ---- grammar errors are answered in the ack ----
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "no command given"),
+    ("promte web", "unknown command 'promte' (did you mean 'promote'?)"),
+    ("scale web two", "'two' is not a count (use a whole number from 0 to 10000)"),
+    ("hold web", "hold needs a reason"),
+])
+def test_unparseable_commands_get_an_ephemeral_usage_reply_in_the_ack(front, text, message):
+    response = front.command(text)
+    ack = json.loads(response.body)
+    assert response.status_code == 200 and ack["response_type"] == "ephemeral" and ack["text"] == message
+    front.runner.drain()
+    assert front.standin.responses() == []  # answered once, in the ack
+    [entry] = audit.for_target("slack")
+    assert entry.outcome == "rejected" and entry.reason == message and entry.actor == uid("dave")
+
+
+def test_help_lists_every_command(front):
+    front.command("help")
+    front.runner.drain()
+    [answer] = answers(front)
+    for word in ("promote", "hold", "unhold", "approve", "reject", "scale", "silence", "silences", "unsilence",
+                 "ack", "rotate", "audit", "status"):
+        assert f"/ops {word}" in answer
+
+
+# ---- RBAC ----
+
+@pytest.mark.parametrize(("user", "text", "reason"), [
+    ("dave", "hold web code freeze", "you need the operator role in prod (you have: viewer)"),
+    ("eve", "status", "you need the viewer role in shared"),
+    ("eve", "audit web", "you need the viewer role in prod"),
+    ("alice", "promote web --skip-soak", "you need the admin role in prod (you have: operator, viewer)"),
+])
+def test_denials_name_the_missing_role_and_are_audited(front, bus, user, text, reason):
+    front.command(text, user=user)
+    front.runner.drain()
+    assert any(reason in a for a in answers(front))
+    refused = [e for e in audit.for_day(__import__("datetime").date.today().isoformat()) if e.outcome == "refused"]
+    assert any(e.reason == reason and e.actor == uid(user) for e in refused)
+    assert not [e for e in bus() if e["detail"]["payload"]["user"] == uid(user) and reason.endswith("prod")
+                and "prod" in reason]
+
+
+def test_commands_for_another_environment_are_forwarded_to_that_peer(front, bus):
+    front.command("hold web code freeze", user="alice")
+    front.runner.drain()
+    [event] = bus()
+    assert event["source"] == "switchboard" and event["detail-type"] == "Switchboard command"
+    detail = event["detail"]
+    assert (detail["to_account"], detail["from_account"], detail["flow"]) == (PROD, "shared-services", "command")
+    assert detail["payload"]["text"] == "hold web code freeze" and detail["payload"]["user"] == uid("alice")
+    assert detail["payload"]["groups"] == ["S0ENG", "S0PLATFORM"]
+    [entry] = [e for e in audit.for_target("app/web") if e.action == "frontdoor.hold"]
+    assert entry.outcome == "succeeded" and entry.reason == "forwarded to prod"
+
+
+def test_a_fan_out_command_goes_to_each_environment(front, bus):
+    front.command("audit web 3", user="dave")
+    front.runner.drain()
+    assert sorted(e["detail"]["to_account"] for e in bus()) == ["222233334444", PROD]
+
+
+def test_the_peer_reauthorises_with_its_own_policy_and_answers_slack(front, bus, monkeypatch):
+    front.command("hold web code freeze", user="alice")
+    front.command("audit web 3", user="dave")
+    front.runner.drain()
+    forwarded = [e for e in bus() if e["detail"]["to_account"] == PROD]
+    as_account(monkeypatch, "prod")
+    for event in forwarded:
+        event["account"] = SHARED  # as EventBridge delivers it: from the front-door account
+        outcome = handle(Kind.PEER, event, context())
+        assert outcome["outcome"] == "processed", outcome["reason"]
+    texts = answers(front)
+    assert any("`hold` is not available yet: the promotion capability has not landed" in t for t in texts)
+    assert any("Audit in prod (prod) for web" in t for t in texts)
+
+
+def test_a_peer_refuses_a_forwarded_command_its_policy_denies(front, bus, monkeypatch):
+    front.command("audit web", user="dave")
+    front.runner.drain()
+    [event] = [e for e in bus() if e["detail"]["to_account"] == PROD]
+    event["detail"]["payload"]["groups"] = []  # the front door says dave has no groups: prod's policy decides
+    event["account"] = SHARED
+    as_account(monkeypatch, "prod")
+    handle(Kind.PEER, event, context())
+    assert any("Denied in prod: you need the viewer role in prod" in a for a in answers(front))
+
+
+def test_a_peer_takes_commands_only_from_its_front_door(aws, monkeypatch):
+    from chalicelib.policy import current
+
+    as_account(monkeypatch, "prod")
+    policy = current()
+    patched = policy.model_copy(update={"slack": policy.slack.model_copy(update={"front_door": "stage"})})
+    monkeypatch.setattr("chalicelib.policy.current", lambda: patched)
+    event = {"version": "0", "id": "e1", "source": "switchboard", "detail-type": "Switchboard command",
+             "account": SHARED, "region": "eu-west-1", "time": "2026-11-21T10:00:00Z", "resources": [],
+             "detail": {"to_account": PROD, "from_account": "shared-services", "flow": "command", "payload": {
+                 "text": "status", "user": "U0DAVE0001", "response_url": "https://hooks.slack.com/x",
+                 "request_id": "r1"}}}
+    outcome = handle(Kind.PEER, event, context())
+    assert outcome["results"][0]["outcome"] == "rejected"
+    assert "accepted only from the front door 'stage', not 'shared-services'" in outcome["results"][0]["reason"]
+
+
+def test_a_forwarded_response_url_must_be_slacks(aws, monkeypatch):
+    as_account(monkeypatch, "prod")
+    monkeypatch.delenv("SWITCHBOARD_SLACK_API_URL", raising=False)
+    asked = commands.Asked(text="status", user="U0DAVE0001", response_url="https://evil.example/x", request_id="r")
+    assert not asked.response_url_ok()
+    assert commands.Asked(text="s", user="U0DAVE0001", response_url="https://hooks.slack.com/commands/T/1/x",
+                          request_id="r").response_url_ok()
+
+
+# ---- decisions: buttons, four eyes, double clicks ----
+
+def request_decision(title: str = "web 9f2c1e7 to prod", summary: str = "promote web", author="bob@acme.example",
+                     requester: str = "alice"):
+    return decisions.request(capability="promotion", title=title, summary=summary, environment="prod",
+                             requester=uid(requester), author=author, channel="#team-web", correlation_id="t")
+
+
+@pytest.mark.parametrize(("requester", "user", "message"), [
+    ("carol", "carol", "not allowed: four eyes: you requested this, someone else must approve it"),
+    ("alice", "bob", "not allowed: four eyes: you wrote this change, someone else must approve it"),
+    ("alice", "dave", "not allowed: you need the approver role in prod (you have: viewer)"),
+    ("alice", "alice", "not allowed: you need the approver role in prod (you have: operator, viewer)"),
+])
+def test_four_eyes_and_roles_on_approval_clicks(front, requester, user, message):
+    item = request_decision(requester=requester)
+    assert front.click("decision_approve", item.id, user).status_code == 200
+    front.runner.drain()
+    assert [r["text"] for r in front.standin.responses()] == [message]
+    assert decisions.get(item.id).state == "pending"
+    assert [e.outcome for e in audit.for_target(f"decision/{item.id}")][0] == "refused"
+
+
+def test_a_click_decides_once_and_updates_the_card_in_place(front):
+    item = request_decision()
+    [card] = front.standin.messages("#team-web")
+    front.click("decision_approve", item.id, "carol")
+    front.click("decision_reject", item.id, "bob")
+    front.runner.drain()
+    decided = decisions.get(item.id)
+    assert (decided.state, decided.decided_by) == ("approved", uid("carol"))
+    first, second = [r["text"] for r in front.standin.responses()]
+    assert first == "approved web 9f2c1e7 to prod"
+    assert second == f"already approved by <@{uid('carol')}> at {decided.decided_at}"
+    [updated] = front.standin.messages("#team-web")
+    assert updated.ts == card.ts and updated.updated == 1
+    assert f"*Approved* by <@{uid('carol')}>" in json.dumps(updated.blocks)
+    assert "decision_approve" not in json.dumps(updated.blocks)  # no buttons left
+
+
+def test_approve_by_command_is_the_same_decision(front):
+    item = request_decision()
+    front.command(f"approve {item.id}", user="carol")
+    front.command(f"reject {item.id} too late", user="bob")
+    front.runner.drain()
+    assert decisions.get(item.id).state == "approved"
+    assert any("already approved by" in a for a in answers(front))
+
+
+# ---- escaping ----
+
+def test_outside_text_cannot_ping_or_link(front):
+    item = request_decision(title="web <!channel>", summary="fix <https://evil.example|click here> & <@U0BOSS>")
+    posted = json.dumps(front.standin.messages("#team-web")[0].blocks)
+    assert "<!channel>" not in posted and "<https://evil" not in posted and "<@U0BOSS>" not in posted
+    assert "&lt;https://evil.example|click here&gt; &amp; &lt;@U0BOSS&gt;" in posted
+    response = front.command("status <!channel>")
+    ack = json.dumps(json.loads(response.body))
+    assert "<!channel>" not in ack and "&lt;!channel&gt;" in ack
+    assert item.id
+
+
+# ---- Slack failures ----
+
+def test_rate_limited_then_delivered(front):
+    front.standin.fail_next("chat.postMessage", 429, retry_after=0)
+    request_decision()
+    posts = [c for c in front.standin.calls if c.method == "chat.postMessage"]
+    assert [c.status for c in posts] == [429, 200]
+
+
+def test_server_error_then_delivered(front, monkeypatch):
+    monkeypatch.setattr("slack_sdk.http_retry.builtin_interval_calculators.BackoffRetryIntervalCalculator"
+                        ".calculate_sleep_duration", lambda self, count: 0.0)
+    front.standin.fail_next("response_url", 500)
+    front.command("status", user="dave")
+    front.runner.drain()
+    attempts = [c.status for c in front.standin.calls if c.method == "response_url"]
+    assert attempts == [500, 200]
+
+
+def test_a_delivery_that_keeps_failing_is_kept_and_retried_later(front, monkeypatch):
+    monkeypatch.setattr("slack_sdk.http_retry.builtin_interval_calculators.BackoffRetryIntervalCalculator"
+                        ".calculate_sleep_duration", lambda self, count: 0.0)
+    front.standin.fail_next("response_url", 503, times=3)  # first try + 2 retries
+    front.command("status web", user="dave")
+    front.runner.drain()
+    [kept] = list(OutboxItem.query("outbox"))
+    assert kept.method == "response_url" and "503" in kept.last_error
+    assert any(e.outcome == "failed" and "outbox" in e.reason for e in audit.for_target(f"slack/{uid('dave')}"))
+    assert slack_adapter.retry_outbox() == {"delivered": 1, "failed": 0, "dead": 0}
+    assert list(OutboxItem.query("outbox")) == []
+    assert "Status (shared-services)" in answers(front)[0]
+
+
+# ---- secrets never reach a log ----
+
+def test_the_signing_secret_and_token_never_reach_a_log(front):
+    from chalicelib.observability import logger as powertools_logger
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    root = logging.getLogger()
+    noisy = [root, logging.getLogger("switchboard"), logging.getLogger("slack_sdk"), logging.getLogger("slack_bolt")]
+    old_levels = [lg.level for lg in noisy]
+    for lg in noisy:
+        lg.setLevel(logging.DEBUG)
+    root.addHandler(handler)
+    old_stream = powertools_logger.registered_handler.setStream(buffer)
+    try:
+        front.command("status web", user="dave")
+        front.command("scale web banana", user="dave")
+        item = request_decision()
+        front.click("decision_approve", item.id, "carol")
+        front.runner.drain()
+    finally:
+        root.removeHandler(handler)
+        for lg, level in zip(noisy, old_levels, strict=True):
+            lg.setLevel(level)
+        powertools_logger.registered_handler.setStream(old_stream)
+    logged = buffer.getvalue()
+    assert "Incoming request" in logged and "chat.postMessage" in logged  # debug logging really was on
+    assert SIGNING_SECRET not in logged and BOT_TOKEN not in logged
+    assert repr(slack_adapter.credentials()) == "Credentials(signing_secret='***', bot_token='***')"
