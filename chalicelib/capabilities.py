@@ -6,6 +6,7 @@ its issue lands, events routed to it are audited as ``received`` by ``not_yet`` 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -44,6 +45,12 @@ class Result:
 Handler = Callable[[Any, Context], Result]
 _registry: dict[Capability, Handler] = {}
 
+# Capabilities that have landed: the module that registers each one's handler. Imported on first use, so a
+# function that never sees such an event (most of them) does not pay for the capability's imports at cold start.
+LANDED: dict[Capability, str] = {
+    Capability.FRONTDOOR: "chalicelib.frontdoor.peer",
+}
+
 
 def register(capability: Capability) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
@@ -53,11 +60,13 @@ def register(capability: Capability) -> Callable[[Handler], Handler]:
 
 
 def landed() -> set[Capability]:
-    """Capabilities whose handler is registered (the rest only audit ``received``)."""
-    return set(_registry)
+    """Capabilities with a handler (the rest only audit ``received``)."""
+    return set(_registry) | set(LANDED)
 
 
 def handler_for(capability: Capability) -> Handler:
+    if capability not in _registry and capability in LANDED:
+        importlib.import_module(LANDED[capability])  # registers itself with @register
     found = _registry.get(capability)
     if found is not None:
         return found

@@ -1,18 +1,22 @@
 """`switchboard demo`: start the local world, play a scripted story through every capability that exists so
 far, print a readable timeline, and exit 0 only if every step did what it should.
 
-Story (foundation): a pipeline succeeds in stage, an alarm fires in prod, EventBridge delivers that alarm
-twice (the ledger processes it once), a malformed event is rejected with its reason, stage hands a release
-candidate to prod across accounts, and a peer that may not send release candidates is refused.
+Story: a pipeline succeeds in stage, an alarm fires in prod, EventBridge delivers that alarm twice (the ledger
+processes it once), a malformed event is rejected with its reason, stage hands a release candidate to prod across
+accounts, and a peer that may not send release candidates is refused. Then Slack: a signed `/ops status`, a forged
+request, a command forwarded to two peers, an RBAC denial, and an approval card clicked by three people.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from localworld import slack_user
 from localworld.world import World
 
 
@@ -72,7 +76,68 @@ def run(world: World, say: Callable[[str], None] = print) -> list[Step]:
     runs = world.wait_invocations("prod", event_id)
     check(f"prod refuses the flow from shared-services ({shared.id})", _outcome(runs) == "rejected",
           _describe(runs))
+
+    slack_story(world, say, check)
     return steps
+
+
+def slack_story(world: World, say: Callable[[str], None], check: Callable[[str, bool, str], None]) -> None:
+    front = next(iter(world.http))
+    dave, bob, carol = world.user("dave"), world.user("bob"), world.user("carol")
+
+    say(f"\n7. Slack: dave (viewer) types `/ops status web`; the front door runs in {front}")
+    status, ack, seconds, url = dave.command("status web")
+    replies = world.wait_responses(url)
+    check("signed, acked within Slack's 3 s, answered by the lazy listener",
+          status == 200 and seconds < 3 and bool(replies) and replies[0]["text"].startswith("Status"),
+          f"ack {status} in {seconds * 1000:.0f} ms ({_text(ack)}); reply: {_reply(replies)}")
+
+    say("\n8. Someone posts the same command with a forged signature")
+    forged = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": str(int(time.time())),
+              "X-Slack-Signature": "v0=" + "0" * 64}
+    status, body, _, url = dave.command("status web", headers=forged)
+    check("refused before anything runs", status == 401 and not world.slack.responses(url), f"HTTP {status}")
+
+    say("\n9. dave types `/ops audit web 3`: web runs in stage and prod, so the front door forwards it to both")
+    status, ack, _, url = dave.command("audit web 3")
+    replies = world.wait_responses(url, count=2)
+    check("each peer re-checks dave's role with its own policy and answers on the response_url",
+          sorted(r["text"].split(" (")[0] for r in replies) == ["Audit in prod", "Audit in stage"],
+          "; ".join(_reply([r]) for r in replies) or "no replies")
+
+    say("\n10. dave tries `/ops hold web release freeze` (holding prod needs the operator role there)")
+    status, ack, _, url = dave.command("hold web release freeze")
+    replies = world.wait_responses(url)
+    check("denied, naming the missing role, and audited",
+          bool(replies) and "operator role in prod" in replies[0]["text"], _reply(replies))
+
+    say("\n11. An approval card: web 9f2c1e7 to prod, requested by alice, written by bob (as promotion will ask)")
+    asked = json.loads(world.run_in(front, "localworld.tasks", "request-approval", "--title", "web 9f2c1e7 to prod",
+                                    "--summary", "promote web 9f2c1e7 (fix <checkout> & totals)", "--env", "prod",
+                                    "--requester", slack_user.uid("alice"), "--author", "bob@acme.example",
+                                    "--channel", "#team-web"))
+    card = next(m for m in world.slack.messages("#team-web") if m.ts == asked["ts"])
+    results = []
+    for person in (bob, carol, dave):
+        _, _, _, url = person.click("decision_approve", asked["id"], card)
+        results.append((person.handle, _reply(world.wait_responses(url))))
+    card = next(m for m in world.slack.messages("#team-web") if m.ts == asked["ts"])
+    for handle, reply in results:
+        say(f"     {handle} clicks Approve -> {reply}")
+    ok = ("four eyes: you wrote this change" in results[0][1] and results[1][1].startswith("approved")
+          and results[2][1].startswith("already approved by") and card.updated == 1
+          and "*Approved* by" in json.dumps(card.blocks))
+    check("four eyes hold, the first allowed click decides, the card is updated in place, a late click changes nothing",
+          ok, f"card now: {'Approved' if 'Approved' in json.dumps(card.blocks) else 'pending'} "
+              f"(updated {card.updated}x)")
+
+
+def _text(body: Any) -> str:
+    return body.get("text", "") if isinstance(body, dict) else str(body)[:80]
+
+
+def _reply(replies: list[dict[str, Any]]) -> str:
+    return replies[0].get("text", "")[:140] if replies else "(no reply)"
 
 
 def _outcome(runs: list[dict[str, Any]]) -> str | None:
@@ -111,7 +176,8 @@ def main() -> int:
         print(f"{'time':<12}  {'account':<16} {'action':<19} {'target':<22} {'capability':<10} outcome")
         for line in timeline(world):
             print(line)
-        print(f"\nSlack stand-in received {len(world.slack.calls)} call(s); instance logs in {world.workdir / 'logs'}")
+        print(f"\nSlack stand-in received {len(world.slack.calls)} call(s) "
+              f"(recorded in {world.workdir / 'slack.jsonl'}); instance logs in {world.workdir / 'logs'}")
     failed = [s for s in steps if not s.ok]
     print(f"\n{len(steps) - len(failed)} of {len(steps)} steps did what they should.")
     return 1 if failed else 0

@@ -97,12 +97,44 @@ def main(argv: list[str] | None = None) -> int:
     threads = [threading.Thread(target=drain, args=item, daemon=True) for item in queues.items()]
     for thread in threads:
         thread.start()
+    server = serve_http(app_module, args.account) if _is_front_door(args.account) else None
+    if server is not None:
+        print(f"HTTP {args.account} http://127.0.0.1:{server.port}", flush=True)
     print(f"READY {args.account} " + json.dumps(sorted(queues)), flush=True)
     while not stop.is_set():
         stop.wait(0.5)
+    if server is not None:
+        server.shutdown()
     for thread in threads:
         thread.join(timeout=3)
     return 0
+
+
+def _is_front_door(account: str) -> bool:
+    from chalicelib import policy
+
+    return policy.current().slack.front_door == account
+
+
+def serve_http(app_module: Any, account: str) -> Any:
+    """Serve the app's routes (Slack's request URLs) on a free loopback port, as API Gateway would.
+
+    Bolt's lazy listeners get the local world's runner: the same function invoked again, in a thread.
+    """
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    from chalicelib.frontdoor import http
+    from localworld.emulator import free_port
+    from localworld.lambda_runner import LocalLambdaClient
+
+    http.use_lambda_client(LocalLambdaClient(app_module.app))
+    config = Config.create(chalice_stage=account, app_name="switchboard", function_name=f"switchboard-{account}",
+                           lambda_timeout=60, lambda_memory_size=512)
+    server = create_local_server(app_module.app, config, "127.0.0.1", free_port())
+    server.port = server.server.server_address[1]
+    threading.Thread(target=server.server.serve_forever, daemon=True, name="http").start()
+    return server
 
 
 if __name__ == "__main__":

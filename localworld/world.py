@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
-from localworld import delivery, estate
+from localworld import delivery, estate, slack_user
 from localworld.accounts import ROOT, Account, load_accounts
 from localworld.emulator import Credentials, Emulator, assume, session_for
 from localworld.provision import provision_account
@@ -50,6 +50,7 @@ class World:
         self._invocations: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self._ready: set[str] = set()
+        self.http: dict[str, str] = {}  # account -> URL of its REST API (the front door's Slack request URLs)
 
     # ---- lifecycle ----
 
@@ -58,6 +59,7 @@ class World:
         (self.workdir / "logs").mkdir(exist_ok=True)
         self.emulator.start()
         self.slack.start()
+        slack_user.load_directory(self.slack)
         self.log(f"moto server     {self.emulator.url}")
         self.log(f"slack stand-in  {self.slack.url}")
         for name, account in self.accounts.items():
@@ -71,6 +73,7 @@ class World:
                     session, account_name=name, peer_account_ids=account.admitted_peer_ids,
                     peer_links=account.peer_links)
             self.seeded[name] = estate.seed(session, account, self.emulator.url)
+            self._slack_secret(session, account)
             outboxes = delivery.redirect_peer_links(session, self.emulator.url, [p for p, _ in account.peer_links])
             for peer_id, url in outboxes.items():
                 peer_name = self.account_by_id(peer_id).name
@@ -111,7 +114,14 @@ class World:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _spawn(self, name: str) -> None:
+    def _slack_secret(self, session: boto3.Session, account: Account) -> None:
+        """Put the emulated workspace's signing secret and bot token where the account's stack made the secret."""
+        secrets = session.client("secretsmanager", endpoint_url=self.emulator.url)
+        secrets.put_secret_value(SecretId=account.policy.slack.secret_name, SecretString=json.dumps(
+            {"signing_secret": slack_user.LOCAL_SIGNING_SECRET, "bot_token": slack_user.LOCAL_BOT_TOKEN}))
+
+    def environ(self, name: str) -> dict[str, str]:
+        """The environment of the account's instance: its stage's variables and its credentials."""
         account = self.accounts[name]
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
         env.update(account.env)
@@ -122,6 +132,33 @@ class World:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(self.root), env.get("PYTHONPATH")])),
             "SWITCHBOARD_SLACK_API_URL": self.slack.api_url,
         })
+        return env
+
+    def run_in(self, name: str, module: str, *args: str) -> str:
+        """Run ``python -m module args`` as the account's Switchboard would (its environment); returns stdout."""
+        done = subprocess.run([sys.executable, "-m", module, *args], cwd=self.root, env=self.environ(name),
+                              capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise WorldError(f"{module} in {name} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+        return done.stdout
+
+    def user(self, handle: str) -> slack_user.SlackUser:
+        front_door = next(iter(self.http.values()), None)
+        if front_door is None:
+            raise WorldError("no account serves the Slack front door (policy slack.front_door)")
+        return slack_user.SlackUser(handle, front_door, self.slack)
+
+    def wait_responses(self, response_url: str, count: int = 1, timeout: float = 20.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.slack.responses(response_url)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        return self.slack.responses(response_url)
+
+    def _spawn(self, name: str) -> None:
+        env = self.environ(name)
         proc = subprocess.Popen([sys.executable, "-m", "localworld.instance", "--account", name], cwd=self.root,
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._procs[name] = proc
@@ -132,7 +169,10 @@ class World:
             for line in proc.stdout:  # type: ignore[union-attr]
                 log_file.write(line)
                 log_file.flush()
-                if line.startswith("READY "):
+                if line.startswith("HTTP "):
+                    _, account_name, url = line.split()
+                    self.http[account_name] = url
+                elif line.startswith("READY "):
                     with self._cond:
                         self._ready.add(name)
                         self._cond.notify_all()
@@ -144,7 +184,7 @@ class World:
             self._cond.notify_all()
 
     def _write_state(self) -> None:
-        state = {"moto": self.emulator.url, "slack": self.slack.url,
+        state = {"moto": self.emulator.url, "slack": self.slack.url, "http": self.http,
                  "accounts": {n: {"id": a.id, "region": a.region, "credentials": self.credentials[n].environ()}
                               for n, a in self.accounts.items()}}
         (self.workdir / "world.json").write_text(json.dumps(state, indent=2))

@@ -3,6 +3,7 @@ the right account's instance process, and its outcome lands in that account's Dy
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def test_pipeline_event_on_the_stage_bus_is_audited_in_stage_only(world):
 def test_demo_story_passes(world):
     steps = demo.run(world, say=lambda line: None)
     assert [s.title for s in steps if not s.ok] == []
-    assert len(steps) == 6
+    assert len(steps) == 11
     lines = demo.timeline(world)
     assert any("stage" in line and "pipeline/web-stage" in line and "received" in line for line in lines)
     assert any("prod" in line and "alarm/web-5xx" in line and "alerts" in line for line in lines)
@@ -102,3 +103,14 @@ def test_a_failing_invocation_is_retried_then_dead_lettered(world):
         ddb.create_table(TableName="switchboard-ledger", BillingMode="PAY_PER_REQUEST",
                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+
+
+def test_slack_command_through_the_front_door_process(world):
+    """A signed /ops command over HTTP to the front-door instance; the lazy listener answers on the response_url."""
+    assert list(world.http) == ["shared-services"]
+    status, ack, seconds, url = world.user("alice").command("status api")
+    assert status == 200 and ack["response_type"] == "ephemeral"
+    [reply] = world.wait_responses(url)
+    assert reply["text"] == "Status (shared-services)" and "pipeline `api-prod`" in json.dumps(reply["blocks"])
+    entries = [e for e in world.audit("shared-services") if e["action"] == "frontdoor.status"]
+    assert any(e["actor"] == "U0ALICE001" and e["target"] == "app/api" for e in entries)

@@ -45,15 +45,10 @@ def handle(kind: Kind, raw: Any, lambda_context: Any = None) -> dict[str, Any]:
     invocation = uuid.uuid4().hex
     metrics.add_dimension(name="kind", value=str(kind))
     try:
-        run = ledger.once(_process, context=lambda_context)
-        try:
-            outcome = run(data={"id": f"{kind}:{event_id}", "kind": str(kind), "event_id": event_id,
-                                "event": raw, "invocation": invocation})
-        except ledger.AlreadyInProgress:
-            # A parallel delivery holds the event; raising makes Lambda retry after it has finished.
-            logger.info("delivery already in progress elsewhere: left for retry")
-            metrics.add_metric(name="ConcurrentDeliveries", unit=MetricUnit.Count, value=1)
-            raise
+        # A parallel delivery holding the event makes this one raise, so Lambda retries it after that one is done.
+        run = ledger.once(_process, context=lambda_context, on_in_progress=_in_progress)
+        outcome = run(data={"id": f"{kind}:{event_id}", "kind": str(kind), "event_id": event_id,
+                            "event": raw, "invocation": invocation})
         duplicate = outcome.get("invocation") != invocation
         if duplicate:
             logger.info("duplicate delivery: already processed", extra={"outcome": outcome["outcome"]})
@@ -61,6 +56,11 @@ def handle(kind: Kind, raw: Any, lambda_context: Any = None) -> dict[str, Any]:
         return {**outcome, "duplicate": duplicate}
     finally:
         metrics.flush_metrics()
+
+
+def _in_progress() -> None:
+    logger.info("delivery already in progress elsewhere: left for retry")
+    metrics.add_metric(name="ConcurrentDeliveries", unit=MetricUnit.Count, value=1)
 
 
 def _process(data: dict[str, Any]) -> dict[str, Any]:

@@ -19,14 +19,10 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError as AlreadyInProgress,
-)
-
 from chalicelib import aws
 from chalicelib.settings import get_settings
 
-__all__ = ["AlreadyInProgress", "once", "reset"]
+__all__ = ["once", "reset"]
 
 
 @lru_cache(maxsize=1)
@@ -43,17 +39,33 @@ def _store_and_config() -> tuple[Any, Any]:
     return store, config
 
 
-def once(function: Callable[..., dict], *, context: Any = None) -> Callable[..., dict]:
-    """Wrap ``function(data=...)`` so it runs once per ``data["id"]``; duplicates get the stored result."""
+def once(function: Callable[..., dict], *, context: Any = None,
+         on_in_progress: Callable[[], None] | None = None) -> Callable[..., dict]:
+    """Wrap ``function(data=...)`` so it runs once per ``data["id"]``; duplicates get the stored result.
+
+    A delivery that finds the same id in progress elsewhere raises (so Lambda retries it later), after calling
+    ``on_in_progress``. Powertools is imported here, not at module import: it is a large share of cold start.
+    """
     from aws_lambda_powertools.utilities.idempotency import idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
     store, config = _store_and_config()
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
         config.register_lambda_context(context)
-    return idempotent_function(
+    wrapped = idempotent_function(
         function, data_keyword_argument="data", persistence_store=store, config=config,
         key_prefix="switchboard.intake",
     )
+
+    def run(**kwargs: Any) -> dict:
+        try:
+            return wrapped(**kwargs)
+        except IdempotencyAlreadyInProgressError:
+            if on_in_progress is not None:
+                on_in_progress()
+            raise
+
+    return run
 
 
 def reset() -> None:
