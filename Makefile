@@ -50,6 +50,7 @@ checkov: $(CHECKOV)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/cold_start.py --variant tracer
+	$(BIN)/python bench/slack_ack.py
 
 iam-policy: $(INSTALLED)
 	$(BIN)/python -m infra.iam_policy

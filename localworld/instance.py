@@ -50,6 +50,34 @@ def cw_event_handlers(app_module: Any) -> dict[str, tuple[Any, dict[str, Any]]]:
     return found
 
 
+def schedules(app_module: Any) -> dict[str, tuple[Any, float]]:
+    """handler name -> (callable, period in seconds) for every ``@app.schedule`` with a rate expression."""
+    from chalice.app import ScheduledEventConfig
+
+    units = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+    found = {}
+    for source in app_module.app.event_sources:
+        if isinstance(source, ScheduledEventConfig):
+            expression = source.schedule_expression
+            text = expression if isinstance(expression, str) else expression.to_string()
+            if text.startswith("rate(") and text.endswith(")"):
+                count, unit = text[5:-1].split()
+                found[source.name] = (getattr(app_module, source.name), int(count) * units[unit])
+            else:
+                print(f"SKIPPED schedule {source.name}: {text} (the local world runs rate() schedules only)")
+    return found
+
+
+def scheduled_event(name: str) -> dict[str, Any]:
+    """What an EventBridge schedule rule delivers (source aws.events, detail-type Scheduled Event)."""
+    from datetime import UTC, datetime
+
+    region = os.environ.get("AWS_REGION", "eu-west-1")
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "local", "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": region,
+            "resources": [f"arn:aws:events:{region}:local:rule/switchboard-{name}"], "detail": {}}
+
+
 def invoke(handler: Any, name: str, event: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     try:
@@ -94,7 +122,15 @@ def main(argv: list[str] | None = None) -> int:
                 with out_lock:
                     print("INVOKED " + json.dumps({"account": args.account, **report}, default=str), flush=True)
 
+    def tick(name: str, handler: Any, period: float) -> None:
+        while not stop.wait(period):
+            report = invoke(handler, name, scheduled_event(name))
+            with out_lock:
+                print("INVOKED " + json.dumps({"account": args.account, **report}, default=str), flush=True)
+
     threads = [threading.Thread(target=drain, args=item, daemon=True) for item in queues.items()]
+    threads += [threading.Thread(target=tick, args=(name, *spec), daemon=True)
+                for name, spec in schedules(app_module).items()]
     for thread in threads:
         thread.start()
     server = serve_http(app_module, args.account) if _is_front_door(args.account) else None
@@ -116,6 +152,15 @@ def _is_front_door(account: str) -> bool:
     return policy.current().slack.front_door == account
 
 
+def nodelay() -> None:
+    """Chalice's local server writes headers and body in two sends with Nagle's algorithm on, so on a kept-alive
+    connection the body waits for the client's delayed ACK (20-45 ms, measured by bench/slack_ack.py).
+    API Gateway has no such delay; neither should the local world."""
+    from chalice.local import ChaliceRequestHandler
+
+    ChaliceRequestHandler.disable_nagle_algorithm = True
+
+
 def serve_http(app_module: Any, account: str) -> Any:
     """Serve the app's routes (Slack's request URLs) on a free loopback port, as API Gateway would.
 
@@ -129,6 +174,7 @@ def serve_http(app_module: Any, account: str) -> Any:
     from localworld.lambda_runner import LocalLambdaClient
 
     http.use_lambda_client(LocalLambdaClient(app_module.app))
+    nodelay()
     config = Config.create(chalice_stage=account, app_name="switchboard", function_name=f"switchboard-{account}",
                            lambda_timeout=60, lambda_memory_size=512)
     server = create_local_server(app_module.app, config, "127.0.0.1", free_port())

@@ -289,6 +289,26 @@ def test_approve_by_command_is_the_same_decision(front):
     assert any("already approved by" in a for a in answers(front))
 
 
+@pytest.mark.parametrize("action_id", ["incident_ack", "silence_1h"])
+def test_buttons_of_capabilities_not_landed_answer_honestly(front, action_id):
+    assert front.click(action_id, "inc-42", "alice").status_code == 200
+    front.runner.drain()
+    [reply] = front.standin.responses()
+    assert reply["text"] == f"{action_id} is not available yet: the alerts capability has not landed"
+    [entry] = audit.for_target(f"slack/{uid('alice')}")
+    assert entry.outcome == "received" and entry.action == f"frontdoor.{action_id}"
+
+
+def test_a_click_with_a_bad_signature_is_refused(front):
+    item = request_decision()
+    from localworld.slack_user import click_body
+
+    body = click_body("decision_approve", item.id, "carol", front.standin.response_url())
+    response = front.client.http.post("/slack/interactive", body=body, headers=front.signed(body, secret="forged"))
+    assert response.status_code == 401
+    assert front.runner.pending == type(front.runner.pending)() and decisions.get(item.id).state == "pending"
+
+
 # ---- escaping ----
 
 def test_outside_text_cannot_ping_or_link(front):

@@ -114,3 +114,13 @@ def test_slack_command_through_the_front_door_process(world):
     assert reply["text"] == "Status (shared-services)" and "pipeline `api-prod`" in json.dumps(reply["blocks"])
     entries = [e for e in world.audit("shared-services") if e["action"] == "frontdoor.status"]
     assert any(e["actor"] == "U0ALICE001" and e["target"] == "app/api" for e in entries)
+
+
+def test_the_instance_runs_rate_schedules_at_their_period():
+    import app
+    from localworld.instance import scheduled_event, schedules
+
+    found = schedules(app)
+    assert {name: period for name, (_, period) in found.items()} == {"slack_outbox": 300}
+    event = scheduled_event("slack_outbox")
+    assert (event["source"], event["detail-type"], event["detail"]) == ("aws.events", "Scheduled Event", {})

@@ -19,7 +19,7 @@ from chalicelib import aws
 from chalicelib import policy as policies
 from chalicelib.frontdoor import blocks, commands, decisions, grammar, mrkdwn, slack
 from chalicelib.observability import logger
-from chalicelib.state import ledger
+from chalicelib.state import audit, ledger
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"handler": None, "credentials": None, "lambda_client": None}
@@ -57,7 +57,13 @@ def _bolt(creds: slack.Credentials) -> Any:
     app.command(policies.current().slack.command)(ack=_ack_command, lazy=[_run_command])
     app.action("decision_approve")(ack=_ack_action, lazy=[_approve])
     app.action("decision_reject")(ack=_ack_action, lazy=[_reject])
+    # Buttons on incident cards (alerts): verified like every request; answered honestly until alerts lands.
+    for action_id, capability in BUTTONS_OF_OTHER_CAPABILITIES.items():
+        app.action(action_id)(ack=_ack_action, lazy=[_not_landed(action_id, capability)])
     return app
+
+
+BUTTONS_OF_OTHER_CAPABILITIES = {"incident_ack": "alerts", "silence_1h": "alerts"}
 
 
 # ---- listeners ----
@@ -113,6 +119,24 @@ def _click(body: dict[str, Any], verdict: str) -> None:
             "text": result.message}, correlation_id=request_id, target=f"decision/{action['value']}")
 
     _once("action", request_id, work)
+
+
+def _not_landed(action_id: str, capability: str) -> Any:
+    def lazy(body: dict[str, Any]) -> None:
+        from chalicelib import capabilities
+
+        request_id = f"slack:{body.get('trigger_id')}"
+        if capability in {str(c) for c in capabilities.landed()}:
+            raise RuntimeError(f"{capability} has landed: register its handler for {action_id}")
+        why = f"{action_id} is not available yet: the {capability} capability has not landed"
+        audit.record(action=f"frontdoor.{action_id}", target=f"slack/{body['user']['id']}", actor=body["user"]["id"],
+                     outcome=audit.Outcome.RECEIVED, correlation_id=request_id, capability="frontdoor", reason=why)
+        slack.deliver("response_url", {"url": body["response_url"], "response_type": "ephemeral",
+                                       "replace_original": False, "text": why},
+                      correlation_id=request_id, target=f"slack/{body['user']['id']}")
+
+    lazy.__name__ = f"not_landed_{action_id}"
+    return lazy
 
 
 def _approve(body: dict[str, Any]) -> None:
