@@ -65,8 +65,7 @@ def landed() -> set[Capability]:
 
 
 def handler_for(capability: Capability) -> Handler:
-    if capability not in _registry and capability in LANDED:
-        importlib.import_module(LANDED[capability])  # registers itself with @register
+    ensure_loaded(capability)
     found = _registry.get(capability)
     if found is not None:
         return found
@@ -94,7 +93,36 @@ FLOW_ROUTES: dict[Flow, Capability] = {
     Flow.RELEASE_CANDIDATE: Capability.PROMOTION,
     Flow.COMMAND: Capability.FRONTDOOR,
     Flow.REPLY: Capability.FRONTDOOR,
+    Flow.APPROVAL_REQUEST: Capability.FRONTDOOR,
+    Flow.APPROVAL_RESULT: Capability.FRONTDOOR,  # the front door hands it to the capability that asked
+    Flow.ANNOUNCE: Capability.FRONTDOOR,
 }
+
+
+# ---- what a capability does when an approval it asked for is decided (in the account that asked) ----
+
+DecisionHandler = Callable[[dict[str, Any]], None]
+_decision_handlers: dict[Capability, DecisionHandler] = {}
+
+
+def on_decision(capability: Capability) -> Callable[[DecisionHandler], DecisionHandler]:
+    """Register ``handler(result)``; ``result`` has id, capability, verdict (approved|rejected), decided_by,
+    decided_at, environment, requester, reason and the ``payload`` the capability attached when it asked."""
+    def decorate(handler: DecisionHandler) -> DecisionHandler:
+        _decision_handlers[capability] = handler
+        return handler
+    return decorate
+
+
+def decision_handler_for(capability: Capability) -> DecisionHandler | None:
+    ensure_loaded(capability)
+    return _decision_handlers.get(capability)
+
+
+def ensure_loaded(capability: Capability) -> None:
+    """Import a landed capability's module (it registers its handlers, executors and decision handler)."""
+    if capability in LANDED and capability not in _registry:
+        importlib.import_module(LANDED[capability])
 
 
 def schedule_capability(schedule_name: str) -> Capability | None:

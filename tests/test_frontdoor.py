@@ -350,7 +350,7 @@ def test_a_delivery_that_keeps_failing_is_kept_and_retried_later(front, monkeypa
     [kept] = list(OutboxItem.query("outbox"))
     assert kept.method == "response_url" and "503" in kept.last_error
     assert any(e.outcome == "failed" and "outbox" in e.reason for e in audit.for_target(f"slack/{uid('dave')}"))
-    assert slack_adapter.retry_outbox() == {"delivered": 1, "failed": 0, "dead": 0}
+    assert slack_adapter.retry_outbox() == {"delivered": 1, "failed": 0, "dead": 0, "renotified": 0}
     assert list(OutboxItem.query("outbox")) == []
     assert "Status (shared-services)" in answers(front)[0]
 

@@ -75,7 +75,8 @@ def test_base_policy_is_valid_and_derives_views():
     ("version: 1", "version: 2", "version: input should be less than or equal to 1 (line 1)"),
     ("    alarm_prefixes", "    colour: red\n    alarm_prefixes", "apps.web.colour: unknown field (line 8)"),
     ("receive: [release-candidate]", "receive: [gossip]",
-     "peers.stage.receive[0]: input should be 'release-candidate', 'command' or 'reply' (line 4)"),
+     "peers.stage.receive[0]: input should be 'release-candidate', 'command', 'reply', 'approval-request', "
+     "'approval-result' or 'announce' (line 4)"),
 ])
 def test_each_problem_names_its_path_and_line(old, new, expected):
     assert old in BASE

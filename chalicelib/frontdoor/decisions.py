@@ -43,14 +43,15 @@ def get(decision_id: str) -> Decision | None:
 
 
 def request(*, capability: str, title: str, summary: str, environment: str, requester: str,
-            author: str | None = None, channel: str, role: Role = Role.APPROVER, payload: Any = None,
-            correlation_id: str, now: datetime | None = None) -> Decision:
+            author: str | None = None, channel: str, role: Role | str = Role.APPROVER, payload: Any = None,
+            correlation_id: str, origin: str | None = None, now: datetime | None = None) -> Decision:
     """Record a pending decision and post its card. The id is short enough to type: ``/ops approve <id>``."""
     now = now or datetime.now(UTC)
     decision_id = f"{capability[:3]}-{secrets.token_hex(3)}"
     item = Decision(*_key(decision_id), id=decision_id, capability=capability, title=title, summary=summary,
-                    environment=environment, role=str(role), requester=requester, author=author, channel=channel,
-                    state="pending", payload=payload, created_at=now.isoformat(), expires_at=now + LIFETIME)
+                    environment=environment, role=str(Role(role)), requester=requester, author=author,
+                    channel=channel, state="pending", payload=payload, origin=origin or policies.current().account.name,
+                    created_at=now.isoformat(), expires_at=now + LIFETIME)
     try:
         item.save(condition=Decision.pk.does_not_exist())
     except PutError as exc:  # 16.7 million ids per capability; a clash is retried by the caller's retry
@@ -88,7 +89,8 @@ def decide(decision_id: str, verdict: str, *, user: str, groups: frozenset[str],
     stamp = now.strftime("%Y-%m-%d %H:%M UTC")
     try:
         item.update(actions=[Decision.state.set(verdict), Decision.decided_by.set(user),
-                             Decision.decided_at.set(stamp), Decision.reason.set(reason)],
+                             Decision.decided_at.set(stamp), Decision.reason.set(reason),
+                             Decision.gsi1pk.set(UNNOTIFIED), Decision.gsi1sk.set(item.id)],
                     condition=Decision.state == "pending")
     except UpdateError:
         item.refresh()  # someone else was faster
@@ -102,7 +104,48 @@ def decide(decision_id: str, verdict: str, *, user: str, groups: frozenset[str],
                                       "text": f"{verdict}: {mrkdwn.safe(item.title, 300)}",
                                       "blocks": blocks.decision_card(item.as_dict())},
                       correlation_id=correlation_id, target=target)
-    return Outcome(True, f"{verdict} {mrkdwn.safe(item.title, 300)}", item.as_dict())
+    told = notify(item, correlation_id)
+    suffix = "" if told else f" (telling {item.origin} failed: it is retried every 5 minutes)"
+    return Outcome(True, f"{verdict} {mrkdwn.safe(item.title, 300)}{suffix}", item.as_dict())
+
+
+UNNOTIFIED = "decision#unnotified"
+
+
+def result_of(item: Decision) -> dict[str, Any]:
+    return {k: getattr(item, k) for k in ("id", "capability", "environment", "requester", "decided_by",
+                                          "decided_at", "reason", "payload")} | {"verdict": item.state}
+
+
+def notify(item: Decision, correlation_id: str) -> bool:
+    """Tell the asking account's capability the verdict; on failure keep the decision listed for a retry."""
+    from chalicelib import capabilities
+    from chalicelib.capabilities import Capability
+    from chalicelib.frontdoor import approvals
+    from chalicelib.policy.schema import Flow
+
+    current = policies.current()
+    try:
+        if item.origin in (None, current.account.name):
+            handler = capabilities.decision_handler_for(Capability(item.capability))
+            if handler is not None:
+                handler(result_of(item))
+        else:
+            approvals.send_to(current, item.origin, Flow.APPROVAL_RESULT, result_of(item))
+    except Exception as exc:  # noqa: BLE001 - kept for retry, audited, never lost
+        audit.record(action=f"{item.capability}.notify", target=f"decision/{item.id}", outcome=audit.Outcome.FAILED,
+                     correlation_id=correlation_id, capability="frontdoor", reason=f"{type(exc).__name__}: {exc}")
+        return False
+    item.update(actions=[Decision.gsi1pk.remove(), Decision.gsi1sk.remove()])
+    return True
+
+
+def renotify() -> int:
+    """Retry telling asking accounts about decisions they have not heard of (run by the outbox schedule)."""
+    told = 0
+    for item in Decision.unnotified.query(UNNOTIFIED):
+        told += notify(Decision.get(item.pk, item.sk), f"renotify:{item.id}")
+    return told
 
 
 def _already(item: Decision) -> str:

@@ -1,6 +1,7 @@
 """The front door's items in the shared state table (see chalicelib/state/models.py for the key design).
 
-decision#<id> / decision   an approval asked for in Slack: first click wins (conditional update on state)
+decision#<id> / decision   an approval asked for in Slack: first click wins (conditional update on state);
+                           gsi1 "decision#unnotified" lists decided ones whose asking account was not told yet
 outbox / <at>#<id>          a Slack delivery that still failed after retries, kept and retried by schedule
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
-from chalicelib.state.models import StateItem
+from chalicelib.state.models import StateIndex, StateItem
 
 _STATE_META = StateItem.Meta
 
@@ -35,11 +36,18 @@ class Decision(Model):
     decided_at = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     payload = JSONAttribute(null=True)
+    origin = UnicodeAttribute(null=True)  # the account whose capability asked (it acts on the verdict)
     created_at = UnicodeAttribute()
+    # set while the asking account has not yet been told the verdict (the outbox schedule retries it)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 
+    unnotified = StateIndex()
+
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.attribute_values.items() if k not in ("pk", "sk", "expires_at")}
+        return {k: v for k, v in self.attribute_values.items()
+                if k not in ("pk", "sk", "expires_at", "gsi1pk", "gsi1sk")}
 
 
 class OutboxItem(Model):

@@ -1,46 +1,129 @@
-"""The front door's side of peer events: a command forwarded by the front-door account.
+"""The front door's side of peer events.
 
-Registered as the FRONTDOOR capability handler, so it runs after the intake has authorised the peer flow
-(the sender is a peer whose ``send`` list may reach us, and ``command`` is in our ``receive`` list for it). Here
-the extra rule: commands are accepted only from the front-door account this policy names.
+Registered as the FRONTDOOR capability handler, so it runs after the intake has authorised the peer flow (the
+sender is a peer whose ``send`` list may reach us, and the flow is in our ``receive`` list for it). Here:
+
+- ``command`` (front door -> peer): accepted only from the front door this policy names; re-parsed,
+  re-authorised with this policy, run, answered on the response_url.
+- ``approval-request`` (peer -> front door): a card is posted; the asking account is remembered and gets the
+  verdict. A peer may ask only about its own environment.
+- ``approval-result`` (front door -> peer): handed to the capability that asked (``capabilities.on_decision``).
+- ``announce`` (peer -> front door): a message posted in a channel (only the front door holds the token).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib import capabilities
 from chalicelib.capabilities import Capability, Context, Result
-from chalicelib.frontdoor import commands
-from chalicelib.policy.schema import Flow
+from chalicelib.frontdoor import commands, mrkdwn
+from chalicelib.policy.schema import Flow, Role
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
+
+
+class ApprovalRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    capability: Capability
+    title: str = Field(max_length=300)
+    summary: str = Field(max_length=3000)
+    environment: str
+    requester: str = Field(pattern=r"^([UW][A-Z0-9]{2,20}|system)$")
+    author: str | None = Field(None, max_length=200)
+    channel: str = Field(max_length=80)
+    payload: Any = None
+    role: Role = Role.APPROVER
+    correlation_id: str = Field(max_length=200)
+
+
+class ApprovalResult(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    capability: Capability
+    verdict: str = Field(pattern=r"^(approved|rejected)$")
+    environment: str
+    requester: str
+    decided_by: str
+    decided_at: str
+    reason: str | None = None
+    payload: Any = None
+
+
+class Announcement(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    channel: str = Field(max_length=80)
+    text: str = Field(max_length=40000)
+    blocks: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    correlation_id: str = Field(max_length=200)
 
 
 @capabilities.register(Capability.FRONTDOOR)
 def on_peer_event(event: Any, ctx: Context) -> Result:
     detail = event.detail
+    sender = detail.from_account
 
-    def outcome(result: Outcome, reason: str) -> Result:
+    def outcome(result: Outcome, reason: str | None, actions: list[str] | None = None) -> Result:
         audit.record(action=f"frontdoor.peer.{detail.flow}", target=event.target, outcome=result,
                      correlation_id=ctx.event_id, capability="frontdoor", reason=reason)
-        return Result(result, reason)
+        return Result(result, reason, actions or [])
 
-    if detail.flow is not Flow.COMMAND:
-        return outcome(Outcome.RECEIVED, f"nothing to do with a '{detail.flow}' event yet")
+    def parse(model: type[BaseModel]) -> Any:
+        try:
+            return model.model_validate(detail.payload)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise _Malformed(f"malformed {detail.flow}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
     front_door = ctx.policy.slack.front_door
-    if detail.from_account != front_door:
-        return outcome(Outcome.REJECTED, f"commands are accepted only from the front door '{front_door}', "
-                                         f"not '{detail.from_account}'")
     try:
-        asked = commands.Asked.model_validate(detail.payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        return outcome(Outcome.REJECTED, f"malformed forwarded command: {'.'.join(map(str, first['loc']))}: "
-                                         f"{first['msg']}")
-    if not asked.response_url_ok():
-        return outcome(Outcome.REJECTED, "the forwarded command's response_url is not Slack's")
-    outcomes = commands.handle(asked, forwarded_from=detail.from_account)
-    return Result(Outcome.SUCCEEDED, None, [f"command '{asked.text.split(' ')[0]}': {', '.join(outcomes)}"])
+        if detail.flow is Flow.COMMAND:
+            if sender != front_door:
+                return outcome(Outcome.REJECTED, f"commands are accepted only from the front door '{front_door}', "
+                                                 f"not '{sender}'")
+            asked = parse(commands.Asked)
+            if not asked.response_url_ok():
+                return outcome(Outcome.REJECTED, "the forwarded command's response_url is not Slack's")
+            outcomes = commands.handle(asked, forwarded_from=sender)
+            return Result(Outcome.SUCCEEDED, None, [f"command '{asked.text.split(' ')[0]}': {', '.join(outcomes)}"])
+
+        if detail.flow is Flow.APPROVAL_REQUEST:
+            request = parse(ApprovalRequest)
+            own_env = ctx.policy.accounts().get(sender, (None, None))[1]
+            if request.environment != own_env:
+                return outcome(Outcome.REJECTED, f"'{sender}' may ask for approvals in {own_env} only, "
+                                                 f"not {request.environment}")
+            from chalicelib.frontdoor import decisions
+
+            fields = request.model_dump(exclude={"capability", "role"})
+            item = decisions.request(capability=str(request.capability), role=request.role, origin=sender, **fields)
+            return Result(Outcome.SUCCEEDED, None, [f"approval card {item.id} posted in {request.channel}"])
+
+        if detail.flow is Flow.APPROVAL_RESULT:
+            if sender != front_door:
+                return outcome(Outcome.REJECTED, f"approval results are accepted only from the front door "
+                                                 f"'{front_door}', not '{sender}'")
+            result = parse(ApprovalResult)
+            handler = capabilities.decision_handler_for(result.capability)
+            if handler is None:
+                return outcome(Outcome.RECEIVED, f"the {result.capability} capability has no decision handler")
+            handler(result.model_dump(mode="json"))
+            return Result(Outcome.SUCCEEDED, None, [f"{result.capability} told: {result.id} {result.verdict}"])
+
+        if detail.flow is Flow.ANNOUNCE:
+            message = parse(Announcement)
+            from chalicelib.frontdoor import slack
+
+            delivered = slack.deliver("chat.postMessage", {
+                "channel": message.channel, "text": mrkdwn.truncate(message.text, mrkdwn.MESSAGE_TEXT),
+                "blocks": message.blocks}, correlation_id=message.correlation_id, target=f"channel/{message.channel}")
+            return Result(Outcome.SUCCEEDED, None, [f"posted in {message.channel}" if delivered else "kept in outbox"])
+    except _Malformed as exc:
+        return outcome(Outcome.REJECTED, str(exc))
+    return outcome(Outcome.RECEIVED, f"nothing to do with a '{detail.flow}' event yet")
+
+
+class _Malformed(ValueError):
+    pass

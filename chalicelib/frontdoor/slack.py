@@ -144,9 +144,12 @@ def deliver(method: str, payload: dict[str, Any], *, correlation_id: str, target
 
 
 def retry_outbox(now: datetime | None = None) -> dict[str, int]:
-    """Try every kept delivery again. Delivered ones leave the outbox; others count an attempt."""
+    """Try every kept delivery again. Delivered ones leave the outbox; others count an attempt.
+    Also re-tells asking accounts about decisions they have not heard of."""
+    from chalicelib.frontdoor import decisions
+
     now = now or datetime.now(UTC)
-    counts = {"delivered": 0, "failed": 0, "dead": 0}
+    counts = {"delivered": 0, "failed": 0, "dead": 0, "renotified": decisions.renotify()}
     for item in OutboxItem.query(OUTBOX):
         if item.dead:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.policy.schema import Policy, Route
 
@@ -89,12 +90,26 @@ def _check(policy: Policy) -> Iterator[Dangling]:
                 yield Dangling(("promotion", "paths", app_name, i), f"unknown environment '{env}'",
                                ("promotion", "paths", app_name, i))
 
-    for name, target in policy.scaling.targets.items():
-        entry = ("scaling", "targets", name)
-        if target.account not in accounts:
-            yield Dangling(entry, f"unknown account '{target.account}'", (*entry, "account"))
-        if (target.asg is None) == (target.ecs_service is None):
-            yield Dangling(entry, "a scaling target names exactly one of 'asg' or 'ecs_service'", entry)
+    for i, freeze in enumerate(policy.freezes):
+        entry = ("freezes", i)
+        if (freeze.weekly is None) == (freeze.dates is None):
+            yield Dangling(entry, "a freeze is either 'weekly' or 'dates'", entry)
+        if freeze.dates is not None and freeze.dates.end <= freeze.dates.start:
+            yield Dangling(entry, "a freeze's 'to' must be after its 'from'", (*entry, "dates"))
+        if freeze.dates is not None and (freeze.dates.start.tzinfo or freeze.dates.end.tzinfo):
+            yield Dangling(entry, "freeze dates are local times in 'timezone': drop the offset", (*entry, "dates"))
+        try:
+            ZoneInfo(freeze.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            yield Dangling(entry, f"unknown time zone '{freeze.timezone}'", (*entry, "timezone"))
+        for j, env in enumerate(freeze.environments):
+            if env not in environments:
+                yield Dangling(entry, f"unknown environment '{env}'", (*entry, "environments", j))
+
+    # the capabilities' own sections check their own references
+    for section in (policy.scaling, policy.rotation):
+        for path, message, value_path in section.dangling(policy):
+            yield Dangling(path, message, value_path)
 
 
 def _routes(route: Route, path: Path, receivers: set[str]) -> Iterator[Dangling]:

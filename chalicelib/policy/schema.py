@@ -7,23 +7,28 @@ Capability sections are typed but empty by default; each capability's issue fill
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
-AccountId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
-# A Slack channel id (C…/G…) or a #name.
-Channel = Annotated[str, StringConstraints(pattern=r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{8,})$")]
-Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")]
-Duration = Annotated[str, StringConstraints(pattern=r"^[0-9]+[smhd]$")]
+from chalicelib.policy.types import (  # noqa: F401 - re-exported: the schema's vocabulary
+    AccountId,
+    Channel,
+    Duration,
+    EcsServiceRef,
+    Name,
+    Region,
+    Role,
+    SlackPrincipal,
+    SlackUser,
+    Strict,
+)
+from chalicelib.rotation.policy import RotationSection
+from chalicelib.scaling.policy import ScalingSection
 
 SCHEMA_VERSION = 1
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Flow(StrEnum):
@@ -32,6 +37,9 @@ class Flow(StrEnum):
     RELEASE_CANDIDATE = "release-candidate"  # stage hands a candidate to prod
     COMMAND = "command"  # the Slack front door hands a command to the account it targets
     REPLY = "reply"  # a peer answers a forwarded command
+    APPROVAL_REQUEST = "approval-request"  # a peer asks the front door to put an approval card in Slack
+    APPROVAL_RESULT = "approval-result"  # the front door tells the asking peer how the approval was decided
+    ANNOUNCE = "announce"  # a peer asks the front door to post a message (only the front door holds the token)
 
 
 class ThisAccount(Strict):
@@ -54,12 +62,6 @@ class PipelineRef(Strict):
     name: str = Field(min_length=1, max_length=100)
 
 
-class EcsServiceRef(Strict):
-    account: Name
-    cluster: str = Field(min_length=1)
-    service: str = Field(min_length=1)
-
-
 class AsgRef(Strict):
     account: Name
     name: str = Field(min_length=1)
@@ -75,20 +77,6 @@ class App(Strict):
 
 
 # ---- capability sections: typed, empty by default, filled by later issues ----
-
-
-# A Slack user (U…/W…) or user group (S…) id.
-SlackPrincipal = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9]{2,20}$")]
-SlackUser = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,20}$")]
-
-
-class Role(StrEnum):
-    """What someone may do in an environment. ``admin`` implies every role; any role implies ``viewer``."""
-
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    APPROVER = "approver"
-    ADMIN = "admin"
 
 
 class SlackSection(Strict):
@@ -134,33 +122,30 @@ class PromotionSection(Strict):
     paths: dict[Name, tuple[Name, ...]] = Field(default_factory=dict)
 
 
-class ScalingTarget(Strict):
-    account: Name
-    asg: str | None = None
-    ecs_service: EcsServiceRef | None = None
+# ---- freeze windows (used by promotion, rotation, scaling; evaluated in chalicelib/freezes.py) ----
+
+LocalTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+Weekday = Annotated[str, StringConstraints(pattern=r"^(mon|tue|wed|thu|fri|sat|sun)$")]
 
 
-class ScalingSection(Strict):
-    enabled: bool = False
-    dry_run: bool = True
-    targets: dict[Name, ScalingTarget] = Field(default_factory=dict)
+class WeeklyWindow(Strict):
+    days: tuple[Weekday, ...] = Field(min_length=1)
+    start: LocalTime = Field(alias="from")
+    end: LocalTime = Field(alias="to")
 
 
-class SecretKind(StrEnum):
-    API_KEY = "api-key"
-    POSTGRES_SINGLE = "postgres-single"
-    POSTGRES_ALTERNATING = "postgres-alternating"
-    IAM_ACCESS_KEY = "iam-access-key"
+class DateWindow(Strict):
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
 
 
-class RotatedSecret(Strict):
-    kind: SecretKind
-    max_age_days: int = Field(30, gt=0, le=365)
-
-
-class RotationSection(Strict):
-    enabled: bool = False
-    secrets: dict[str, RotatedSecret] = Field(default_factory=dict)
+class Freeze(Strict):
+    name: Name
+    environments: tuple[Name, ...] = Field(min_length=1)
+    timezone: str = "UTC"
+    weekly: WeeklyWindow | None = None
+    dates: DateWindow | None = None
+    reason: str | None = None
 
 
 class Policy(Strict):
@@ -173,6 +158,7 @@ class Policy(Strict):
     promotion: PromotionSection = PromotionSection()
     scaling: ScalingSection = ScalingSection()
     rotation: RotationSection = RotationSection()
+    freezes: tuple[Freeze, ...] = ()
 
     # ---- derived views used by handlers ----
 

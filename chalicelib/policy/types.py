@@ -1,0 +1,51 @@
+"""Building blocks of the policy schema, shared by the core schema and the capabilities' own sections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+if TYPE_CHECKING:
+    from chalicelib.policy.schema import Policy
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+AccountId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
+# A Slack channel id (C…/G…) or a #name.
+Channel = Annotated[str, StringConstraints(pattern=r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{8,})$")]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")]
+Duration = Annotated[str, StringConstraints(pattern=r"^[0-9]+[smhd]$")]
+# A Slack user (U…/W…) or user group (S…) id.
+SlackPrincipal = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9]{2,20}$")]
+SlackUser = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,20}$")]
+
+Path = tuple[str | int, ...]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Section(Strict):
+    """A capability's section of the policy. ``dangling`` yields its cross-reference problems as
+    (path of the entry, message, path of the offending value), paths relative to the policy root."""
+
+    def dangling(self, policy: Policy) -> Iterator[tuple[Path, str, Path]]:
+        return iter(())
+
+
+class Role(StrEnum):
+    """What someone may do in an environment. ``admin`` implies every role; any role implies ``viewer``."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    APPROVER = "approver"
+    ADMIN = "admin"
+
+
+class EcsServiceRef(Strict):
+    account: Name
+    cluster: str = Field(min_length=1)
+    service: str = Field(min_length=1)

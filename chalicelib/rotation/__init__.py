@@ -1,0 +1,1 @@
+"""Secret rotation: Secrets Manager rotation functions and a watch on every secret."""

@@ -1,0 +1,1 @@
+"""Scaling tweaks: ASG and ECS capacity by alarm, schedule and Slack, inside guardrails."""
