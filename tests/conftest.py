@@ -151,3 +151,48 @@ def _slack_server():
 def slack(_slack_server):
     _slack_server.reset()
     yield _slack_server
+
+
+# ---- the Slack front door (shared-services) ----
+
+@pytest.fixture
+def front(aws, slack, monkeypatch):
+    """The shared-services account (the front door), with the Slack secret, directory and a lazy runner."""
+    from chalice.test import Client
+
+    import app
+    from chalicelib.frontdoor import http
+    from localworld.lambda_runner import LocalLambdaClient
+    from tests.frontdoor_kit import Slack, as_account, directory, put_slack_secret
+
+    monkeypatch.setenv("SWITCHBOARD_SLACK_API_URL", slack.api_url)
+    as_account(monkeypatch, "shared-services")
+    reset_caches()
+    put_slack_secret()
+    slack.reset(directory=True)
+    directory(slack)
+    runner = LocalLambdaClient(app.app, asynchronous=False)
+    http.use_lambda_client(runner)
+    with Client(app.app, stage_name="shared-services", project_dir=str(ROOT)) as client:
+        kit = Slack(client, slack)
+        kit.runner = runner
+        yield kit
+
+
+@pytest.fixture
+def bus(front):
+    """Capture what the front door puts on its bus (a rule on source=switchboard -> an SQS queue)."""
+    import json
+
+    import boto3
+
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName="captured")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="capture", EventPattern=json.dumps({"source": ["switchboard"]}))
+    events.put_targets(Rule="capture", Targets=[{"Id": "q", "Arn": arn}])
+
+    def take() -> list[dict]:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in got]
+    return take

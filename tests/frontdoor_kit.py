@@ -18,7 +18,8 @@ from localworld.slack_user import LOCAL_SIGNING_SECRET as SIGNING_SECRET
 from localworld.slack_user import click_body, command_body, load_directory, signed_headers, uid
 
 SHARED, STAGE, PROD = "111122223333", "222233334444", "333344445555"
-__all__ = ["BOT_TOKEN", "PROD", "SHARED", "SIGNING_SECRET", "STAGE", "Slack", "directory", "put_slack_secret", "uid"]
+__all__ = ["BOT_TOKEN", "PROD", "SHARED", "SIGNING_SECRET", "STAGE", "Slack", "answers", "as_account", "directory",
+           "put_slack_secret", "uid"]
 
 
 def put_slack_secret() -> None:
@@ -50,3 +51,16 @@ class Slack:
     def click(self, action_id: str, value: str, user: str) -> Any:
         body = click_body(action_id, value, user, self.standin.response_url())
         return self.client.http.post("/slack/interactive", body=body, headers=self.signed(body))
+
+
+def as_account(monkeypatch, name: str) -> None:
+    monkeypatch.setenv("SWITCHBOARD_ACCOUNT_NAME", name)
+    monkeypatch.setenv("SWITCHBOARD_POLICY_FILE", f"policies/{name}.yaml")
+    from chalicelib import policy, settings
+
+    settings.get_settings.cache_clear()
+    policy.current.cache_clear()
+
+
+def answers(kit: Slack) -> list[str]:
+    return [r.get("text", "") + " " + json.dumps(r.get("blocks", [])) for r in kit.standin.responses()]

@@ -8,68 +8,17 @@ import json
 import logging
 from pathlib import Path
 
-import boto3
 import pytest
-from chalice.test import Client
 
-import app
-from chalicelib.frontdoor import commands, decisions, http
+from chalicelib.frontdoor import commands, decisions
 from chalicelib.frontdoor import slack as slack_adapter
 from chalicelib.frontdoor.models import OutboxItem
 from chalicelib.intake import Kind, handle
 from chalicelib.state import audit
 from tests.events import context
-from tests.frontdoor_kit import BOT_TOKEN, PROD, SHARED, SIGNING_SECRET, Slack, directory, put_slack_secret, uid
-from tests.harness import reset_caches
+from tests.frontdoor_kit import BOT_TOKEN, PROD, SHARED, SIGNING_SECRET, answers, as_account, uid
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def as_account(monkeypatch, name: str) -> None:
-    monkeypatch.setenv("SWITCHBOARD_ACCOUNT_NAME", name)
-    monkeypatch.setenv("SWITCHBOARD_POLICY_FILE", f"policies/{name}.yaml")
-    from chalicelib import policy, settings
-
-    settings.get_settings.cache_clear()
-    policy.current.cache_clear()
-
-
-@pytest.fixture
-def front(aws, slack, monkeypatch):
-    """The shared-services account (the front door), with the Slack secret, directory and a lazy runner."""
-    from localworld.lambda_runner import LocalLambdaClient
-
-    monkeypatch.setenv("SWITCHBOARD_SLACK_API_URL", slack.api_url)
-    as_account(monkeypatch, "shared-services")
-    reset_caches()
-    put_slack_secret()
-    slack.reset(directory=True)
-    directory(slack)
-    runner = LocalLambdaClient(app.app, asynchronous=False)
-    http.use_lambda_client(runner)
-    with Client(app.app, stage_name="shared-services", project_dir=str(ROOT)) as client:
-        kit = Slack(client, slack)
-        kit.runner = runner
-        yield kit
-
-
-@pytest.fixture
-def bus(front):
-    """Capture what the front door puts on its bus (a rule on source=switchboard -> an SQS queue)."""
-    sqs, events = boto3.client("sqs"), boto3.client("events")
-    url = sqs.create_queue(QueueName="captured")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="capture", EventPattern=json.dumps({"source": ["switchboard"]}))
-    events.put_targets(Rule="capture", Targets=[{"Id": "q", "Arn": arn}])
-
-    def take() -> list[dict]:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(m["Body"]) for m in got]
-    return take
-
-
-def answers(kit: Slack) -> list[str]:
-    return [r.get("text", "") + " " + json.dumps(r.get("blocks", [])) for r in kit.standin.responses()]
 
 
 # ---- verification ----

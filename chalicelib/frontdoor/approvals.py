@@ -60,13 +60,20 @@ def ask(*, capability: str, title: str, summary: str, environment: str, requeste
     return None
 
 
-def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[str, Any]] | None = None) -> None:
-    """Post a message in ``channel`` (text and blocks must already be safe mrkdwn: see mrkdwn.safe)."""
+def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[str, Any]] | None = None,
+             key: str | None = None) -> None:
+    """Post a message in ``channel`` (text and blocks must already be safe mrkdwn: see mrkdwn.safe).
+
+    With a ``key`` (e.g. an incident's group key), the first announcement posts and later ones with the same key
+    update that message in place (the front door remembers where it is, per asking account)."""
     current = policies.current()
     message = {"channel": channel, "text": text, "blocks": blocks or []}
     if _front_door(current) == current.account.name:
         from chalicelib.frontdoor import slack
 
-        slack.deliver("chat.postMessage", message, correlation_id=correlation_id, target=f"channel/{channel}")
+        if key:
+            slack.announce_keyed(current.account.name, key, message, correlation_id=correlation_id)
+        else:
+            slack.deliver("chat.postMessage", message, correlation_id=correlation_id, target=f"channel/{channel}")
         return
-    _send(current, Flow.ANNOUNCE, {**message, "correlation_id": correlation_id})
+    _send(current, Flow.ANNOUNCE, {**message, "correlation_id": correlation_id, "key": key})

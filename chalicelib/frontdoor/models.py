@@ -3,6 +3,7 @@
 decision#<id> / decision   an approval asked for in Slack: first click wins (conditional update on state);
                            gsi1 "decision#unnotified" lists decided ones whose asking account was not told yet
 outbox / <at>#<id>          a Slack delivery that still failed after retries, kept and retried by schedule
+message#<origin>#<key> / message   channel + ts of a keyed announcement (updated in place by the next one)
 """
 
 from __future__ import annotations
@@ -48,6 +49,20 @@ class Decision(Model):
     def as_dict(self) -> dict:
         return {k: v for k, v in self.attribute_values.items()
                 if k not in ("pk", "sk", "expires_at", "gsi1pk", "gsi1sk")}
+
+
+class MessageRef(Model):
+    """Where a keyed announcement was posted, so the next one with the same key updates it in place."""
+
+    class Meta(_STATE_META):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)  # message#<origin account>#<key>
+    sk = UnicodeAttribute(range_key=True)  # "message"
+    channel = UnicodeAttribute()
+    ts = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)
 
 
 class OutboxItem(Model):

@@ -58,6 +58,7 @@ class Announcement(BaseModel):
     text: str = Field(max_length=40000)
     blocks: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
     correlation_id: str = Field(max_length=200)
+    key: str | None = Field(None, max_length=200)
 
 
 @capabilities.register(Capability.FRONTDOOR)
@@ -116,9 +117,13 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
             message = parse(Announcement)
             from chalicelib.frontdoor import slack
 
-            delivered = slack.deliver("chat.postMessage", {
-                "channel": message.channel, "text": mrkdwn.truncate(message.text, mrkdwn.MESSAGE_TEXT),
-                "blocks": message.blocks}, correlation_id=message.correlation_id, target=f"channel/{message.channel}")
+            body = {"channel": message.channel, "text": mrkdwn.truncate(message.text, mrkdwn.MESSAGE_TEXT),
+                    "blocks": message.blocks}
+            if message.key:
+                delivered = slack.announce_keyed(sender, message.key, body, correlation_id=message.correlation_id)
+            else:
+                delivered = slack.deliver("chat.postMessage", body, correlation_id=message.correlation_id,
+                                          target=f"channel/{message.channel}")
             return Result(Outcome.SUCCEEDED, None, [f"posted in {message.channel}" if delivered else "kept in outbox"])
     except _Malformed as exc:
         return outcome(Outcome.REJECTED, str(exc))

@@ -143,6 +143,33 @@ def deliver(method: str, payload: dict[str, Any], *, correlation_id: str, target
         return False
 
 
+def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlation_id: str) -> bool:
+    """Post ``message`` the first time ``(origin, key)`` is seen; update that same message in place afterwards
+    (an incident resolving, a scaling change finishing). True when delivered now (else kept in the outbox)."""
+    from chalicelib.frontdoor.models import MessageRef
+
+    pk = f"message#{origin}#{key}"
+    target = f"message/{origin}/{key}"
+    now = datetime.now(UTC)
+    try:
+        ref = MessageRef.get(pk, "message")
+    except MessageRef.DoesNotExist:
+        ref = None
+    if ref is not None:
+        delivered = deliver("chat.update", {**message, "channel": ref.channel, "ts": ref.ts},
+                            correlation_id=correlation_id, target=target)
+        if delivered:
+            ref.update(actions=[MessageRef.updated_at.set(now.isoformat())])
+        return delivered
+    try:
+        answer = web().chat_postMessage(**message)
+    except Exception:  # noqa: BLE001 - kept in the outbox by deliver(); the next announcement posts anew
+        return deliver("chat.postMessage", message, correlation_id=correlation_id, target=target)
+    MessageRef(pk, "message", channel=answer["channel"], ts=answer["ts"], updated_at=now.isoformat(),
+               expires_at=now + timedelta(days=30)).save()
+    return True
+
+
 def retry_outbox(now: datetime | None = None) -> dict[str, int]:
     """Try every kept delivery again. Delivered ones leave the outbox; others count an attempt.
     Also re-tells asking accounts about decisions they have not heard of."""
