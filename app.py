@@ -6,7 +6,7 @@ validated here, at cold start (and by `chalice deploy`, which imports this file 
 environment variables set).
 """
 
-from chalice import Chalice, Rate
+from chalice import Chalice, Cron, Rate
 
 from chalicelib import intake, policy
 from chalicelib.intake import Kind, patterns
@@ -75,3 +75,18 @@ def slack_outbox(event):
     from chalicelib.frontdoor import slack
 
     return slack.retry_outbox()
+
+
+# ---- Secret rotation: the function Secrets Manager invokes for each step, and the daily watch ----
+@app.lambda_function(name="rotate_secret")
+def rotate_secret(event, context):
+    from chalicelib.rotation import rotator
+
+    return rotator.handle(event, context)
+
+
+@app.schedule(Cron(0, 7, "*", "*", "?", "*"))
+def rotation_watch(event):
+    from chalicelib.rotation import watch
+
+    return watch.run()

@@ -44,6 +44,21 @@ def _build(service: str, region: str, endpoint_url: str | None) -> Any:
     return _session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
 
 
+def client_as(service: str, *, access_key_id: str, secret_access_key: str, session_token: str | None = None,
+              region: str | None = None) -> Any:
+    """A client acting with other credentials (e.g. testing a freshly rotated IAM access key). Never cached:
+    the credentials are the point, and they are short-lived."""
+    import boto3
+    from botocore.config import Config
+
+    settings = get_settings()
+    session = boto3.session.Session(aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
+                                    aws_session_token=session_token)
+    config = Config(retries=dict(RETRIES), user_agent_extra="switchboard", connect_timeout=5, read_timeout=20)
+    return session.client(service, region_name=region or settings.region, endpoint_url=settings.endpoint_url,
+                          config=config)
+
+
 def reset() -> None:
     """Forget every cached client and the session (credentials or endpoint changed; used by tests)."""
     global _session

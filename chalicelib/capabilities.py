@@ -49,6 +49,7 @@ _registry: dict[Capability, Handler] = {}
 # function that never sees such an event (most of them) does not pay for the capability's imports at cold start.
 LANDED: dict[Capability, str] = {
     Capability.FRONTDOOR: "chalicelib.frontdoor.peer",
+    Capability.ROTATION: "chalicelib.rotation.events",
 }
 
 

@@ -7,6 +7,7 @@ this declaration, from the table names in .chalice/config.json or from the accou
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -83,8 +84,14 @@ def render(stage: str) -> dict[str, Any]:
     config = json.loads((CHALICE_DIR / "config.json").read_text())
     env = {**config["environment_variables"], **config["stages"][stage]["environment_variables"]}
     policy = load(ROOT / "chalicelib" / env["SWITCHBOARD_POLICY_FILE"])
-    return {"Version": "2012-10-17",
-            "Statement": statements(policy.account.id, policy.account.region, env, policy.slack.secret_name)}
+    found = statements(policy.account.id, policy.account.region, env, policy.slack.secret_name)
+    # each landed capability declares what it calls, derived from this account's policy
+    for module in CAPABILITY_PERMISSIONS:
+        found += importlib.import_module(module).statements(policy, stage)
+    return {"Version": "2012-10-17", "Statement": found}
+
+
+CAPABILITY_PERMISSIONS = ["chalicelib.rotation.permissions"]
 
 
 def path_for(stage: str) -> Path:

@@ -21,6 +21,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from localworld import delivery, estate, slack_user
 from localworld.accounts import ROOT, Account, load_accounts
 from localworld.emulator import Credentials, Emulator, assume, session_for
+from localworld.postgres import PostgresServer
 from localworld.provision import provision_account
 from localworld.slack_standin import SlackStandIn
 
@@ -51,6 +52,8 @@ class World:
         self._cond = threading.Condition()
         self._ready: set[str] = set()
         self.http: dict[str, str] = {}  # account -> URL of its REST API (the front door's Slack request URLs)
+        # a real PostgreSQL on loopback, standing in for the estate's Aurora (secret rotation logs in to it)
+        self.postgres = PostgresServer()
 
     # ---- lifecycle ----
 
@@ -60,8 +63,10 @@ class World:
         self.emulator.start()
         self.slack.start()
         slack_user.load_directory(self.slack)
+        self.postgres.start()
         self.log(f"moto server     {self.emulator.url}")
         self.log(f"slack stand-in  {self.slack.url}")
+        self.log(f"postgresql      127.0.0.1:{self.postgres.port}")
         for name, account in self.accounts.items():
             creds = assume(self.emulator.url, account.id, account.region)
             self.credentials[name] = creds
@@ -106,6 +111,7 @@ class World:
                 proc.kill()
         self.relay.stop()
         self.slack.stop()
+        self.postgres.stop()
         self.emulator.stop()
 
     def __enter__(self) -> World:

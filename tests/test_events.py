@@ -80,3 +80,16 @@ def test_peer_detail_refuses_unknown_fields_and_flows():
     raw["detail"]["flow"] = "anything"
     with pytest.raises(ValidationError):
         PeerEvent.model_validate(raw)
+
+
+@pytest.mark.parametrize(("detail", "secret"), [
+    ({"requestParameters": {"secretId": "a"}}, "a"),
+    ({"additionalEventData": {"SecretId": "b"}}, "b"),
+    ({"additionalEventData": {"aRN": "arn:aws:secretsmanager:x:c"}}, "arn:aws:secretsmanager:x:c"),
+    ({"responseElements": {"arn": "d"}}, "d"),
+    ({}, None),
+])
+def test_secret_id_in_every_cloudtrail_variant(detail, secret):
+    raw = sample("secrets-rotation-succeeded-prod.json")
+    raw["detail"] = {"eventSource": "secretsmanager.amazonaws.com", "eventName": "RotationSucceeded", **detail}
+    assert SecretsEvent.model_validate(raw).detail.secret_id() == secret

@@ -73,6 +73,8 @@ def test_four_eyes(env, approver, requester, author, allowed):
     ("silence alarm=~web-.* env=stage for 1h deploy", [("stage", "stage", False)]),
     ("silence alarm=web-5xx for 1h deploy", [("shared", "shared-services", True)]),
     ("ack inc-1", []),
+    ("rotate web/db-password", [("shared", "shared-services", True)]),
+    ("rotate web/db-password in prod", [("prod", "prod", False)]),
 ])
 def test_where_commands_act(text, where):
     found = targets.resolve(grammar.parse(text), FRONT)

@@ -37,7 +37,7 @@ USAGE = {
     "silences": "/ops silences",
     "unsilence": "/ops unsilence <id>",
     "ack": "/ops ack <incident>",
-    "rotate": "/ops rotate <secret>",
+    "rotate": "/ops rotate <secret> [in <env>]",
     "audit": "/ops audit [app|target] [n]",
 }
 NAME_RULE = "use letters, digits and ._:/@+-, starting with a letter or digit, up to 200 characters"
@@ -106,7 +106,8 @@ VALID = [
     ("silences", "silences", A, V, {}, ()),
     ("unsilence abc-123", "unsilence", A, OP, {"id": "abc-123"}, ()),
     ("ack INC-42", "ack", A, OP, {"incident": "INC-42"}, ()),
-    ("rotate db/password", "rotate", R, OP, {"secret": "db/password"}, ()),
+    ("rotate db/password", "rotate", R, OP, {"secret": "db/password", "env": None}, ()),
+    ("rotate db/password in prod", "rotate", R, OP, {"secret": "db/password", "env": "prod"}, ()),
     ("audit", "audit", F, V, {"target": None, "n": 10}, ()),
     ("audit web", "audit", F, V, {"target": "web", "n": 10}, ()),
     ("audit 5", "audit", F, V, {"target": None, "n": 5}, ()),
@@ -225,6 +226,9 @@ ERRORS = [
     ("rotate", "rotate needs a secret", E["rotate"]),
     ("rotate db pw", "unexpected 'pw' after rotate db", E["rotate"]),
     ("rotate ~db", f"'~db' is not a valid secret ({NAME_RULE})", E["rotate"]),
+    ("rotate db in", "rotate needs an environment after 'in'", E["rotate"]),
+    ("rotate db in prod now", "unexpected 'now' after rotate db in prod", E["rotate"]),
+    ("rotate db in pr!d", f"'pr!d' is not a valid environment ({NAME_RULE})", E["rotate"]),
     # audit
     ("audit 0", f"'0' {NOT_ENTRIES}", E["audit"]),
     ("audit 101", f"'101' {NOT_ENTRIES}", E["audit"]),

@@ -34,7 +34,7 @@ def test_pipeline_event_on_the_stage_bus_is_audited_in_stage_only(world):
 def test_demo_story_passes(world):
     steps = demo.run(world, say=lambda line: None)
     assert [s.title for s in steps if not s.ok] == []
-    assert len(steps) == 11
+    assert len(steps) == 20
     lines = demo.timeline(world)
     assert any("stage" in line and "pipeline/web-stage" in line and "received" in line for line in lines)
     assert any("prod" in line and "alarm/web-5xx" in line and "alerts" in line for line in lines)

@@ -52,6 +52,11 @@ def error(message: str, usage: str | None) -> list[dict[str, Any]]:
     return as_dicts([_section("\n".join(lines))])
 
 
+def _who(user: str) -> str:
+    """A Slack user as a mention; Switchboard itself (actor ``system``) by name."""
+    return "Switchboard" if user == "system" else f"<@{mrkdwn.escape(user)}>"
+
+
 def decision_card(decision: dict[str, Any]) -> list[dict[str, Any]]:
     """A request for approval with Approve / Reject buttons whose values carry the decision id."""
     d = decision
@@ -61,7 +66,7 @@ def decision_card(decision: dict[str, Any]) -> list[dict[str, Any]]:
             f"*{mrkdwn.safe(d['title'], 300)}*",
             f"*What:* {mrkdwn.safe(d['summary'], 1000)}",
             f"*Environment:* {mrkdwn.safe(d['environment'], 100)}   *Needs:* {mrkdwn.safe(d['role'], 50)}",
-            f"*Requested by:* <@{d['requester']}>" + (f"   *Author:* {mrkdwn.safe(d['author'], 200)}"
+            f"*Requested by:* {_who(d['requester'])}" + (f"   *Author:* {mrkdwn.safe(d['author'], 200)}"
                                                         if d.get("author") else ""),
         ])),
     ]

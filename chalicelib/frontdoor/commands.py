@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib import aws
+from chalicelib import aws, capabilities
 from chalicelib import policy as policies
 from chalicelib.capabilities import Capability
 from chalicelib.frontdoor import blocks, decisions, grammar, mrkdwn, rbac, slack, targets
@@ -135,6 +135,7 @@ def handle(asked: Asked, *, forwarded_from: str | None = None, parse_error_answe
             record(cmd.name, subject, Outcome.SUCCEEDED, f"forwarded to {target.account}",
                    environment=target.environment)
             continue
+        capabilities.ensure_loaded(cmd.capability)  # a landed capability registers its executors on import
         executor = EXECUTORS.get(cmd.name)
         if executor is None:
             why = f"`{cmd.name}` is not available yet: the {cmd.capability} capability has not landed"

@@ -219,6 +219,17 @@ def _promote(t: _Tokens) -> dict[str, Any]:
     return {"app": app, "version": version, "env": env}
 
 
+def _rotate(t: _Tokens) -> dict[str, Any]:
+    secret = t.name("secret", keyword="in")
+    env = None
+    if t.at("in"):
+        env = t.after_keyword("in", "environment")
+        if not _NAME.fullmatch(env):
+            raise _Invalid(f"{_q(env)} is not a valid environment ({_NAME_RULE})")
+    t.end()
+    return {"secret": secret, "env": env}
+
+
 def _app_reason(t: _Tokens) -> dict[str, Any]:
     return {"app": t.name("app"), "reason": t.reason()}
 
@@ -306,7 +317,7 @@ _SPECS: dict[str, _Spec] = {
     "silences": _Spec("", "list active silences", Capability.ALERTS, Role.VIEWER, _no_args),
     "unsilence": _Spec("<id>", "end a silence early", Capability.ALERTS, Role.OPERATOR, _one("id")),
     "ack": _Spec("<incident>", "acknowledge an incident", Capability.ALERTS, Role.OPERATOR, _one("incident")),
-    "rotate": _Spec("<secret>", "rotate a secret now", Capability.ROTATION, Role.OPERATOR, _one("secret")),
+    "rotate": _Spec("<secret> [in <env>]", "rotate a secret now", Capability.ROTATION, Role.OPERATOR, _rotate),
     "audit": _Spec(
         "[app|target] [n]", f"the last n audit entries (default {AUDIT_DEFAULT}, at most {AUDIT_MAX})",
         Capability.FRONTDOOR, Role.VIEWER, _audit,

@@ -38,8 +38,10 @@ def environments(cmd: Command, policy: Policy) -> list[str]:
     own = policy.account.environment
     if cmd.name == "help":
         return []
-    if cmd.name in ("status", "silences", "rotate"):
+    if cmd.name in ("status", "silences"):
         return [own]
+    if cmd.name == "rotate":
+        return [args.get("env") or own]
     if cmd.name == "audit":
         target = args.get("target")
         app = policy.apps.get(target) if target else None

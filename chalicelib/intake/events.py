@@ -125,11 +125,16 @@ class SecretsDetail(Detail):
     eventSource: Literal["secretsmanager.amazonaws.com"]  # noqa: N815
     eventName: str = Field(min_length=1)  # noqa: N815
     requestParameters: dict[str, Any] | None = None  # noqa: N815
+    responseElements: dict[str, Any] | None = None  # noqa: N815
     additionalEventData: dict[str, Any] | None = None  # noqa: N815
     errorCode: str | None = None  # noqa: N815
 
     def secret_id(self) -> str | None:
-        for holder, key in ((self.requestParameters, "secretId"), (self.additionalEventData, "SecretId")):
+        # API calls name it in requestParameters; service events in additionalEventData (older ones spell the
+        # ARN key "aRN"); some responses carry it in responseElements.
+        for holder, key in ((self.requestParameters, "secretId"), (self.additionalEventData, "SecretId"),
+                            (self.additionalEventData, "aRN"), (self.additionalEventData, "arn"),
+                            (self.responseElements, "arn"), (self.responseElements, "aRN")):
             if holder and isinstance(holder.get(key), str):
                 return holder[key]
         return None
