@@ -70,6 +70,14 @@ def slack_interactive():
     return http.handle(app)
 
 
+# ---- Scaling: schedules fire and temporary changes end, checked every minute ----
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def scaling_tick(event):
+    from chalicelib.scaling import ticks
+
+    return ticks.run()
+
+
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def slack_outbox(event):
     from chalicelib.frontdoor import slack

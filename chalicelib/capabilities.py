@@ -50,6 +50,7 @@ _registry: dict[Capability, Handler] = {}
 LANDED: dict[Capability, str] = {
     Capability.FRONTDOOR: "chalicelib.frontdoor.peer",
     Capability.ROTATION: "chalicelib.rotation.events",
+    Capability.SCALING: "chalicelib.scaling.handlers",
 }
 
 
@@ -85,7 +86,7 @@ def handler_for(capability: Capability) -> Handler:
 
 KIND_ROUTES: dict[Kind, tuple[Capability, ...]] = {
     Kind.CODEPIPELINE: (Capability.PROMOTION,),
-    Kind.ALARM: (Capability.ALERTS,),
+    Kind.ALARM: (Capability.ALERTS, Capability.SCALING),
     Kind.ECS: (Capability.PROMOTION,),
     Kind.AUTOSCALING: (Capability.SCALING,),
     Kind.SECRETS: (Capability.ROTATION,),

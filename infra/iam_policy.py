@@ -91,7 +91,7 @@ def render(stage: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": found}
 
 
-CAPABILITY_PERMISSIONS = ["chalicelib.rotation.permissions"]
+CAPABILITY_PERMISSIONS = ["chalicelib.rotation.permissions", "chalicelib.scaling.permissions"]
 
 
 def path_for(stage: str) -> Path:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from localworld import rotation_story, slack_user
+from localworld import rotation_story, scaling_story, slack_user
 from localworld.world import World
 
 
@@ -79,6 +79,7 @@ def run(world: World, say: Callable[[str], None] = print) -> list[Step]:
 
     slack_story(world, say, check)
     rotation_story.story(world, say, check, first=12, postgres=world.postgres)
+    scaling_story.story(world, say, check, first=21)
     return steps
 
 

@@ -84,7 +84,7 @@ def test_where_commands_act(text, where):
 @pytest.mark.parametrize(("text", "message"), [
     ("promote nope", "unknown app 'nope'"),
     ("promote web to qa", "unknown environment 'qa'"),
-    ("scale web 3", "unknown scaling target 'web'"),
+    ("scale nope 3", "unknown scaling target 'nope'"),
     ("silence env=prod env=stage for 1h x", "a silence names one environment at most"),
 ])
 def test_unresolvable_commands(text, message):

@@ -50,4 +50,8 @@ def test_policy_names_only_this_accounts_resources(stage):
             assert resource.split(":")[4] == account_id, resource
 
 
-UNSCOPABLE = {"RotationUnscoped": {"secretsmanager:GetRandomPassword", "secretsmanager:ListSecrets"}}
+UNSCOPABLE = {
+    "RotationUnscoped": {"secretsmanager:GetRandomPassword", "secretsmanager:ListSecrets"},
+    "ScalingDescribe": {"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribePolicies",
+                        "application-autoscaling:DescribeScalableTargets"},
+}

@@ -1,0 +1,386 @@
+"""One request, from trigger to audit: lease -> describe -> plan -> (refuse | dry-run | ask | change -> verify).
+
+Every trigger (an alarm rule, a schedule, a restore that is due, ``/ops scale``, an approval coming back) builds a
+``plan.Request`` and calls ``run``. Under the target's lease, ``run``:
+
+1. drops a request it has seen before (``request#<id>``: duplicates and late deliveries change nothing);
+2. describes the target (an AWS error is reported with its reason, and nothing else happens);
+3. plans against the fresh capacity, this target's history and the freezes in force;
+4. refuses, or (dry-run) records the plan as ``planned``, or asks for approval, or saves the size before a temporary
+   change, performs the one API call, verifies it with a describe, records the change in the history;
+5. audits (actor: the Slack user or ``system``) and announces in the target's channel through the front door.
+
+A restore whose target was changed by someone else since is not made: it says so and forgets the saved size.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib import aws
+from chalicelib import freezes as freeze_windows
+from chalicelib import policy as policies
+from chalicelib.frontdoor import mrkdwn
+from chalicelib.observability import logger
+from chalicelib.policy.schema import Policy
+from chalicelib.scaling import executor, messages, state
+from chalicelib.scaling.exceptions import ScalingError
+from chalicelib.scaling.plan import HOUR, Change, Plan, Refusal, Request, describe, plan
+from chalicelib.scaling.policy import ScalingTarget
+from chalicelib.state import audit
+from chalicelib.state.audit import Outcome
+
+MAX_RESTORE_ATTEMPTS = 3
+DUPLICATE = "duplicate"
+
+
+@dataclass
+class Result:
+    """What happened. ``outcome`` is an audit outcome, or ``duplicate`` (a request seen before: nothing done)."""
+
+    outcome: str
+    reason: str | None
+    title: str
+    lines: list[str] = field(default_factory=list)
+    decision: Plan | Refusal | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join([self.title, *self.lines])
+
+
+@dataclass(frozen=True)
+class _Run:
+    request: Request
+    name: str
+    target: ScalingTarget
+    policy: Policy
+    environment: str
+    channel: str | None
+    now: datetime
+    correlation_id: str
+    client: Any
+    dry_run: bool
+
+    @property
+    def audit_target(self) -> str:
+        return self.target.audit_target
+
+    @property
+    def action(self) -> str:
+        return "scaling.restore" if self.request.action == "restore" else "scaling.scale"
+
+
+def run(request: Request, *, now: datetime | None = None, correlation_id: str | None = None,
+        policy: Policy | None = None, client: Any = None, lease_wait: float = state.LEASE_WAIT_SECONDS) -> Result:
+    """Plan and (maybe) carry out one request; never raises for refusals or AWS errors (they are reported)."""
+    current = policy or policies.current()
+    section = current.scaling
+    now = now or datetime.now(UTC)
+    correlation_id = correlation_id or request.request_id or uuid.uuid4().hex
+    target = section.targets.get(request.target)
+    why = None
+    if target is None:
+        why = f"unknown scaling target '{request.target}'"
+    elif target.account != current.account.name:
+        why = f"scaling target '{request.target}' is in account '{target.account}', not this one"
+    elif not section.enabled:
+        why = "scaling is disabled in this account's policy"
+    elif target.guardrails is None:
+        why = f"scaling target '{request.target}' has no guardrails"
+    if why is not None or target is None:
+        known = target is not None and (target.asg is not None or target.ecs_service is not None)
+        where = target.audit_target if known and target is not None else f"scaling/{request.target}"
+        audit.record(action="scaling.scale", target=where,
+                     outcome=Outcome.REFUSED, correlation_id=correlation_id, capability="scaling",
+                     actor=request.actor, reason=why, detail={"request": _safe_request(request)})
+        return Result(str(Outcome.REFUSED), why, f":no_entry: {mrkdwn.safe(why)}")
+
+    dry = request.dry_run or (target.dry_run if target.dry_run is not None else section.dry_run)
+    ctx = _Run(request, request.target, target, current, current.account.environment,
+               section.channel_for(request.target, current), now, correlation_id, client or aws.client, dry)
+    holder = f"{request.request_id or 'request'}#{uuid.uuid4().hex[:8]}"
+    try:
+        with state.lease(ctx.name, holder, wait=lease_wait):
+            return _locked(ctx)
+    except state.Busy as busy:
+        if request.action == "restore":  # the tick tries again in a minute
+            return Result(str(Outcome.REFUSED), str(busy), f"{messages.head(ctx.name, ctx.environment)}: {busy}")
+        return _refused(ctx, Refusal(request, None, (str(busy),)), None)
+
+
+def _locked(ctx: _Run) -> Result:
+    request = ctx.request
+    seen = state.request_seen(ctx.name, request.request_id) if request.request_id else None
+    if seen is not None and (seen.state == "done" or not request.approved_by):
+        why = f"already handled ({'awaiting approval' if seen.state == 'awaiting' else seen.outcome})"
+        return Result(DUPLICATE, why, f"{messages.head(ctx.name, ctx.environment)}: {why}")
+
+    slot = None
+    if request.action == "restore":
+        slot = state.get_saved(ctx.name, request.slot or "")
+        if slot is None:
+            why = "nothing saved to restore (already restored, or never changed)"
+            return Result(str(Outcome.SUCCEEDED), why, f"{messages.head(ctx.name, ctx.environment)}: {why}")
+        request = replace(request, restore_to=slot.before, expected=slot.set_to)
+        ctx = replace(ctx, request=request)
+
+    try:
+        current = executor.describe_target(ctx.target, ctx.client)
+    except ScalingError as exc:
+        return _failed(ctx, None, f"AWS: {exc.reason}", slot)
+
+    guard = ctx.target.guardrails
+    assert guard is not None
+    since = ctx.now - max(HOUR, timedelta(seconds=guard.cooldown_seconds))
+    frozen = tuple(f.name for f in freeze_windows.active(ctx.policy, ctx.environment, ctx.now))
+    decided = plan(current, request, guard, state.history(ctx.name, since), ctx.now, environment=ctx.environment,
+                   freezes=frozen)
+    if isinstance(decided, Refusal):
+        return _refused(ctx, decided, slot)
+    if decided.noop:
+        return _noop(ctx, decided, slot)
+    if ctx.dry_run:
+        return _planned(ctx, decided, slot)
+    if decided.needs_approval:
+        return _ask(ctx, decided, slot)
+    return _execute(ctx, decided, slot)
+
+
+# ---- the outcomes ----
+
+def _until(ctx: _Run) -> datetime | None:
+    return ctx.now + timedelta(seconds=ctx.request.duration) if ctx.request.duration else None
+
+
+def _key(ctx: _Run, slot: state.SavedItem | None) -> str | None:
+    """Announcements of a temporary change and of its end share a key: the end updates the message in place."""
+    if slot is not None:
+        return f"scaling/{ctx.name}/{slot.request_id}"
+    if ctx.request.slot and ctx.request.action != "restore":
+        return f"scaling/{ctx.name}/{ctx.request.request_id}"
+    return None
+
+
+def _execute(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
+    request = ctx.request
+    head = messages.head(ctx.name, ctx.environment)
+    saving = bool(request.slot) and request.action != "restore"
+    summary = f"{head}: {messages.change(decided)} by {messages.origin(request)}"
+    lines = messages.preview(ctx.name, ctx.environment, decided, _guard(ctx), _until(ctx))  # before acting
+    replaced = None
+    if saving:
+        _, replaced = state.save(ctx.name, request.slot or "", before=decided.before, set_to=decided.after,
+                                 request_id=request.request_id, summary=summary, restore_at=_until(ctx), now=ctx.now)
+    try:
+        executor.apply(decided, ctx.client)
+    except ScalingError as exc:
+        if saving:
+            state.put_back(replaced, ctx.name, request.slot or "")
+        return _failed(ctx, decided, f"AWS: {exc.reason}", slot)
+
+    problem = None
+    try:
+        executor.verify(ctx.target, decided, ctx.client)
+    except ScalingError as exc:
+        problem = exc.reason
+    state.record_change(ctx.name, Change(ctx.now, decided.before.count, decided.after.count, request.origin),
+                        request.request_id or uuid.uuid4().hex)
+    if slot is not None:
+        state.forget(ctx.name, slot.owner)
+
+    if problem is None:
+        outcome, reason = Outcome.SUCCEEDED, None
+        if request.action == "restore":
+            title = (f":leftwards_arrow_with_hook: {head}: restored {messages.change(decided)} after "
+                     f"{messages.origin(request)}")
+            if slot is not None and slot.summary:
+                title += f"\n_earlier:_ {slot.summary}"
+        else:
+            title = f":arrow_{'up' if decided.after.count > decided.before.count else 'down'}: {summary}"
+            ends = messages.temporary(request, _until(ctx), decided.before)
+            if ends:
+                title += f" · {ends}"
+        lines.append("• done: verified with a describe")
+    else:
+        outcome, reason = Outcome.FAILED, f"not verified: {problem}"
+        title = f":warning: {head}: {messages.change(decided)} was asked of AWS but {mrkdwn.safe(problem, 500)}"
+        lines.append(f"• {mrkdwn.safe(reason, 600)}")
+    _audit(ctx, outcome, reason, decided)
+    _announce(ctx, title, _key(ctx, slot))
+    _done(ctx, outcome, reason)
+    return Result(str(outcome), reason, title, lines, decided)
+
+
+def _refused(ctx: _Run, refusal: Refusal, slot: state.SavedItem | None) -> Result:
+    reason = "; ".join(refusal.reasons)
+    text = messages.refused(ctx.name, ctx.environment, refusal, messages.wanted(ctx.request))
+    title = messages.refused_head(ctx.name, ctx.environment, refusal, messages.wanted(ctx.request))
+    lines = [f"• {mrkdwn.safe(r, 600)}" for r in refusal.reasons]
+    if slot is not None and refusal.deferred:
+        if slot.note != reason:  # said once, not at every tick
+            _audit(ctx, Outcome.REFUSED, f"deferred: {reason}", refusal)
+            _announce(ctx, text + " · tried again every minute", None)
+            state.note_saved(slot, note=reason)
+        return Result(str(Outcome.REFUSED), reason, title, lines, refusal)
+    if slot is not None:
+        state.forget(ctx.name, slot.owner)
+        if refusal.interference:
+            text = f":raised_hand: {messages.head(ctx.name, ctx.environment)}: {mrkdwn.safe(reason, 800)}"
+            if slot.summary:
+                text += f"\n_earlier:_ {slot.summary}"
+    _audit(ctx, Outcome.REFUSED, reason, refusal)
+    _announce(ctx, text, _key(ctx, slot))
+    _done(ctx, Outcome.REFUSED, reason)
+    return Result(str(Outcome.REFUSED), reason, title if not refusal.interference else text, lines, refusal)
+
+
+def _noop(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
+    reason = "; ".join(decided.notes) or "nothing to change"
+    if slot is not None:
+        state.forget(ctx.name, slot.owner)
+    _audit(ctx, Outcome.SUCCEEDED, reason, decided)
+    _done(ctx, Outcome.SUCCEEDED, reason)
+    title = f"{messages.head(ctx.name, ctx.environment)}: {mrkdwn.safe(reason)}"
+    return Result(str(Outcome.SUCCEEDED), reason, title, [], decided)
+
+
+def _planned(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
+    why = "dry run (--dry-run)" if ctx.request.dry_run else "dry run (policy)"
+    if slot is not None:
+        state.forget(ctx.name, slot.owner)
+    lines = messages.preview(ctx.name, ctx.environment, decided, _guard(ctx), _until(ctx))
+    if decided.needs_approval:
+        lines.append("• would ask for an approval first")
+    lines.append("• nothing was changed")
+    title = (f":memo: {messages.head(ctx.name, ctx.environment)}: {why}: would {messages.change(decided)} for "
+             f"{messages.origin(ctx.request)}")
+    _audit(ctx, Outcome.PLANNED, why, decided)
+    _announce(ctx, title, None)
+    _done(ctx, Outcome.PLANNED, why)
+    return Result(str(Outcome.PLANNED), why, title, lines, decided)
+
+
+def _ask(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
+    from chalicelib.frontdoor import approvals
+
+    lines = messages.preview(ctx.name, ctx.environment, decided, _guard(ctx), _until(ctx))
+    channel = ctx.channel
+    if channel is None:
+        return _failed(ctx, decided, "an approval is needed but there is no channel to ask in", slot)
+    title_plain = f"{ctx.name} {describe(decided.before)} → {describe(decided.after)} in {ctx.environment}"
+    if ctx.request.action == "restore":
+        title_plain += " (restore)"
+    try:
+        decision_id = approvals.ask(
+            capability="scaling", title=title_plain, summary="\n".join(lines), environment=ctx.environment,
+            requester=ctx.request.actor, channel=channel, correlation_id=ctx.correlation_id,
+            payload={"request": ctx.request.as_dict(), "correlation_id": ctx.correlation_id})
+    except Exception as exc:  # noqa: BLE001 - the bus or Slack refused: reported, nothing changed
+        return _failed(ctx, decided, f"could not ask for approval: {type(exc).__name__}: {exc}", slot)
+    reason = f"awaiting approval: {'; '.join(n for n in decided.notes if 'needs an approver' in n)}"
+    _audit(ctx, Outcome.REFUSED, reason, decided, decision=decision_id)
+    state.note_request(ctx.name, ctx.request.request_id, "awaiting", outcome=str(Outcome.REFUSED), reason=reason,
+                       now=ctx.now, decision=decision_id)
+    if slot is not None:
+        state.note_saved(slot, state="asked")
+    title = (f":hourglass: {messages.head(ctx.name, ctx.environment)}: {messages.change(decided)} awaits an approver "
+             f"(card in {mrkdwn.safe(channel, 80)})")
+    return Result(str(Outcome.REFUSED), reason, title, lines, decided)
+
+
+def _failed(ctx: _Run, decided: Plan | None, reason: str, slot: state.SavedItem | None) -> Result:
+    text = (f":x: {messages.head(ctx.name, ctx.environment)}: not {messages.wanted(ctx.request)} · "
+            f"{mrkdwn.safe(reason, 800)} · nothing was changed · asked by {messages.origin(ctx.request)}")
+    _audit(ctx, Outcome.FAILED, reason, decided)
+    if slot is not None:  # a restore: tried again by the next ticks, a few times
+        attempts = slot.attempts + 1
+        if attempts < MAX_RESTORE_ATTEMPTS:
+            state.note_saved(slot, attempts=attempts, note=reason)
+            _announce(ctx, text + f" · trying again (attempt {attempts} of {MAX_RESTORE_ATTEMPTS})", None)
+            return Result(str(Outcome.FAILED), reason, text, [f"• {mrkdwn.safe(reason, 600)}"], decided)
+        state.forget(ctx.name, slot.owner)
+        text += f" · gave up after {attempts} attempts: the saved size is forgotten"
+    _announce(ctx, text, None)
+    _done(ctx, Outcome.FAILED, reason)
+    return Result(str(Outcome.FAILED), reason, text, [f"• {mrkdwn.safe(reason, 600)}"], decided)
+
+
+def rejected(request: Request, *, by: str, reason: str | None, correlation_id: str, policy: Policy | None = None,
+             now: datetime | None = None) -> Result:
+    """An approver said no: record it, forget a restore's saved size (the target stays as it is), say so."""
+    current = policy or policies.current()
+    target = current.scaling.targets.get(request.target)
+    now = now or datetime.now(UTC)
+    if target is None:
+        return Result(str(Outcome.REFUSED), f"unknown scaling target '{request.target}'", "")
+    ctx = _Run(request, request.target, target, current, current.account.environment,
+               current.scaling.channel_for(request.target, current), now, correlation_id, aws.client, False)
+    with state.lease(ctx.name, f"reject#{uuid.uuid4().hex[:8]}"):
+        seen = state.request_seen(ctx.name, request.request_id)
+        if seen is not None and seen.state == "done":
+            return Result(DUPLICATE, f"already handled ({seen.outcome})", "")
+        why = f"rejected by <@{by}>" + (f": {reason}" if reason else "")
+        said = f"rejected by {messages.who(by)}" + (f": {mrkdwn.safe(reason, 500)}" if reason else "")
+        slot = state.get_saved(ctx.name, request.slot) if request.action == "restore" and request.slot else None
+        if slot is not None:
+            state.forget(ctx.name, slot.owner)
+            why += " (it stays as it is; the saved size is forgotten)"
+            said += " (it stays as it is; the saved size is forgotten)"
+        _audit(ctx, Outcome.REFUSED, why, None, approver=by)
+        text = (f":no_entry: {messages.head(ctx.name, ctx.environment)}: not {messages.wanted(request)} · "
+                f"{said} · asked by {messages.origin(request)}")
+        _announce(ctx, text, _key(ctx, slot))
+        _done(ctx, Outcome.REFUSED, why)
+    return Result(str(Outcome.REFUSED), why, text)
+
+
+# ---- audit, announce, remember ----
+
+def _guard(ctx: _Run) -> Any:
+    return ctx.target.guardrails
+
+
+def _safe_request(request: Request) -> dict[str, Any]:
+    data = request.as_dict()
+    data["count"] = messages.show(request.count) if not isinstance(request.count, int) or isinstance(
+        request.count, bool) or abs(request.count) >= 10**15 else request.count
+    return data
+
+
+def _audit(ctx: _Run, outcome: Outcome, reason: str | None, decided: Plan | Refusal | None, **extra: Any) -> None:
+    before = after = None
+    detail: dict[str, Any] = {"request": _safe_request(ctx.request), "target": ctx.name, "dry_run": ctx.dry_run,
+                              "clock": ctx.now.isoformat(), **extra}
+    if isinstance(decided, Plan):
+        before, after = decided.before.as_dict(), decided.after.as_dict()
+        detail["calls"] = [{"service": a.service, "method": a.method, "params": a.params} for a in decided.actions]
+        detail["notes"] = list(decided.notes)
+    elif isinstance(decided, Refusal) and decided.current is not None:
+        before = decided.current.as_dict()
+    audit.record(action=ctx.action, target=ctx.audit_target, outcome=outcome, correlation_id=ctx.correlation_id,
+                 capability="scaling", actor=ctx.request.actor, reason=reason, before=before, after=after,
+                 detail=detail)
+
+
+def _announce(ctx: _Run, text: str, key: str | None) -> None:
+    """Say it in the target's channel. Never undoes or fails a change: a failure to announce is logged and audited."""
+    if ctx.channel is None:
+        return
+    from chalicelib.frontdoor import approvals
+
+    try:
+        approvals.announce(channel=ctx.channel, text=mrkdwn.truncate(text, mrkdwn.SECTION_TEXT),
+                           correlation_id=ctx.correlation_id, key=key)
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("scaling announcement failed", extra={"target": ctx.name, "error": str(exc)})
+        audit.record(action="scaling.announce", target=ctx.audit_target, outcome=Outcome.FAILED,
+                     correlation_id=ctx.correlation_id, capability="scaling", reason=f"{type(exc).__name__}: {exc}")
+
+
+def _done(ctx: _Run, outcome: Outcome, reason: str | None) -> None:
+    if ctx.request.request_id:
+        state.note_request(ctx.name, ctx.request.request_id, "done", outcome=str(outcome), reason=reason, now=ctx.now)
