@@ -78,6 +78,14 @@ def scaling_tick(event):
     return ticks.run()
 
 
+# ---- Alerts: due groups are flushed (group_wait, group_interval, repeat, escalation) every minute ----
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def alerts_flush(event):
+    from chalicelib.alerts import flush
+
+    return flush.run()
+
+
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def slack_outbox(event):
     from chalicelib.frontdoor import slack

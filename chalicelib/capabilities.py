@@ -51,6 +51,12 @@ LANDED: dict[Capability, str] = {
     Capability.FRONTDOOR: "chalicelib.frontdoor.peer",
     Capability.ROTATION: "chalicelib.rotation.events",
     Capability.SCALING: "chalicelib.scaling.handlers",
+    Capability.ALERTS: "chalicelib.alerts.handlers",
+}
+# The module that registers a landed capability's /ops executors, when that is not the LANDED module (alerts keeps
+# Slack's modules off its event path). Imported by the function that runs the command.
+EXECUTORS: dict[Capability, str] = {
+    Capability.ALERTS: "chalicelib.alerts.executors",
 }
 
 
@@ -125,6 +131,13 @@ def ensure_loaded(capability: Capability) -> None:
     """Import a landed capability's module (it registers its handlers, executors and decision handler)."""
     if capability in LANDED and capability not in _registry:
         importlib.import_module(LANDED[capability])
+
+
+def ensure_executors(capability: Capability) -> None:
+    """Import the module that registers a capability's /ops executors (see EXECUTORS)."""
+    ensure_loaded(capability)
+    if capability in EXECUTORS:
+        importlib.import_module(EXECUTORS[capability])
 
 
 def schedule_capability(schedule_name: str) -> Capability | None:

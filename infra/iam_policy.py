@@ -83,6 +83,7 @@ def render(stage: str) -> dict[str, Any]:
 
     config = json.loads((CHALICE_DIR / "config.json").read_text())
     env = {**config["environment_variables"], **config["stages"][stage]["environment_variables"]}
+
     policy = load(ROOT / "chalicelib" / env["SWITCHBOARD_POLICY_FILE"])
     found = statements(policy.account.id, policy.account.region, env, policy.slack.secret_name)
     # each landed capability declares what it calls, derived from this account's policy
@@ -91,7 +92,8 @@ def render(stage: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": found}
 
 
-CAPABILITY_PERMISSIONS = ["chalicelib.rotation.permissions", "chalicelib.scaling.permissions"]
+CAPABILITY_PERMISSIONS = ["chalicelib.alerts.permissions", "chalicelib.rotation.permissions",
+                          "chalicelib.scaling.permissions"]
 
 
 def path_for(stage: str) -> Path:

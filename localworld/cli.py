@@ -4,6 +4,7 @@
     switchboard demo                   start it, play the scripted story, print a timeline, exit 0
     switchboard replay FILE|DIR... [--account NAME] [--json]
     switchboard policy validate FILE...
+    switchboard routes test FILE.json|label=value... [--policy FILE | --account NAME] [--state S] [--json]
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     validate = policy_sub.add_parser("validate", help="validate policy files (exit 2 on any problem)")
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(run=_policy_validate)
+    from localworld import alerts_cli
+
+    alerts_cli.add_parser(sub)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from localworld import rotation_story, scaling_story, slack_user
+from localworld import alerts_story, rotation_story, scaling_story, slack_user
 from localworld.world import World
 
 
@@ -78,8 +78,12 @@ def run(world: World, say: Callable[[str], None] = print) -> list[Step]:
           _describe(runs))
 
     slack_story(world, say, check)
-    rotation_story.story(world, say, check, first=12, postgres=world.postgres)
-    scaling_story.story(world, say, check, first=21)
+    # Order matters where stories share the estate: scaling's alarm rule watches web-latency, which the alerts
+    # storm then fires again (scaling has already acted on it); rotation's deliberate failure opens a real stage
+    # alert, so it comes after the alerts story has shown every group resolving.
+    scaling_story.story(world, say, check, first=12)
+    alerts_story.story(world, say, check)
+    rotation_story.story(world, say, check, first=17, postgres=world.postgres)
     return steps
 
 

@@ -30,3 +30,6 @@ def reset_caches() -> None:
     slack._provider.cache_clear()
     slack.forget_groups()
     http.use_lambda_client(None)
+    from chalicelib import alerts
+
+    alerts.forget_caches()

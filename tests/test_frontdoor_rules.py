@@ -72,7 +72,10 @@ def test_four_eyes(env, approver, requester, author, allowed):
     ("hold web freeze", [("prod", "prod", False)]),
     ("silence alarm=~web-.* env=stage for 1h deploy", [("stage", "stage", False)]),
     ("silence alarm=web-5xx for 1h deploy", [("shared", "shared-services", True)]),
-    ("ack inc-1", []),
+    ("ack inc-1", [("shared", "shared-services", True)]),  # names no environment: answered here ("not an id")
+    ("ack prod.0123456789.1", [("prod", "prod", False)]),  # ids name their environment
+    ("unsilence stage.s1a2b3c4", [("stage", "stage", False)]),
+    ("silences", [("prod", "prod", False), ("shared", "shared-services", True), ("stage", "stage", False)]),
     ("rotate web/db-password", [("shared", "shared-services", True)]),
     ("rotate web/db-password in prod", [("prod", "prod", False)]),
 ])

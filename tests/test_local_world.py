@@ -34,7 +34,7 @@ def test_pipeline_event_on_the_stage_bus_is_audited_in_stage_only(world):
 def test_demo_story_passes(world):
     steps = demo.run(world, say=lambda line: None)
     assert [s.title for s in steps if not s.ok] == []
-    assert len(steps) == 25
+    assert len(steps) == 32
     lines = demo.timeline(world)
     assert any("stage" in line and "pipeline/web-stage" in line and "received" in line for line in lines)
     assert any("prod" in line and "alarm/web-5xx" in line and "alerts" in line for line in lines)
@@ -121,6 +121,7 @@ def test_the_instance_runs_rate_schedules_at_their_period():
     from localworld.instance import scheduled_event, schedules
 
     found = schedules(app)
-    assert {name: period for name, (_, period) in found.items()} == {"slack_outbox": 300, "scaling_tick": 60}
+    assert {name: period for name, (_, period) in found.items()} == {"alerts_flush": 60, "slack_outbox": 300,
+                                                                     "scaling_tick": 60}
     event = scheduled_event("slack_outbox")
     assert (event["source"], event["detail-type"], event["detail"]) == ("aws.events", "Scheduled Event", {})

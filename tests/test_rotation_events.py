@@ -67,6 +67,7 @@ def test_the_recorded_sample_is_handled(prod):
 
 
 def test_a_failure_quotes_the_reason_the_rotation_function_recorded(aws, prod, monkeypatch, tmp_path):
+    monkeypatch.delitem(capabilities.LANDED, Capability.ALERTS)  # the branch for an estate without alert routing
     world = secrets_world(aws.url)
     arn = world.create("web/api-key", {"key": "k0", "endpoint": "a"}, kind="api-key")
     pending = world.start(arn)
@@ -120,8 +121,6 @@ def test_in_the_front_door_account_the_message_goes_straight_to_slack(aws, slack
 
 
 def test_a_failure_opens_an_alert_once_alert_routing_has_landed(prod, monkeypatch):
-    pytest.importorskip("chalicelib.alerts.handlers")
-    monkeypatch.setitem(capabilities.LANDED, Capability.ALERTS, "chalicelib.alerts.handlers")
     event = {"version": "0", "id": "ev-alert", **service_event(ARN, "Failed", "333344445555", "eu-west-1")}
     result = handle(Kind.SECRETS, event, context())["results"][0]
     opened = [a for a in result["actions"] if a.startswith("alert ALARM:")]

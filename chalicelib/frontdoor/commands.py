@@ -135,7 +135,7 @@ def handle(asked: Asked, *, forwarded_from: str | None = None, parse_error_answe
             record(cmd.name, subject, Outcome.SUCCEEDED, f"forwarded to {target.account}",
                    environment=target.environment)
             continue
-        capabilities.ensure_loaded(cmd.capability)  # a landed capability registers its executors on import
+        capabilities.ensure_executors(cmd.capability)  # a landed capability registers its executors on use
         executor = EXECUTORS.get(cmd.name)
         if executor is None:
             why = f"`{cmd.name}` is not available yet: the {cmd.capability} capability has not landed"

@@ -19,7 +19,7 @@ from chalicelib import aws
 from chalicelib import policy as policies
 from chalicelib.frontdoor import blocks, commands, decisions, grammar, mrkdwn, slack
 from chalicelib.observability import logger
-from chalicelib.state import audit, ledger
+from chalicelib.state import ledger
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"handler": None, "credentials": None, "lambda_client": None}
@@ -57,13 +57,10 @@ def _bolt(creds: slack.Credentials) -> Any:
     app.command(policies.current().slack.command)(ack=_ack_command, lazy=[_run_command])
     app.action("decision_approve")(ack=_ack_action, lazy=[_approve])
     app.action("decision_reject")(ack=_ack_action, lazy=[_reject])
-    # Buttons on incident cards (alerts): verified like every request; answered honestly until alerts lands.
-    for action_id, capability in BUTTONS_OF_OTHER_CAPABILITIES.items():
-        app.action(action_id)(ack=_ack_action, lazy=[_not_landed(action_id, capability)])
+    # Buttons on incident cards (alerts): each runs the /ops command it stands for (RBAC, forwarding, answer).
+    for action_id in ("incident_ack", "silence_1h"):
+        app.action(action_id)(ack=_ack_action, lazy=[_alert_button])
     return app
-
-
-BUTTONS_OF_OTHER_CAPABILITIES = {"incident_ack": "alerts", "silence_1h": "alerts"}
 
 
 # ---- listeners ----
@@ -121,22 +118,25 @@ def _click(body: dict[str, Any], verdict: str) -> None:
     _once("action", request_id, work)
 
 
-def _not_landed(action_id: str, capability: str) -> Any:
-    def lazy(body: dict[str, Any]) -> None:
-        from chalicelib import capabilities
+def _alert_button(body: dict[str, Any]) -> None:
+    """Ack / Silence 1h on an incident card: the same command typed in Slack, so the same RBAC, forwarding to the
+    account that holds the incident, and ephemeral answer."""
+    from chalicelib.alerts.ids import button_command
 
-        request_id = f"slack:{body.get('trigger_id')}"
-        if capability in {str(c) for c in capabilities.landed()}:
-            raise RuntimeError(f"{capability} has landed: register its handler for {action_id}")
-        why = f"{action_id} is not available yet: the {capability} capability has not landed"
-        audit.record(action=f"frontdoor.{action_id}", target=f"slack/{body['user']['id']}", actor=body["user"]["id"],
-                     outcome=audit.Outcome.RECEIVED, correlation_id=request_id, capability="frontdoor", reason=why)
+    action = body["actions"][0]
+    user = body["user"]["id"]
+    request_id = f"slack:{body.get('trigger_id') or action.get('action_ts')}"
+    logger.set_correlation_id(request_id)
+    text = button_command(action["action_id"], action.get("value", ""))
+    if text is None:
         slack.deliver("response_url", {"url": body["response_url"], "response_type": "ephemeral",
-                                       "replace_original": False, "text": why},
-                      correlation_id=request_id, target=f"slack/{body['user']['id']}")
-
-    lazy.__name__ = f"not_landed_{action_id}"
-    return lazy
+                                       "replace_original": False, "text": "this button names no incident"},
+                      correlation_id=request_id, target=f"slack/{user}")
+        return
+    asked = commands.Asked(text=text, user=user, groups=tuple(sorted(slack.groups_of(user))),
+                           response_url=body["response_url"], channel=(body.get("channel") or {}).get("id"),
+                           request_id=request_id)
+    _once("action", request_id, lambda: commands.handle(asked))
 
 
 def _approve(body: dict[str, Any]) -> None:

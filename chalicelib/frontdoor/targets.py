@@ -38,7 +38,14 @@ def environments(cmd: Command, policy: Policy) -> list[str]:
     own = policy.account.environment
     if cmd.name == "help":
         return []
-    if cmd.name in ("status", "silences"):
+    if cmd.name in ("ack", "unsilence"):
+        from chalicelib.alerts.ids import environment_of
+
+        named = environment_of(args.get("incident") or args.get("id") or "")
+        return [named or own]
+    if cmd.name == "silences":
+        return sorted({own} | {p.environment for p in policy.peers.values() if Flow.COMMAND in p.send})
+    if cmd.name == "status":
         return [own]
     if cmd.name == "rotate":
         return [args.get("env") or own]
@@ -70,7 +77,7 @@ def environments(cmd: Command, policy: Policy) -> list[str]:
         if len(named) > 1:
             raise Unresolvable("a silence names one environment at most")
         return sorted(named) or [own]
-    # approve/reject/unsilence/ack name an item; the capability that owns it knows where it lives
+    # approve/reject name a decision, which lives in the front door
     return []
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chalicelib.policy.schema import Policy, Route
+from chalicelib.policy.schema import Policy
 
 Path = tuple[str | int, ...]
 
@@ -75,12 +75,6 @@ def _check(policy: Policy) -> Iterator[Dangling]:
         if env not in environments and "four_eyes" in policy.slack.model_fields_set:
             yield Dangling(("slack", "four_eyes", i), f"unknown environment '{env}'", ("slack", "four_eyes", i))
 
-    if policy.alerts.route is not None:
-        if policy.alerts.route.receiver is None:
-            yield Dangling(("alerts", "route"), "the root route needs a default receiver",
-                           ("alerts", "route"))
-        yield from _routes(policy.alerts.route, ("alerts", "route"), set(policy.alerts.receivers))
-
     for app_name, path in policy.promotion.paths.items():
         if app_name not in policy.apps:
             yield Dangling(("promotion", "paths", app_name), f"unknown app '{app_name}'",
@@ -107,13 +101,7 @@ def _check(policy: Policy) -> Iterator[Dangling]:
                 yield Dangling(entry, f"unknown environment '{env}'", (*entry, "environments", j))
 
     # the capabilities' own sections check their own references
-    for section in (policy.scaling, policy.rotation):
+    for section in (policy.alerts, policy.scaling, policy.rotation):
         for path, message, value_path in section.dangling(policy):
             yield Dangling(path, message, value_path)
 
-
-def _routes(route: Route, path: Path, receivers: set[str]) -> Iterator[Dangling]:
-    if route.receiver is not None and route.receiver not in receivers:
-        yield Dangling(path, f"unknown receiver '{route.receiver}'", (*path, "receiver"))
-    for i, child in enumerate(route.routes):
-        yield from _routes(child, (*path, "routes", i), receivers)

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
+from chalicelib.alerts.policy import AlertsSection
 from chalicelib.policy.types import (  # noqa: F401 - re-exported: the schema's vocabulary
     AccountId,
     Channel,
@@ -91,29 +92,6 @@ class SlackSection(Strict):
     identities: dict[SlackUser, tuple[str, ...]] = Field(default_factory=dict)
     # where Switchboard says what the front door did (denials, failures to deliver); "" = nowhere
     audit_channel: Channel | None = None
-
-
-class Receiver(Strict):
-    slack_channel: Channel | None = None
-    pagerduty_secret: str | None = None
-    sns_topic_arn: str | None = None
-    webhook_secret: str | None = None
-
-
-class Route(Strict):
-    receiver: Name | None = None
-    matchers: tuple[str, ...] = ()
-    continue_: bool = Field(False, alias="continue")
-    group_by: tuple[str, ...] | None = None
-    group_wait: Duration | None = None
-    group_interval: Duration | None = None
-    repeat_interval: Duration | None = None
-    routes: tuple[Route, ...] = ()
-
-
-class AlertsSection(Strict):
-    receivers: dict[Name, Receiver] = Field(default_factory=dict)
-    route: Route | None = None
 
 
 class PromotionSection(Strict):
