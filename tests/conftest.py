@@ -182,17 +182,6 @@ def front(aws, slack, monkeypatch):
 @pytest.fixture
 def bus(front):
     """Capture what the front door puts on its bus (a rule on source=switchboard -> an SQS queue)."""
-    import json
+    from tests.harness import capture_switchboard_events
 
-    import boto3
-
-    sqs, events = boto3.client("sqs"), boto3.client("events")
-    url = sqs.create_queue(QueueName="captured")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="capture", EventPattern=json.dumps({"source": ["switchboard"]}))
-    events.put_targets(Rule="capture", Targets=[{"Id": "q", "Arn": arn}])
-
-    def take() -> list[dict]:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(m["Body"]) for m in got]
-    return take
+    return capture_switchboard_events("captured")

@@ -33,3 +33,24 @@ def reset_caches() -> None:
     from chalicelib import alerts
 
     alerts.forget_caches()
+
+
+def capture_switchboard_events(queue: str = "captured"):
+    """Route every Switchboard event on this account's bus to an SQS queue; returns ``take()``, which returns (and
+    consumes) what arrived since the last call."""
+    import json
+
+    import boto3
+
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=f"capture-{queue}", EventPattern=json.dumps({"source": ["switchboard"]}))
+    events.put_targets(Rule=f"capture-{queue}", Targets=[{"Id": "q", "Arn": arn}])
+
+    def take() -> list[dict]:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        for message in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(m["Body"]) for m in got]
+    return take

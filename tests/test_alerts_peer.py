@@ -4,9 +4,6 @@ first one and updates that same message for the next ones."""
 
 from __future__ import annotations
 
-import json
-
-import boto3
 import pytest
 
 from chalicelib.intake import Kind, handle
@@ -15,22 +12,12 @@ from tests.alerts_fixtures import ALERTS, AlertsWorld, blocks_text, receivers_st
 from tests.alerts_kit import BASE, PROD, SHARED, T0, alarm
 from tests.events import context
 from tests.frontdoor_kit import as_account
+from tests.harness import capture_switchboard_events
 
 
 @pytest.fixture
 def announced(world: AlertsWorld):
-    sqs, events = boto3.client("sqs"), boto3.client("events")
-    url = sqs.create_queue(QueueName="announced")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="capture", EventPattern=json.dumps({"source": ["switchboard"]}))
-    events.put_targets(Rule="capture", Targets=[{"Id": "q", "Arn": arn}])
-
-    def take() -> list[dict]:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        for m in got:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-        return [json.loads(m["Body"]) for m in got]
-    return take
+    return capture_switchboard_events("announced")
 
 
 def at_the_front_door(world: AlertsWorld, monkeypatch, events: list[dict]) -> list[dict]:
