@@ -7,10 +7,13 @@ and one-off windows between two local date-times. ``/ops hold`` is a per-app hol
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, time
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from chalicelib.policy.schema import Freeze, Policy
+if TYPE_CHECKING:
+    from chalicelib.policy.schema import Freeze, Policy
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -30,10 +33,19 @@ def in_window(freeze: Freeze, at: datetime) -> bool:
         return start <= local < end
     weekly = freeze.weekly
     assert weekly is not None
+    return in_weekly(weekly.days, weekly.start, weekly.end, local)
+
+
+def in_weekly(days: Collection[str], start: str, end: str, local: datetime) -> bool:
+    """Is the local time ``local`` inside a weekly window: listed ``days``, from ``start`` to ``end`` ("HH:MM";
+    ``end`` may be "24:00")? Shared by freeze windows and alert mute time intervals."""
     now, today = local.time(), DAYS[local.weekday()]
-    start, end = time.fromisoformat(weekly.start), time.fromisoformat(weekly.end)
-    if start <= end:  # e.g. 09:00-17:00 on the listed days
-        return today in weekly.days and start <= now < end
+    begin = time.fromisoformat(start)
+    if end == "24:00":  # to the end of the listed day
+        return today in days and begin <= now
+    finish = time.fromisoformat(end)
+    if begin <= finish:  # e.g. 09:00-17:00 on the listed days
+        return today in days and begin <= now < finish
     # crosses midnight, e.g. fri 18:00 -> 06:00: the evening belongs to the listed day, the morning to the next
     yesterday = DAYS[(local.weekday() - 1) % 7]
-    return (today in weekly.days and now >= start) or (yesterday in weekly.days and now < end)
+    return (today in days and now >= begin) or (yesterday in days and now < finish)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from chalicelib.alerts import matchers as m
 from chalicelib.alerts.incidents import AlertRecord, Incident, active
 from chalicelib.alerts.policy import AlertsSection, InhibitRule, TimeInterval
-
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from chalicelib.freezes import in_weekly
 
 
 @dataclass(frozen=True)
@@ -40,16 +39,7 @@ def in_interval(interval: TimeInterval, at: datetime) -> bool:
     for window in interval.dates:
         if window.start.replace(tzinfo=zone) <= local < window.end.replace(tzinfo=zone):
             return True
-    now, today, yesterday = local.time(), DAYS[local.weekday()], DAYS[(local.weekday() - 1) % 7]
-    for weekly in interval.weekly:
-        start = time.fromisoformat(weekly.start)
-        end = time.max if weekly.end == "24:00" else time.fromisoformat(weekly.end)
-        if start <= end:
-            if today in weekly.days and start <= now and (now < end or weekly.end == "24:00"):
-                return True
-        elif (today in weekly.days and now >= start) or (yesterday in weekly.days and now < end):
-            return True  # crosses midnight: the evening belongs to the listed day, the morning to the next
-    return False
+    return any(in_weekly(weekly.days, weekly.start, weekly.end, local) for weekly in interval.weekly)
 
 
 def time_muted(section: AlertsSection, names: Iterable[str], at: datetime) -> str | None:
