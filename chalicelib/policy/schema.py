@@ -26,6 +26,7 @@ from chalicelib.policy.types import (  # noqa: F401 - re-exported: the schema's 
     SlackUser,
     Strict,
 )
+from chalicelib.promotion.policy import PromotionSection
 from chalicelib.rotation.policy import RotationSection
 from chalicelib.scaling.policy import ScalingSection
 
@@ -92,12 +93,6 @@ class SlackSection(Strict):
     identities: dict[SlackUser, tuple[str, ...]] = Field(default_factory=dict)
     # where Switchboard says what the front door did (denials, failures to deliver); "" = nowhere
     audit_channel: Channel | None = None
-
-
-class PromotionSection(Strict):
-    enabled: bool = False
-    # app name -> environments in promotion order, e.g. web: [stage, prod]
-    paths: dict[Name, tuple[Name, ...]] = Field(default_factory=dict)
 
 
 # ---- freeze windows (used by promotion, rotation, scaling; evaluated in chalicelib/freezes.py) ----
