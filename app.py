@@ -78,6 +78,14 @@ def scaling_tick(event):
     return ticks.run()
 
 
+# ---- Promotion: soaks and bakes end, approvals expire, lost pipeline events are re-read, every minute ----
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def promotion_tick(event):
+    from chalicelib.promotion import reconcile
+
+    return reconcile.run()
+
+
 # ---- Alerts: due groups are flushed (group_wait, group_interval, repeat, escalation) every minute ----
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def alerts_flush(event):

@@ -52,11 +52,13 @@ LANDED: dict[Capability, str] = {
     Capability.ROTATION: "chalicelib.rotation.events",
     Capability.SCALING: "chalicelib.scaling.handlers",
     Capability.ALERTS: "chalicelib.alerts.handlers",
+    Capability.PROMOTION: "chalicelib.promotion.handlers",
 }
 # The module that registers a landed capability's /ops executors, when that is not the LANDED module (alerts keeps
 # Slack's modules off its event path). Imported by the function that runs the command.
 EXECUTORS: dict[Capability, str] = {
     Capability.ALERTS: "chalicelib.alerts.executors",
+    Capability.PROMOTION: "chalicelib.promotion.commands",
 }
 
 
@@ -92,7 +94,7 @@ def handler_for(capability: Capability) -> Handler:
 
 KIND_ROUTES: dict[Kind, tuple[Capability, ...]] = {
     Kind.CODEPIPELINE: (Capability.PROMOTION,),
-    Kind.ALARM: (Capability.ALERTS, Capability.SCALING),
+    Kind.ALARM: (Capability.ALERTS, Capability.SCALING, Capability.PROMOTION),
     Kind.ECS: (Capability.PROMOTION,),
     Kind.AUTOSCALING: (Capability.SCALING,),
     Kind.SECRETS: (Capability.ROTATION,),

@@ -92,8 +92,8 @@ def render(stage: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": found}
 
 
-CAPABILITY_PERMISSIONS = ["chalicelib.alerts.permissions", "chalicelib.rotation.permissions",
-                          "chalicelib.scaling.permissions"]
+CAPABILITY_PERMISSIONS = ["chalicelib.alerts.permissions", "chalicelib.promotion.permissions",
+                          "chalicelib.rotation.permissions", "chalicelib.scaling.permissions"]
 
 
 def path_for(stage: str) -> Path:

@@ -31,8 +31,10 @@ def test_signed_command_is_acked_then_answered_by_the_lazy_listener(front):
     assert front.runner.drain() == 1
     [answer] = answers(front)
     assert "Status (shared-services)" in answer and "pipeline `web-prod`" in answer
-    [entry] = [e for e in audit.for_target("app/web") if e.action == "frontdoor.status"]
-    assert entry.actor == uid("dave") and entry.outcome == "succeeded"
+    entries = [e for e in audit.for_target("app/web") if e.action == "frontdoor.status"]
+    assert {e.actor for e in entries} == {uid("dave")} and {e.outcome for e in entries} == {"succeeded"}
+    # answered here, and asked of each account on web's promotion path (they say what runs there)
+    assert sorted(e.reason or "here" for e in entries) == ["forwarded to prod", "forwarded to stage", "here"]
 
 
 @pytest.mark.parametrize("tamper", ["forged", "missing", "no-timestamp", "body", "other-secret"])
@@ -148,7 +150,7 @@ def test_the_peer_reauthorises_with_its_own_policy_and_answers_slack(front, bus,
         outcome = handle(Kind.PEER, event, context())
         assert outcome["outcome"] == "processed", outcome["reason"]
     texts = answers(front)
-    assert any("`hold` is not available yet: the promotion capability has not landed" in t for t in texts)
+    assert any("web held in prod" in t and "code freeze" in t for t in texts)  # promotion runs it in prod
     assert any("Audit in prod (prod) for web" in t for t in texts)
 
 

@@ -67,8 +67,8 @@ def test_four_eyes(env, approver, requester, author, allowed):
     ("status", [("shared", "shared-services", True)]),
     ("audit", [("prod", "prod", False), ("shared", "shared-services", True), ("stage", "stage", False)]),
     ("audit web 5", [("prod", "prod", False), ("stage", "stage", False)]),
-    ("promote web", [("prod", "prod", False)]),
-    ("promote web 1.2 to stage", [("stage", "stage", False)]),
+    ("promote web", [("stage", "stage", False)]),  # runs where the candidate soaks (allowed by prod's roles)
+    ("promote web 1.2 to prod", [("stage", "stage", False)]),
     ("hold web freeze", [("prod", "prod", False)]),
     ("silence alarm=~web-.* env=stage for 1h deploy", [("stage", "stage", False)]),
     ("silence alarm=web-5xx for 1h deploy", [("shared", "shared-services", True)]),
@@ -87,6 +87,7 @@ def test_where_commands_act(text, where):
 @pytest.mark.parametrize(("text", "message"), [
     ("promote nope", "unknown app 'nope'"),
     ("promote web to qa", "unknown environment 'qa'"),
+    ("promote web to stage", r"nothing promotes web to 'stage' \(its path: stage → prod\)"),
     ("scale nope 3", "unknown scaling target 'nope'"),
     ("silence env=prod env=stage for 1h x", "a silence names one environment at most"),
 ])
@@ -98,7 +99,14 @@ def test_unresolvable_commands(text, message):
 def test_a_forwarded_command_acts_only_here():
     assert [t.environment for t in targets.resolve(grammar.parse("audit web"), PROD, here_only=True)] == ["prod"]
     with pytest.raises(targets.Unresolvable, match=r"this account \(prod\) does not serve stage"):
-        targets.resolve(grammar.parse("promote web to stage"), PROD, here_only=True)
+        targets.resolve(grammar.parse("promote web"), PROD, here_only=True)
+
+
+def test_promote_is_authorised_by_the_roles_of_the_environment_it_deploys_to():
+    [where] = targets.resolve(grammar.parse("promote web 1.2"), FRONT)
+    assert (where.environment, where.role_environment) == ("stage", "prod")
+    [hold] = targets.resolve(grammar.parse("hold web x"), FRONT)
+    assert hold.role_environment == "prod"
 
 
 @pytest.mark.parametrize(("raw", "safe"), [

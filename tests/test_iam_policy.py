@@ -51,6 +51,7 @@ def test_policy_names_only_this_accounts_resources(stage):
 
 
 UNSCOPABLE = {
+    "PromotionAlarms": {"cloudwatch:DescribeAlarms"},
     "RotationUnscoped": {"secretsmanager:GetRandomPassword", "secretsmanager:ListSecrets"},
     "ScalingDescribe": {"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribePolicies",
                         "application-autoscaling:DescribeScalableTargets"},

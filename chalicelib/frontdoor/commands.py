@@ -124,10 +124,10 @@ def handle(asked: Asked, *, forwarded_from: str | None = None, parse_error_answe
         return outcomes
 
     for target in where:
-        verdict = rbac.authorise(current, target.environment, cmd.role, asked.user, asked.groups)
+        verdict = rbac.authorise(current, target.role_environment, cmd.role, asked.user, asked.groups)
         if not verdict.allowed:
             record(cmd.name, subject, Outcome.REFUSED, verdict.reason, environment=target.environment)
-            text = f"Denied in {target.environment}: {verdict.reason}"
+            text = f"Denied in {target.role_environment}: {verdict.reason}"
             answer(mrkdwn.safe(text), blocks.error(text, None))
             continue
         if not target.local:
@@ -195,6 +195,11 @@ def status(cmd: Command, environment: str, asked: Asked, current: Policy) -> Ans
             parts += [f"service {mrkdwn.code(f'{s.cluster}/{s.service}')}" for s in app.ecs_services.get(env, ())]
             parts += [f"asg {mrkdwn.code(a.name)}" for a in app.asgs.get(env, ())]
             lines.append(f"  • {mrkdwn.escape(env)}: " + ", ".join(parts))
+        if name in current.promotion.paths and current.promotion.enabled:
+            capabilities.ensure_executors(Capability.PROMOTION)
+            from chalicelib.promotion.commands import status_lines
+
+            lines += status_lines(name, current)
     landed = sorted(str(c) for c in Capability if c in capabilities.landed())
     waiting = sorted(str(c) for c in Capability if c not in capabilities.landed())
     footer = f"landed: {', '.join(landed) or 'none'} · not yet: {', '.join(waiting) or 'none'}"

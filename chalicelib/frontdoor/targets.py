@@ -6,7 +6,7 @@ each is served by this account or by the peer that has that environment and acce
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy.schema import Flow, Policy
@@ -21,6 +21,11 @@ class Target:
     environment: str
     account: str  # account name: policy.account.name (here) or a peer's name
     local: bool
+    authorised_in: str | None = None  # the environment whose roles it needs, when not ``environment``
+
+    @property
+    def role_environment(self) -> str:
+        return self.authorised_in or self.environment
 
 
 def account_for(policy: Policy, environment: str) -> Target:
@@ -46,7 +51,8 @@ def environments(cmd: Command, policy: Policy) -> list[str]:
     if cmd.name == "silences":
         return sorted({own} | {p.environment for p in policy.peers.values() if Flow.COMMAND in p.send})
     if cmd.name == "status":
-        return [own]
+        path = policy.promotion.paths.get(args.get("app") or "")
+        return sorted({own, *path}) if path else [own]  # and each account of the app's path says what runs there
     if cmd.name == "rotate":
         return [args.get("env") or own]
     if cmd.name == "audit":
@@ -61,12 +67,18 @@ def environments(cmd: Command, policy: Policy) -> list[str]:
         app = args["app"]
         if app not in policy.apps:
             raise Unresolvable(f"unknown app '{app}'")
-        if cmd.name == "promote" and args.get("env"):
-            return [args["env"]]
         path = policy.promotion.paths.get(app)
         if not path:
             raise Unresolvable(f"app '{app}' has no promotion path in policy")
-        return [path[-1]]
+        if cmd.name != "promote":
+            return [path[-1]]  # holds stop deploys: they live where the deploys happen
+        target = args.get("env") or path[-1]
+        if target not in policy.environments():
+            raise Unresolvable(f"unknown environment '{target}'")
+        source = policy.promotion.previous_environment(app, target)
+        if source is None:
+            raise Unresolvable(f"nothing promotes {app} to '{target}' (its path: {' → '.join(path)})")
+        return [source]  # promotions start where the candidate soaks: the source environment's account
     if cmd.name == "scale":
         target = policy.scaling.targets.get(args["target"])
         if target is None:
@@ -81,6 +93,14 @@ def environments(cmd: Command, policy: Policy) -> list[str]:
     return []
 
 
+def authorised_in(cmd: Command, policy: Policy) -> str | None:
+    """``promote`` runs where the candidate soaks but is allowed by the roles of the environment it deploys to."""
+    if cmd.name == "promote":
+        path = policy.promotion.paths.get(cmd.args["app"]) or ("",)
+        return cmd.args.get("env") or path[-1]
+    return None
+
+
 def resolve(cmd: Command, policy: Policy, *, here_only: bool = False) -> list[Target]:
     """Where the command acts. ``here_only`` (a command forwarded to this account): this environment or nowhere."""
     envs = environments(cmd, policy)
@@ -92,4 +112,5 @@ def resolve(cmd: Command, policy: Policy, *, here_only: bool = False) -> list[Ta
         if envs and own not in envs:
             raise Unresolvable(f"this account ({own}) does not serve {', '.join(envs)}")
         envs = [e for e in envs if e == own]
-    return [account_for(policy, env) for env in envs]
+    role_env = authorised_in(cmd, policy)
+    return [replace(account_for(policy, env), authorised_in=role_env) for env in envs]

@@ -1,0 +1,550 @@
+"""Moving promotions: the one place that reads facts, asks ``gates``/``machine`` what to do, and does it.
+
+``advance(app, id)`` reads the promotion, gathers the facts its state needs, decides with the pure modules, does
+the one effect that decision implies (hand over, ask for approval, start or answer the pipeline, roll back) and
+writes the new state conditionally on the version it read. A concurrent writer makes it start over (``Conflict``).
+Effects that cannot be undone are idempotent and come *before* the write that records them: the hand-off (the
+target creates a promotion once per id), the approval request (decision id ``pro-<id>``), the pipeline start (the
+client request token is the promotion id), so a crash between the two is mended by the next reconcile tick.
+Announcements (the card, keyed ``promotion:<id>``) come after the write: they only show what is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib import policy as policies
+from chalicelib.observability import logger
+from chalicelib.policy.schema import Flow, Policy
+from chalicelib.promotion import cards, dora, facts, gates, pipelines, store
+from chalicelib.promotion.machine import SUPERSEDABLE, State, on_execution
+from chalicelib.promotion.policy import Mode, Resolved, Rollback
+from chalicelib.promotion.store import Conflict, Promotion, Revision
+from chalicelib.state import audit
+from chalicelib.state.audit import Outcome
+
+SYSTEM = "system"
+RETRY = timedelta(minutes=1)  # when a wait has no end of its own, look again after this long
+STUCK = timedelta(minutes=5)  # a deploy with no news for this long is re-read from CodePipeline
+IDLE = timedelta(days=7)  # a failed promotion with nothing left to do is looked at again after this long
+DECISION_PREFIX = "pro-"
+ROLLBACK_PREFIX = "rbk-"
+
+
+def settings_for(policy: Policy, app: str) -> Resolved:
+    found = policy.apps.get(app)
+    return policy.promotion.settings(app, found.alarm_prefixes if found else ())
+
+
+def _target(p: Promotion) -> str:
+    return f"app/{p.app}"
+
+
+def _record(p: Promotion, action: str, outcome: Outcome, *, actor: str = SYSTEM, reason: str | None = None,
+            before: dict[str, Any] | None = None, correlation_id: str, **detail: Any) -> None:
+    audit.record(action=f"promotion.{action}", target=_target(p), actor=actor, outcome=outcome,
+                 correlation_id=correlation_id, capability="promotion", reason=reason,
+                 before=before, after={"state": str(p.state), "revision": p.revision.id, "promotion": p.id},
+                 detail={"source": p.source_env, "target": p.target_env, **detail})
+
+
+def announce(p: Promotion, policy: Policy, correlation_id: str) -> None:
+    """Show the card (keyed by promotion: updated in place). A Slack failure never undoes a promotion."""
+    app = policy.apps.get(p.app)
+    if app is None:
+        return
+    from chalicelib.frontdoor import approvals
+
+    pending_decision = p.decision_id if p.state in (State.AWAITING_APPROVAL, State.HELD) and p.decision_id else None
+    if p.state is State.FAILED and p.rollback_decision:
+        pending_decision = p.rollback_decision
+    try:
+        approvals.announce(channel=app.channel, text=cards.text(p), blocks=cards.body(p),
+                           key=f"promotion:{p.id}", correlation_id=correlation_id,
+                           **({"decision_id": pending_decision} if pending_decision else {}))
+    except Exception:  # noqa: BLE001 - the card is a view; the state is stored and audited
+        logger.exception("promotion card not delivered", extra={"promotion": p.id})
+
+
+def emit_dora(app: str, now: datetime) -> None:
+    """The app's four DORA keys as CloudWatch EMF metrics (namespace Switchboard, dimension app)."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    keys = dora.keys(app, deployments(store.of_app(app)), now)
+    for name, (value, unit) in dora.emf_metrics(keys).items():
+        with single_metric(name=name, unit=MetricUnit(unit), value=value, namespace="Switchboard") as metric:
+            metric.add_dimension(name="app", value=app)
+
+
+def deployments(promotions: list[Promotion]) -> list[dora.Deployment]:
+    """The target side's promotions that reached prod (deployed), as DORA sees them."""
+    found = []
+    for p in promotions:
+        if p.side != "target" or p.deployed_at is None:
+            continue
+        failed = p.state in (State.FAILED, State.ROLLED_BACK)
+        found.append(dora.Deployment(app=p.app, revision=p.revision.id, committed_at=p.revision.committed_at,
+                                     deployed_at=p.deployed_at, failed=failed,
+                                     failed_at=p.failed_at if failed else None,
+                                     restored_at=p.restored_at if failed else None))
+    return found
+
+
+# ---- creating promotions ----
+
+def _sort_key(p: Promotion) -> datetime:
+    """Which of two candidates is newer: a person's request counts from when they asked."""
+    return p.created_at if p.requester else p.succeeded_at
+
+
+def start(p: Promotion, policy: Policy, correlation_id: str, now: datetime) -> tuple[bool, Promotion]:
+    """Store a new promotion, supersede older ones, and take it as far as it goes now. (created?, latest)"""
+    if not store.create(p):
+        found, _ = store.load(p.app, p.id)
+        return False, found or p
+    _record(p, "create", Outcome.SUCCEEDED, actor=p.requester or SYSTEM, correlation_id=correlation_id,
+            reason=f"{p.revision.short} from {p.source_env} to {p.target_env}", side=p.side)
+    supersede(p.app, p.target_env, p.side, policy, correlation_id, now)
+    latest = advance(p.app, p.id, correlation_id=correlation_id, now=now, policy=policy)
+    return True, latest or p
+
+
+def supersede(app: str, target_env: str, side: str, policy: Policy, correlation_id: str, now: datetime) -> None:
+    """Of the promotions of ``app`` to ``target_env`` still waiting on this side, only the newest goes on."""
+    waiting = [p for p in store.of_app(app)
+               if p.target_env == target_env and p.side == side and p.state in SUPERSEDABLE]
+    if len(waiting) < 2:
+        return
+    newest = max(waiting, key=_sort_key)
+    for old in waiting:
+        if old.id != newest.id:
+            change(old.app, old.id, correlation_id, now, policy, lambda p, v: _superseded(p, newest, now))
+
+
+def _superseded(p: Promotion, newest: Promotion, now: datetime) -> Promotion | None:
+    if p.state not in SUPERSEDABLE:
+        return None
+    return p.moved(State.SUPERSEDED, by=SYSTEM, at=now,
+                   reason=f"superseded by {newest.revision.short} ({newest.id})").model_copy(
+        update={"superseded_by": newest.id, "next_check_at": None})
+
+
+def change(app: str, promo_id: str, correlation_id: str, now: datetime, policy: Policy, fn: Any,
+            actor: str = SYSTEM) -> Promotion | None:
+    """Apply ``fn(promotion, version) -> new promotion | None`` with conditional writes (retried on conflict),
+    then audit and announce the change. Returns what is stored."""
+    for _ in range(5):
+        p, version = store.load(app, promo_id)
+        if p is None:
+            return None
+        changed = fn(p, version)
+        if changed is None:
+            return p
+        try:
+            store.save(changed, version)
+        except Conflict:
+            continue
+        if changed.state is not p.state:
+            step = changed.history[-1] if changed.history else None
+            _record(changed, f"to_{changed.state}", Outcome.SUCCEEDED, actor=step.by if step else actor,
+                    reason=step.reason if step else None, before={"state": str(p.state)},
+                    correlation_id=correlation_id)
+        elif changed.restored_at and not p.restored_at:
+            back = changed.previous.short if changed.previous else "?"
+            _record(changed, "restored", Outcome.SUCCEEDED, reason=f"{back} runs again in {changed.target_env}",
+                    correlation_id=correlation_id)
+        if changed.side == "target" and (changed.state is not p.state or changed.restored_at != p.restored_at) and (
+                changed.state in (State.PROMOTED, State.FAILED, State.ROLLED_BACK)):
+            emit_dora(changed.app, now)
+        announce(changed, policy, correlation_id)
+        return changed
+    raise Conflict(f"promotion {promo_id} kept changing under five attempts")
+
+
+# ---- the source side: a pipeline in this account succeeded ----
+
+def on_source_succeeded(policy: Policy, pipeline: str, execution_id: str, at: datetime, correlation_id: str,
+                        now: datetime) -> list[str]:
+    env = policy.account.environment
+    said = []
+    for app_name, app in sorted(policy.apps.items()):
+        ref = app.pipelines.get(env)
+        if ref is None or ref.name != pipeline or ref.account != policy.account.name:
+            continue
+        target_env = policy.promotion.next_environment(app_name, env)
+        if target_env is None:
+            said.append(f"{app_name}: {env} is the end of its path")
+            continue
+        settings = settings_for(policy, app_name)
+        ex = pipelines.execution(pipeline, execution_id, str(settings.deploy.revision_type))
+        if ex.revision is None:
+            said.append(f"{app_name}: execution {execution_id} reports no artifact revision")
+            continue
+        p = new(policy, app_name, target_env, ex.revision, pipeline, execution_id, at, origin=execution_id,
+                now=now)
+        created, latest = start(p, policy, correlation_id, now)
+        said.append(f"{app_name}: {'candidate' if created else 'duplicate'} {latest.id} {latest.state}")
+    return said
+
+
+def new(policy: Policy, app: str, target_env: str, revision: Revision, pipeline: str | None, execution: str | None,
+        succeeded_at: datetime, *, origin: str, now: datetime, requester: str | None = None,
+        skip_soak: bool = False) -> Promotion:
+    source_env = policy.promotion.previous_environment(app, target_env) or policy.account.environment
+    side = "target" if target_env == policy.account.environment else "source"
+    return Promotion(id=store.promotion_id(app, target_env, origin), app=app, source_env=source_env,
+                     target_env=target_env, side=side, revision=revision, source_pipeline=pipeline,
+                     source_execution=execution, succeeded_at=succeeded_at, requester=requester,
+                     skip_soak=skip_soak, created_at=now, updated_at=now)
+
+
+# ---- the target side: a candidate handed over by the source account ----
+
+class Malformed(ValueError):
+    """A release candidate that does not describe a promotion (names what is wrong)."""
+
+
+def on_candidate(policy: Policy, payload: dict[str, Any], correlation_id: str, now: datetime) -> str:
+    from pydantic import ValidationError
+
+    try:
+        incoming = Promotion.model_validate(payload.get("promotion"))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'promotion'}: {e['msg']}"
+                             for e in exc.errors()[:5])
+        raise Malformed(f"malformed release candidate: {problems}") from None
+    if incoming.target_env != policy.account.environment:
+        return f"candidate for {incoming.target_env} delivered to {policy.account.environment}: ignored"
+    if incoming.app not in policy.promotion.paths:
+        return f"app '{incoming.app}' has no promotion path here: ignored"
+    p = incoming.model_copy(update={
+        "side": "target", "state": State.PENDING, "history": [], "gates": [], "source_gates": incoming.gates,
+        "next_check_at": None, "updated_at": now, "created_at": incoming.created_at})
+    created, latest = start(p, policy, correlation_id, now)
+    return f"{'candidate' if created else 'duplicate'} {latest.id} {latest.state}"
+
+
+# ---- advancing one promotion ----
+
+def advance(app: str, promo_id: str, *, correlation_id: str, now: datetime | None = None,
+            policy: Policy | None = None, alarm: str | None = None) -> Promotion | None:
+    """Take a promotion as far as its facts allow now. Safe to call any number of times."""
+    now = now or datetime.now(UTC)
+    policy = policy or policies.current()
+    latest = None
+    for _ in range(8):  # a promotion can pass several states at once (pending -> soaking -> handed over)
+        before = store.load(app, promo_id)[0]
+        if before is None or not before.watched:
+            return before
+        latest = change(app, promo_id, correlation_id, now, policy,
+                         lambda p, v: _step(p, policy, correlation_id, now, alarm))
+        if latest is None or (latest.state is before.state and latest.model_dump() == before.model_dump()):
+            return latest
+        if latest.state is before.state:
+            return latest
+    return latest
+
+
+def _wait(p: Promotion, results: list[gates.Gate], now: datetime) -> Promotion | None:
+    found = [_gate_dict(g) for g in results]
+    until = gates.next_check(results)
+    check_at = until or now + RETRY
+    if found == p.gates and p.next_check_at == check_at:
+        return None
+    return p.model_copy(update={"gates": found, "next_check_at": check_at, "updated_at": now})
+
+
+def _gate_dict(g: gates.Gate) -> dict[str, Any]:
+    return {"name": g.name, "status": str(g.status), "reason": g.reason,
+            "until": g.until.isoformat() if g.until else None}
+
+
+def _step(p: Promotion, policy: Policy, correlation_id: str, now: datetime, alarm: str | None) -> Promotion | None:
+    settings = settings_for(policy, p.app)
+    if p.side == "source":
+        return _source_step(p, policy, settings, correlation_id, now)
+    return _target_step(p, policy, settings, correlation_id, now, alarm)
+
+
+def _source_step(p: Promotion, policy: Policy, settings: Resolved, correlation_id: str,
+                 now: datetime) -> Promotion | None:
+    if p.state is State.PENDING:
+        soak_end = p.succeeded_at + timedelta(seconds=settings.soak_seconds)
+        why = "soak skipped by an admin" if p.skip_soak else f"soaking {settings.soak} in {p.source_env}"
+        return p.moved(State.SOAKING, by=p.requester or SYSTEM, at=now, reason=why).model_copy(
+            update={"next_check_at": now if p.skip_soak else max(now, soak_end)})
+    if p.state is not State.SOAKING:
+        return None
+    url = settings.health_checks.get(p.source_env)
+    found = gates.SourceFacts(
+        now=now, succeeded_at=p.succeeded_at, skip_soak=p.skip_soak, skipped_by=p.requester if p.skip_soak else None,
+        alarms_in_alarm=facts.alarms_in_alarm(settings.alarms),
+        last_alarm_at=store.last_alarm(p.app, p.source_env),
+        health=facts.health(url, _seconds(settings.health_timeout)) if url else None)
+    results = gates.source_gates(settings, found)
+    if gates.verdict(results) is not gates.Status.PASS:
+        return _wait(p, results, now)
+    passed = [_gate_dict(g) for g in results]
+    handed = p.model_copy(update={"gates": passed})
+    from chalicelib.frontdoor import approvals
+
+    approvals.send_to(policy, _account_of(policy, p.target_env), Flow.RELEASE_CANDIDATE,
+                      {"promotion": handed.model_dump(mode="json")})
+    return handed.moved(State.HANDED_OFF, by=SYSTEM, at=now,
+                        reason=f"gates passed in {p.source_env}; handed to {p.target_env}").model_copy(
+        update={"next_check_at": None})
+
+
+def _account_of(policy: Policy, environment: str) -> str:
+    for name, peer in sorted(policy.peers.items()):
+        if peer.environment == environment and Flow.RELEASE_CANDIDATE in peer.send:
+            return name
+    raise RuntimeError(f"policy names no peer for '{environment}' that this account may send release candidates to")
+
+
+def _target_facts(p: Promotion, policy: Policy, settings: Resolved, now: datetime) -> gates.TargetFacts:
+    return gates.TargetFacts(
+        now=now, requester=p.requester, author=p.revision.author, hold=facts.hold(p.app),
+        freezes=facts.active_freezes(policy, p.target_env, now),
+        open_incidents=facts.open_incidents(p.app) if settings.block_on_incident else (),
+        approvals_required=settings.approvals.count, approvals=tuple(p.approvals), rejected_by=p.rejected_by,
+        reject_reason=p.reject_reason, expired=p.expired, awaiting_since=p.awaiting_since,
+        bad=store.bad(p.app, p.revision.id))
+
+
+def _target_step(p: Promotion, policy: Policy, settings: Resolved, correlation_id: str, now: datetime,
+                 alarm: str | None) -> Promotion | None:
+    if p.state is State.PENDING:
+        return p.moved(State.AWAITING_APPROVAL, by=SYSTEM, at=now,
+                       reason=f"candidate from {p.source_env}: checking gates in {p.target_env}").model_copy(
+            update={"awaiting_since": now, "next_check_at": now})
+    if p.state is State.HELD:
+        if facts.hold(p.app) is not None:
+            return None
+        resumed = p.held_from or State.AWAITING_APPROVAL
+        return p.moved(resumed, by=SYSTEM, at=now, reason="hold lifted").model_copy(
+            update={"held_from": None, "next_check_at": now})
+    if p.state in (State.AWAITING_APPROVAL, State.APPROVED):
+        return _gate_and_deploy(p, policy, settings, correlation_id, now)
+    if p.state is State.DEPLOYING:
+        return _check_deploy(p, settings, now)
+    if p.state is State.VERIFYING:
+        return _verify(p, policy, settings, now, alarm)
+    if p.state is State.FAILED:
+        return _roll_back(p, policy, settings, correlation_id, now)
+    if p.state is State.ROLLED_BACK and p.watched:
+        if p.updated_at + STUCK > now:
+            return p.model_copy(update={"next_check_at": p.updated_at + STUCK}) if not p.next_check_at else None
+        ex = pipelines.execution(p.target_pipeline or "", p.rollback_execution or "")
+        return rollback_finished(p, ex.status, now)
+    return None
+
+
+def _gate_and_deploy(p: Promotion, policy: Policy, settings: Resolved, correlation_id: str,
+                     now: datetime) -> Promotion | None:
+    found = _target_facts(p, policy, settings, now)
+    if found.hold is not None:
+        return p.moved(State.HELD, by=found.hold.by, at=now, reason=f"held: {found.hold.reason}").model_copy(
+            update={"held_from": p.state, "next_check_at": now + RETRY * 5,
+                    "gates": [_gate_dict(g) for g in gates.target_gates(settings, found)]})
+    results = gates.target_gates(settings, found)
+    verdict = gates.verdict(results)
+    if verdict is gates.Status.FAIL:
+        failed = next(g for g in results if g.status is gates.Status.FAIL)
+        rejected = p.moved(State.REJECTED, by=p.rejected_by or SYSTEM, at=now, reason=failed.reason).model_copy(
+            update={"gates": [_gate_dict(g) for g in results], "next_check_at": None,
+                    "reject_reason": p.reject_reason or failed.reason})
+        _reject_waiting(rejected, settings, failed.reason)
+        return rejected
+    approval = next(g for g in results if g.name == "approval")
+    if approval.status is gates.Status.WAIT and p.decision_id is None:
+        decision_id = _ask(p, policy, settings, results, correlation_id, now)
+        return p.model_copy(update={"decision_id": decision_id, "gates": [_gate_dict(g) for g in results],
+                                    "next_check_at": now + RETRY * 5})
+    if approval.status is gates.Status.PASS and p.state is State.AWAITING_APPROVAL:
+        why = approval.reason
+        return p.moved(State.APPROVED, by=(p.approvals or [SYSTEM])[-1], at=now, reason=why).model_copy(
+            update={"gates": [_gate_dict(g) for g in results], "next_check_at": now})
+    if verdict is not gates.Status.PASS:
+        return _wait(p, results, now)
+    return _deploy(p, settings, results, now)
+
+
+def _ask(p: Promotion, policy: Policy, settings: Resolved, results: list[gates.Gate], correlation_id: str,
+         now: datetime) -> str:
+    from chalicelib.frontdoor import approvals
+    from chalicelib.policy.schema import Role
+
+    app = policy.apps[p.app]
+    decision_id = f"{DECISION_PREFIX}{p.id}"
+    shown = p.model_copy(update={"gates": [_gate_dict(g) for g in results]})
+    approvals.ask(capability="promotion", title=f"Promote {p.app} {p.revision.short} to {p.target_env}",
+                  summary=cards.text(shown), environment=p.target_env, requester=p.requester or SYSTEM,
+                  author=p.revision.author, channel=app.channel, payload={"app": p.app, "id": p.id},
+                  correlation_id=correlation_id, role=Role.APPROVER, decision_id=decision_id,
+                  required=settings.approvals.count, group=settings.approvals.group, four_eyes=True,
+                  deadline=now + timedelta(seconds=settings.approval_expiry_seconds),
+                  key=f"promotion:{p.id}", blocks=cards.body(shown))
+    return decision_id
+
+
+def _deploy(p: Promotion, settings: Resolved, results: list[gates.Gate], now: datetime) -> Promotion | None:
+    policy = policies.current()
+    pipeline = policy.apps[p.app].pipelines[p.target_env].name
+    previous = store.current(p.app, p.target_env)
+    extra: dict[str, Any] = {"target_pipeline": pipeline, "deploying_at": now, "next_check_at": now + STUCK,
+                             "gates": [_gate_dict(g) for g in results]}
+    if previous is not None:
+        extra |= {"previous": Revision.model_validate(previous["revision"]), "previous_id": previous["promotion"]}
+    if settings.deploy.mode is Mode.TRIGGER:
+        execution = pipelines.start_pinned(pipeline, settings.deploy, p.revision, token=f"promote-{p.id}")
+        reason = f"started {pipeline} pinned to {p.revision.short}"
+    else:
+        deploy = settings.deploy
+        waiting = pipelines.waiting_approval(pipeline, deploy.stage or "", deploy.action or "")
+        matches = waiting is not None and _revision_of(pipeline, waiting.execution_id, settings) == p.revision.id
+        if waiting is None or not matches:
+            where = f"{pipeline} {deploy.stage}/{deploy.action}"
+            why = (f"waiting for {where} to wait for approval of {p.revision.short}" if waiting is None else
+                   f"{where} waits with another revision; waiting for {p.revision.short}")
+            return _wait(p, [*results, gates.Gate("pipeline", gates.Status.WAIT, why)], now)
+        summary = (f"Switchboard: {p.revision.short} approved by " + (", ".join(p.approvals) or "policy")
+                   + f"; gates passed (promotion {p.id})")
+        pipelines.answer_approval(pipeline, deploy.stage or "", deploy.action or "", waiting.token, approved=True,
+                                  summary=summary)
+        execution = waiting.execution_id
+        reason = f"approved {pipeline} {deploy.stage}/{deploy.action} for {p.revision.short}"
+    store.point(execution, app=p.app, promotion=p.id, role="deploy")
+    return p.moved(State.DEPLOYING, by=SYSTEM, at=now, reason=reason).model_copy(
+        update={"target_execution": execution, **extra})
+
+
+def _revision_of(pipeline: str, execution_id: str, settings: Resolved) -> str | None:
+    ex = pipelines.execution(pipeline, execution_id, str(settings.deploy.revision_type))
+    return ex.revision.id if ex.revision else None
+
+
+def _reject_waiting(p: Promotion, settings: Resolved, reason: str) -> None:
+    """Approval mode: the execution waiting with this revision is answered Rejected, with the reason."""
+    if settings.deploy.mode is not Mode.APPROVAL:
+        return
+    policy = policies.current()
+    ref = policy.apps[p.app].pipelines.get(p.target_env)
+    if ref is None:
+        return
+    deploy = settings.deploy
+    waiting = pipelines.waiting_approval(ref.name, deploy.stage or "", deploy.action or "")
+    if waiting is not None and _revision_of(ref.name, waiting.execution_id, settings) == p.revision.id:
+        pipelines.answer_approval(ref.name, deploy.stage or "", deploy.action or "", waiting.token, approved=False,
+                                  summary=f"Switchboard: {reason} (promotion {p.id})")
+
+
+def _check_deploy(p: Promotion, settings: Resolved, now: datetime) -> Promotion | None:
+    """No news of the deploy for a while: ask CodePipeline (events can be lost; this is the reconcile)."""
+    if p.deploying_at and now < p.deploying_at + STUCK:
+        return None
+    ex = pipelines.execution(p.target_pipeline or "", p.target_execution or "", str(settings.deploy.revision_type))
+    moved = execution_changed(p, ex.status, now, ex.updated_at or now)
+    return moved or p.model_copy(update={"next_check_at": now + STUCK})
+
+
+def execution_changed(p: Promotion, status: str, now: datetime, at: datetime) -> Promotion | None:
+    """The deploy execution reported ``status`` (an event or a read): move if that is news."""
+    dst = on_execution(p.state, status)
+    if dst is None:
+        return None
+    if dst is State.VERIFYING:
+        bake = settings_for(policies.current(), p.app).bake_seconds
+        return p.moved(dst, by=SYSTEM, at=now, reason=f"{p.target_pipeline} succeeded; baking").model_copy(
+            update={"deployed_at": at, "next_check_at": at + timedelta(seconds=bake)})
+    if dst is State.FAILED:
+        return p.moved(dst, by=SYSTEM, at=now, reason=f"{p.target_pipeline} {status.lower()}").model_copy(
+            update={"failed_at": at, "failure": f"{p.target_pipeline} execution {status.lower()}",
+                    "next_check_at": now})
+    return p.moved(dst, by=SYSTEM, at=now, reason=f"{p.target_pipeline} {status.lower()}")
+
+
+def _verify(p: Promotion, policy: Policy, settings: Resolved, now: datetime, alarm: str | None) -> Promotion | None:
+    deployed = p.deployed_at or now
+    bake_end = deployed + timedelta(seconds=settings.bake_seconds)
+    in_alarm = set(facts.alarms_in_alarm(settings.alarms)) | ({alarm} if alarm else set())
+    url = settings.health_checks.get(p.target_env)
+    health = facts.health(url, _seconds(settings.health_timeout)) if url and now >= bake_end else None
+    result = gates.verify(settings, gates.VerifyFacts(now=now, deployed_at=deployed,
+                                                      alarms_in_alarm=tuple(sorted(in_alarm)), health=health))
+    others = [g for g in p.gates if g.get("name") != "bake"]
+    if result.status is gates.Status.WAIT:
+        return _wait(p, [_gate_from(g) for g in others] + [result], now)
+    if result.status is gates.Status.FAIL:
+        return p.moved(State.FAILED, by=SYSTEM, at=now, reason=result.reason).model_copy(
+            update={"failed_at": now, "failure": result.reason, "gates": [*others, _gate_dict(result)],
+                    "next_check_at": now})
+    store.set_current(p.app, p.target_env, revision=p.revision, promotion=p.id, at=now)
+    return p.moved(State.PROMOTED, by=SYSTEM, at=now, reason=result.reason).model_copy(
+        update={"promoted_at": now, "gates": [*others, _gate_dict(result)], "next_check_at": None})
+
+
+def _gate_from(d: dict[str, Any]) -> gates.Gate:
+    return gates.Gate(d["name"], gates.Status(d["status"]), d["reason"],
+                      datetime.fromisoformat(d["until"]) if d.get("until") else None)
+
+
+def _roll_back(p: Promotion, policy: Policy, settings: Resolved, correlation_id: str,
+               now: datetime) -> Promotion | None:
+    """A failed promotion: mark the revision bad, then redeploy the last promoted one (auto) or offer it (notify)."""
+    if store.bad(p.app, p.revision.id) is None:
+        store.mark_bad(p.app, p.revision.id, why=p.failure or "failed in " + p.target_env, at=now)
+    if p.previous is None:
+        if p.next_check_at and p.next_check_at > now + IDLE / 2:
+            return None
+        return p.model_copy(update={"next_check_at": now + IDLE, "failure": (p.failure or "failed")
+                                    + f"; nothing to roll back to (no earlier promotion in {p.target_env})"})
+    auto = settings.rollback is Rollback.AUTO and settings.deploy.mode is Mode.TRIGGER
+    if not auto:
+        if p.rollback_decision is not None:
+            return None if p.next_check_at and p.next_check_at > now else p.model_copy(
+                update={"next_check_at": now + IDLE})
+        from chalicelib.frontdoor import approvals
+        from chalicelib.policy.schema import Role
+
+        decision_id = f"{ROLLBACK_PREFIX}{p.id}"
+        approvals.ask(capability="promotion", title=f"Roll back {p.app} in {p.target_env} to {p.previous.short}",
+                      summary=f"{p.revision.short} failed: {p.failure or 'failed'}", environment=p.target_env,
+                      requester=SYSTEM, channel=policy.apps[p.app].channel,
+                      payload={"app": p.app, "id": p.id, "rollback": True}, correlation_id=correlation_id,
+                      role=Role.OPERATOR, decision_id=decision_id, key=f"promotion:{p.id}",
+                      blocks=cards.body(p))
+        return p.model_copy(update={"rollback_decision": decision_id, "next_check_at": now + IDLE})
+    return redeploy_previous(p, settings, now, by=SYSTEM)
+
+
+def redeploy_previous(p: Promotion, settings: Resolved, now: datetime, *, by: str) -> Promotion:
+    assert p.previous is not None
+    pipeline = p.target_pipeline or policies.current().apps[p.app].pipelines[p.target_env].name
+    deploy = settings.deploy
+    if deploy.mode is Mode.APPROVAL:  # the rollback run stops at the approval action too: answered on arrival
+        deploy = deploy.model_copy(update={"mode": Mode.TRIGGER})
+    execution = pipelines.start_pinned(pipeline, deploy, p.previous, token=f"rollback-{p.id}")
+    store.point(execution, app=p.app, promotion=p.id, role="rollback")
+    return p.moved(State.ROLLED_BACK, by=by, at=now,
+                   reason=f"redeploying {p.previous.short} with {pipeline}").model_copy(
+        update={"rollback_execution": execution, "target_pipeline": pipeline, "next_check_at": now + STUCK})
+
+
+def rollback_finished(p: Promotion, status: str, now: datetime) -> Promotion | None:
+    if p.restored_at is not None or p.previous is None:
+        return None
+    if status in ("SUCCEEDED", "Succeeded"):
+        store.set_current(p.app, p.target_env, revision=p.previous, promotion=p.previous_id or p.id, at=now)
+        return p.model_copy(update={"restored_at": now, "next_check_at": None, "updated_at": now})
+    if status in ("FAILED", "Failed", "CANCELED", "Cancelled", "STOPPED", "Stopped", "SUPERSEDED", "Superseded"):
+        return p.model_copy(update={"failure": (p.failure or "") + f"; the rollback run {status.lower()}: act by hand",
+                                    "next_check_at": None, "updated_at": now, "rollback_execution": None})
+    return None
+
+
+def _seconds(duration: str) -> float:
+    from chalicelib.promotion.policy import seconds
+
+    return float(seconds(duration))

@@ -1,0 +1,314 @@
+"""The promotion capability's items in the shared state table (``switchboard-state``), one partition per app.
+
+===============================  ===================  ===========================================================
+PK                               SK                   what
+===============================  ===================  ===========================================================
+``promotion#<app>``              ``promo#<id>``       one promotion (``data``: the ``Promotion`` model) with a
+                                                      ``version`` every write is conditional on; while it is not
+                                                      terminal also in GSI ``gsi1``: PK ``promotion#active``, SK
+                                                      ``<next check>#<app>#<id>`` (the reconcile tick's work list)
+``promotion#<app>``              ``hold``             ``/ops hold``: who, why, when (deleted by ``/ops unhold``)
+``promotion#<app>``              ``bad#<revision>``   a revision rolled back: never promoted automatically again
+``promotion#<app>``              ``alarm#<env>``      when a watched alarm of the app was last in ALARM here
+``promotion#<app>``              ``current#<env>``    what runs in the environment: revision, promotion, since
+``promotion#exec#<execution>``   ``pointer``          the promotion a pipeline execution belongs to (deploy or
+                                                      rollback), so a pipeline event finds it with one GetItem
+===============================  ===================  ===========================================================
+
+The same promotion id is used by the source account's copy and the target account's copy (it is derived from the
+app, the target environment and the source execution, or the Slack request that asked for it), so a hand-off
+delivered twice creates one promotion. Times are UTC ISO-8601 strings of one width, so they sort as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.models import Model
+
+from chalicelib.promotion.machine import TERMINAL, State, check
+from chalicelib.state.models import StateIndex, StateItem
+
+_META = StateItem.Meta
+ACTIVE = "promotion#active"
+RECORD_TTL = timedelta(days=400)  # DORA keys look back 30 days; status and audit a year
+
+
+def stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def promotion_id(app: str, target_env: str, origin: str) -> str:
+    """A short id both accounts derive alike: ``origin`` is the source execution id or the Slack request id."""
+    return hashlib.sha256(f"{app}|{target_env}|{origin}".encode()).hexdigest()[:10]
+
+
+class Revision(BaseModel):
+    id: str  # commit id / image digest / object version
+    type: str = "COMMIT_ID"
+    name: str | None = None  # the artifact's name in the pipeline
+    summary: str | None = None  # the commit message
+    author: str | None = None
+    url: str | None = None
+    committed_at: datetime | None = None
+
+    @property
+    def short(self) -> str:
+        return self.id.removeprefix("sha256:")[:7] if self.type != "S3_OBJECT_VERSION_ID" else self.id[:12]
+
+
+class Step(BaseModel):
+    """One transition, kept on the promotion: from, to, when, who (a Slack user or ``system``) and why."""
+
+    src: str
+    dst: str
+    at: datetime
+    by: str
+    reason: str
+
+
+class Promotion(BaseModel):
+    id: str
+    app: str
+    source_env: str
+    target_env: str
+    side: str  # "source": this account soaks and hands over; "target": this account approves, deploys, verifies
+    state: State = State.PENDING
+    held_from: State | None = None
+    revision: Revision
+    source_pipeline: str | None = None
+    source_execution: str | None = None
+    succeeded_at: datetime  # the source pipeline execution succeeded: soak starts here
+    requester: str | None = None  # a Slack user for `/ops promote`, None when Switchboard started it
+    skip_soak: bool = False
+    created_at: datetime
+    updated_at: datetime
+    next_check_at: datetime | None = None
+    gates: list[dict[str, Any]] = Field(default_factory=list)  # the latest gate results (name, status, reason)
+    source_gates: list[dict[str, Any]] = Field(default_factory=list)  # as the source account last saw them
+    decision_id: str | None = None
+    approvals: list[str] = Field(default_factory=list)
+    rejected_by: str | None = None
+    reject_reason: str | None = None
+    expired: bool = False
+    awaiting_since: datetime | None = None
+    target_pipeline: str | None = None
+    target_execution: str | None = None
+    deploying_at: datetime | None = None
+    deployed_at: datetime | None = None
+    previous: Revision | None = None  # what ran in the target before (what a rollback redeploys)
+    previous_id: str | None = None
+    promoted_at: datetime | None = None
+    failed_at: datetime | None = None
+    failure: str | None = None
+    rollback_execution: str | None = None
+    rollback_decision: str | None = None
+    restored_at: datetime | None = None
+    superseded_by: str | None = None
+    history: list[Step] = Field(default_factory=list)
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+    @property
+    def watched(self) -> bool:
+        """Still something to look at: not terminal, or a rollback still redeploying."""
+        return not self.terminal or (self.state is State.ROLLED_BACK and self.rollback_execution is not None
+                                     and self.restored_at is None)
+
+    def moved(self, dst: State, *, by: str, reason: str, at: datetime) -> Promotion:
+        """A copy in ``dst`` (checked against the state machine) with the step recorded."""
+        check(self.state, dst)
+        step = Step(src=str(self.state), dst=str(dst), at=at, by=by, reason=reason[:1000])
+        return self.model_copy(update={"state": dst, "updated_at": at, "history": [*self.history, step][-50:]})
+
+
+class PromotionItem(Model):
+    class Meta(_META):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    version = NumberAttribute(default=0)
+    state = UnicodeAttribute(null=True)
+    data = JSONAttribute(null=True)
+    at = UnicodeAttribute(null=True)  # alarm#<env>: the newest ALARM time (compared in a condition)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+
+    active = StateIndex()
+
+
+class Conflict(Exception):
+    """Someone else wrote the promotion since it was read: read it again and decide again."""
+
+
+def _pk(app: str) -> str:
+    return f"promotion#{app}"
+
+
+def _sk(promo_id: str) -> str:
+    return f"promo#{promo_id}"
+
+
+def load(app: str, promo_id: str) -> tuple[Promotion | None, int]:
+    try:
+        item = PromotionItem.get(_pk(app), _sk(promo_id), consistent_read=True)
+    except PromotionItem.DoesNotExist:
+        return None, 0
+    return Promotion.model_validate(item.data), int(item.version)
+
+
+def _index(p: Promotion) -> tuple[str | None, str | None]:
+    if not p.watched:
+        return None, None
+    when = p.next_check_at or p.updated_at
+    return ACTIVE, f"{stamp(when)}#{p.app}#{p.id}"
+
+
+def create(p: Promotion) -> bool:
+    """Store a new promotion; False when one with this id exists already (a duplicate hand-off or event)."""
+    gsi1pk, gsi1sk = _index(p)
+    item = PromotionItem(_pk(p.app), _sk(p.id), version=1, state=str(p.state), data=p.model_dump(mode="json"),
+                         gsi1pk=gsi1pk, gsi1sk=gsi1sk)
+    try:
+        item.save(condition=PromotionItem.pk.does_not_exist())
+    except PutError as exc:
+        if _conditional(exc):
+            return False
+        raise
+    return True
+
+
+def save(p: Promotion, version: int) -> int:
+    """Write ``p`` over the version that was read; raises ``Conflict`` when that is no longer the stored one."""
+    gsi1pk, gsi1sk = _index(p)
+    item = PromotionItem(_pk(p.app), _sk(p.id))
+    actions = [PromotionItem.version.set(version + 1), PromotionItem.state.set(str(p.state)),
+               PromotionItem.data.set(p.model_dump(mode="json"))]
+    actions += ([PromotionItem.gsi1pk.set(gsi1pk), PromotionItem.gsi1sk.set(gsi1sk)] if gsi1pk
+                else [PromotionItem.gsi1pk.remove(), PromotionItem.gsi1sk.remove()])
+    try:
+        item.update(actions=actions, condition=PromotionItem.version == version)
+    except UpdateError as exc:
+        if _conditional(exc):
+            raise Conflict(f"promotion {p.id} changed since it was read") from exc
+        raise
+    return version + 1
+
+
+def of_app(app: str) -> list[Promotion]:
+    """Every promotion of an app (newest first)."""
+    found = [Promotion.model_validate(i.data) for i in
+             PromotionItem.query(_pk(app), PromotionItem.sk.startswith("promo#"), consistent_read=True)]
+    return sorted(found, key=lambda p: p.created_at, reverse=True)
+
+
+def due(now: datetime) -> list[tuple[str, str]]:
+    """(app, id) of promotions whose next check has come."""
+    found = PromotionItem.active.query(ACTIVE, PromotionItem.gsi1sk <= f"{stamp(now)}~")
+    return [tuple(i.gsi1sk.split("#", 1)[1].split("#", 1)) for i in found]  # type: ignore[misc]
+
+
+def active() -> list[tuple[str, str]]:
+    return [tuple(i.gsi1sk.split("#", 1)[1].split("#", 1)) for i in PromotionItem.active.query(ACTIVE)]  # type: ignore[misc]
+
+
+# ---- small facts next to the promotions ----
+
+def _get(pk: str, sk: str) -> dict[str, Any] | None:
+    try:
+        return PromotionItem.get(pk, sk, consistent_read=True).data
+    except PromotionItem.DoesNotExist:
+        return None
+
+
+def _put(pk: str, sk: str, data: dict[str, Any]) -> None:
+    PromotionItem(pk, sk, data=data).save()
+
+
+def hold_of(app: str) -> dict[str, Any] | None:
+    return _get(_pk(app), "hold")
+
+
+def set_hold(app: str, *, by: str, reason: str, at: datetime) -> bool:
+    """Put a hold; False when the app is already held (the first hold and its reason stay)."""
+    try:
+        PromotionItem(_pk(app), "hold", data={"by": by, "reason": reason, "at": stamp(at)}).save(
+            condition=PromotionItem.pk.does_not_exist())
+    except PutError as exc:
+        if _conditional(exc):
+            return False
+        raise
+    return True
+
+
+def clear_hold(app: str) -> dict[str, Any] | None:
+    """Remove the hold; returns what it was (None: there was none)."""
+    was = hold_of(app)
+    if was is None:
+        return None
+    try:
+        PromotionItem(_pk(app), "hold").delete(condition=PromotionItem.pk.exists())
+    except DeleteError as exc:
+        if _conditional(exc):
+            return None
+        raise
+    return was
+
+
+def mark_bad(app: str, revision: str, *, why: str, at: datetime) -> None:
+    _put(_pk(app), f"bad#{revision}", {"why": why, "at": stamp(at)})
+
+
+def bad(app: str, revision: str) -> str | None:
+    found = _get(_pk(app), f"bad#{revision}")
+    return found["why"] if found else None
+
+
+def note_alarm(app: str, env: str, at: datetime) -> None:
+    """Remember the newest time a watched alarm was in ALARM (a late, older event never moves it back)."""
+    item = PromotionItem(_pk(app), f"alarm#{env}")
+    when = stamp(at)
+    try:
+        item.update(actions=[PromotionItem.at.set(when)],
+                    condition=PromotionItem.at.does_not_exist() | (PromotionItem.at < when))
+    except UpdateError as exc:
+        if not _conditional(exc):
+            raise
+
+
+def last_alarm(app: str, env: str) -> datetime | None:
+    try:
+        item = PromotionItem.get(_pk(app), f"alarm#{env}", consistent_read=True)
+    except PromotionItem.DoesNotExist:
+        return None
+    return datetime.strptime(item.at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if item.at else None
+
+
+def current(app: str, env: str) -> dict[str, Any] | None:
+    return _get(_pk(app), f"current#{env}")
+
+
+def set_current(app: str, env: str, *, revision: Revision, promotion: str, at: datetime) -> None:
+    _put(_pk(app), f"current#{env}", {"revision": revision.model_dump(mode="json"), "promotion": promotion,
+                                      "since": stamp(at)})
+
+
+def point(execution_id: str, *, app: str, promotion: str, role: str) -> None:
+    _put(f"promotion#exec#{execution_id}", "pointer", {"app": app, "promotion": promotion, "role": role})
+
+
+def pointer(execution_id: str) -> dict[str, Any] | None:
+    return _get(f"promotion#exec#{execution_id}", "pointer")
+
+
+def _conditional(exc: Exception) -> bool:
+    cause = getattr(exc, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
