@@ -44,6 +44,10 @@ class Emulator:
         logging.getLogger("moto").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", message=r"Tried to parse AWS::\S+ but it's not supported",
                                 category=UserWarning)
+        # moto stores pipelines but does not run them: CodePipeline executions are emulated in-process.
+        from localworld import codepipeline
+
+        codepipeline.install()
         self._server.start()
         return self
 

@@ -1,20 +1,28 @@
 """A demo estate laid out like the Gruntwork Reference Architecture, created through moto's real APIs, and
 the events such an estate would emit.
 
-moto does not emit EventBridge events for alarm state changes or pipeline executions (and has no
-pipeline executions at all), so ``Simulator`` changes what moto can change (``set_alarm_state``) and then
-puts on the account's bus the event AWS would have emitted, built from what moto describes.
+moto does not emit EventBridge events for alarm state changes, so ``Simulator`` changes what moto can change
+(``set_alarm_state``) and then puts on the account's bus the event AWS would have emitted, built from what moto
+describes. Pipelines really run (``localworld.codepipeline``): ``Simulator.push`` lands a commit and the
+pipeline's execution emits CodePipeline's own events; ``Simulator.pipeline`` still puts one hand-made event.
+
+Each app's pipeline is Source (a CodeStar connection to ``acme/<app>``, shared by the app's pipelines in every
+account) → Build (CodeBuild) → Deploy (ECS for an app with ECS services, else CodeDeploy). A pipeline that
+promotion answers by approval (``deploy: {mode: approval, stage, action}`` in the account's policy, and
+``api-prod`` in any case) has that stage with a Manual approval action just before Deploy.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
+from localworld import codepipeline
 from localworld.accounts import Account
 
 TRUST_CODEPIPELINE = json.dumps({
@@ -67,8 +75,10 @@ def seed(session: boto3.Session, account: Account, endpoint_url: str) -> list[st
             made.append(f"auto scaling group {ref.name} (1..6, desired 2)")
         pipe = app.pipelines.get(env)
         if pipe and pipe.account == account.name:
-            cp.create_pipeline(pipeline=_pipeline(pipe.name, role_arn))
-            made.append(f"pipeline {pipe.name}")
+            approval = _approval(account, app_name, pipe.name)
+            cp.create_pipeline(pipeline=_pipeline(account, app_name, pipe.name, role_arn,
+                                                  ecs=bool(app.ecs_services.get(env)), approval=approval))
+            made.append(f"pipeline {pipe.name}" + (f" (approval {approval[0]}/{approval[1]})" if approval else ""))
         for prefix in app.alarm_prefixes:
             for suffix, metric in (("5xx", "HTTPCode_Target_5XX_Count"), ("latency", "TargetResponseTime")):
                 name = f"{prefix}{suffix}"
@@ -86,21 +96,54 @@ def seed(session: boto3.Session, account: Account, endpoint_url: str) -> list[st
     return made
 
 
-def _pipeline(name: str, role_arn: str) -> dict[str, Any]:
-    return {
-        "name": name, "roleArn": role_arn,
-        "artifactStore": {"type": "S3", "location": f"{name}-artifacts"},
-        "stages": [
-            {"name": "Source", "actions": [{
-                "name": "Source", "actionTypeId": {"category": "Source", "owner": "AWS",
-                                                   "provider": "CodeStarSourceConnection", "version": "1"},
-                "outputArtifacts": [{"name": "src"}], "configuration": {"FullRepositoryId": f"acme/{name}"}}]},
-            {"name": "Deploy", "actions": [{
-                "name": "Deploy", "actionTypeId": {"category": "Deploy", "owner": "AWS", "provider": "ECS",
-                                                   "version": "1"},
-                "inputArtifacts": [{"name": "src"}], "configuration": {}}]},
-        ],
-    }
+# Pipelines whose promotion is answered at a Manual approval even when the policy does not say so.
+DEMO_APPROVALS = {"api-prod": ("Prod", "ApproveProd")}
+
+
+def _approval(account: Account, app: str, pipeline: str) -> tuple[str, str] | None:
+    """(stage, action) of the pipeline's Manual approval, if promotion answers one there."""
+    deploy = account.policy.promotion.settings(app).deploy
+    if deploy.mode == "approval" and deploy.stage and deploy.action:
+        return deploy.stage, deploy.action
+    return DEMO_APPROVALS.get(pipeline)
+
+
+def _pipeline(account: Account, app: str, name: str, role_arn: str, *, ecs: bool,
+              approval: tuple[str, str] | None = None) -> dict[str, Any]:
+    env = account.environment
+    connection = (f"arn:aws:codestar-connections:{account.region}:{account.id}:connection/"
+                  f"{uuid.uuid5(uuid.NAMESPACE_URL, f'github.com/acme/{account.id}')}")
+    if ecs:
+        deploy = {"actionTypeId": {"category": "Deploy", "owner": "AWS", "provider": "ECS", "version": "1"},
+                  "configuration": {"ClusterName": env, "ServiceName": app, "FileName": "imagedefinitions.json"}}
+    else:
+        deploy = {"actionTypeId": {"category": "Deploy", "owner": "AWS", "provider": "CodeDeploy", "version": "1"},
+                  "configuration": {"ApplicationName": app, "DeploymentGroupName": f"{app}-{env}"}}
+    stages: list[dict[str, Any]] = [
+        {"name": "Source", "actions": [{
+            "name": "Source", "runOrder": 1,
+            "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeStarSourceConnection",
+                             "version": "1"},
+            "outputArtifacts": [{"name": "SourceArtifact"}],
+            "configuration": {"ConnectionArn": connection, "FullRepositoryId": f"acme/{app}", "BranchName": "main",
+                              "OutputArtifactFormat": "CODE_ZIP"}}]},
+        {"name": "Build", "actions": [{
+            "name": "Build", "runOrder": 1,
+            "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
+            "inputArtifacts": [{"name": "SourceArtifact"}], "outputArtifacts": [{"name": "BuildArtifact"}],
+            "configuration": {"ProjectName": f"{name}-build"}}]},
+    ]
+    if approval:
+        stage, action = approval
+        stages.append({"name": stage, "actions": [{
+            "name": action, "runOrder": 1,
+            "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"},
+            "configuration": {"CustomData": f"Promote {app} to {env}?"}}]})
+    stages.append({"name": "Deploy", "actions": [{
+        "name": "Deploy", "runOrder": 1, "inputArtifacts": [{"name": "BuildArtifact"}], **deploy}]})
+    return {"name": name, "roleArn": role_arn, "pipelineType": "V2", "executionMode": "SUPERSEDED",
+            "artifactStore": {"type": "S3", "location": f"codepipeline-{account.region}-{account.id}"},
+            "stages": stages}
 
 
 class Simulator:
@@ -151,6 +194,15 @@ class Simulator:
                   "execution-trigger": {"trigger-type": "StartPipelineExecution", "trigger-detail": "local"}}
         return self.put("aws.codepipeline", "CodePipeline Pipeline Execution State Change", detail,
                         [meta["metadata"]["pipelineArn"]]), execution_id
+
+    def push(self, pipeline: str, *, message: str, author: str = "dev@acme.example", commit_id: str | None = None,
+             created: datetime | None = None) -> tuple[str, str]:
+        """A commit lands on the pipeline's repository and the pipeline runs (``localworld.codepipeline``, in
+        this process's moto). Returns (execution id, commit id)."""
+        commit_id = commit_id or secrets.token_hex(20)
+        execution_id = codepipeline.push(self.account.id, self.account.region, pipeline, commit_id=commit_id,
+                                         message=message, author=author, created=created)
+        return execution_id, commit_id
 
     def to_peer(self, peer_id: str, flow: str, payload: dict[str, Any]) -> str:
         detail = {"to_account": peer_id, "from_account": self.account.name, "flow": flow, "payload": payload}

@@ -29,7 +29,7 @@ class Detail(BaseModel):
 class PipelineDetail(Detail):
     pipeline: str = Field(min_length=1)
     execution_id: str = Field(alias="execution-id", min_length=1)
-    state: Literal["STARTED", "SUCCEEDED", "RESUMED", "FAILED", "CANCELED", "SUPERSEDED", "STOPPED",
+    state: Literal["STARTED", "SUCCEEDED", "RESUMED", "FAILED", "CANCELED", "SUPERSEDED", "STOPPED", "ABANDONED",
                    "STOPPING"]
     version: int
     pipeline_execution_attempt: int | None = Field(None, alias="pipeline-execution-attempt")

@@ -1,0 +1,441 @@
+"""Promotion end to end inside one emulated account: moto for DynamoDB, CloudWatch and CodePipeline definitions,
+the local world's CodePipeline emulation for executions, approvals, and events, and the shipped stage and prod
+policies (switched per step, as the two accounts would run them).
+
+What crosses accounts (the hand-off, approval requests, cards) goes through ``chalicelib.frontdoor.approvals``;
+here it is recorded instead of being put on a bus, and fed to the other side by the test, so each step asserts
+exactly what one account decided. tests/test_promotion_world.py runs the same story across real accounts.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib.capabilities import Context
+from chalicelib.kinds import Kind
+from localworld import codepipeline as emu
+from tests.frontdoor_kit import as_account
+
+ACCOUNT = "123456789012"  # moto's default account: the tests' credentials act here
+REGION = "eu-west-1"
+# Handlers read the clock; ticks are given a time. Event times start now, so both agree (the shipped policies have
+# no freeze windows; test_promotion_gates covers freezes).
+T0 = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def world(aws, monkeypatch):
+    """Pipelines web-stage, web-prod, api-stage, api-prod (api-prod waits at Prod/ApproveProd), fast steps, and a
+    recorder in place of the cross-account calls."""
+    from localworld.estate import TRUST_CODEPIPELINE, _pipeline
+
+    emu.set_step_seconds(0.05)
+    from chalicelib.promotion.store import PromotionItem
+
+    for account in ("stage", "prod"):
+        monkeypatch.setattr(PromotionItem.Meta, "table_name", f"switchboard-state-{account}")
+        monkeypatch.setattr(PromotionItem, "_connection", None)
+        PromotionItem.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+    iam = boto3.client("iam")
+    role = iam.create_role(RoleName="codepipeline", AssumeRolePolicyDocument=TRUST_CODEPIPELINE)["Role"]["Arn"]
+    cp = boto3.client("codepipeline")
+    fake = SimpleNamespace(id=ACCOUNT, region=REGION, environment="stage")
+    for app, ecs in (("web", True), ("api", False)):
+        for env in ("stage", "prod"):
+            fake.environment = env
+            approval = ("Prod", "ApproveProd") if (app, env) == ("api", "prod") else None
+            cp.create_pipeline(pipeline=_pipeline(fake, app, f"{app}-{env}", role, ecs=ecs, approval=approval))
+    sent: dict[str, list[Any]] = {"send_to": [], "ask": [], "announce": []}
+    from chalicelib.frontdoor import approvals
+
+    monkeypatch.setattr(approvals, "send_to", lambda policy, account, flow, payload: sent["send_to"].append(
+        (account, str(flow), json.loads(json.dumps(payload)))))
+    monkeypatch.setattr(approvals, "ask", lambda **kw: sent["ask"].append(kw))
+    monkeypatch.setattr(approvals, "announce", lambda **kw: sent["announce"].append(kw))
+    boto3.client("cloudwatch").put_metric_alarm(
+        AlarmName="web-5xx", MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
+        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold")
+    yield SimpleNamespace(sent=sent, monkeypatch=monkeypatch)
+    emu.wait_idle(timeout=10)
+
+
+def on(account: str, monkeypatch) -> Any:
+    """Act as ``account``: its policy, and its own promotion items (each account has its own state table; here
+    both live in one emulated account, so the promotion model is pointed at that account's table)."""
+    from chalicelib.promotion.store import PromotionItem
+
+    as_account(monkeypatch, account)
+    monkeypatch.setattr(PromotionItem.Meta, "table_name", f"switchboard-state-{account}")
+    monkeypatch.setattr(PromotionItem, "_connection", None)
+    from chalicelib import policy
+
+    return policy.current()
+
+
+def handle(event: dict[str, Any], policy: Any) -> Any:
+    from chalicelib.capabilities import handler_for
+    from chalicelib.intake.events import MODELS
+
+    kind = {"aws.codepipeline": Kind.CODEPIPELINE, "aws.cloudwatch": Kind.ALARM, "switchboard": Kind.PEER}[
+        event["source"]]
+    parsed = MODELS[kind].model_validate(event)
+    from chalicelib.capabilities import Capability
+
+    return handler_for(Capability.PROMOTION)(parsed, Context(event_id=event["id"], kind=kind, policy=policy))
+
+
+def pipeline_event(pipeline: str, execution_id: str, state: str, at: datetime = T0,
+                   detail_type: str = "CodePipeline Pipeline Execution State Change", **extra: Any) -> dict[str, Any]:
+    return {"version": "0", "id": f"{execution_id}-{state}-{detail_type[13:18]}", "detail-type": detail_type,
+            "source": "aws.codepipeline", "account": ACCOUNT, "time": at.isoformat(), "region": REGION,
+            "resources": [f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{pipeline}"],
+            "detail": {"pipeline": pipeline, "execution-id": execution_id, "state": state, "version": 1.0, **extra}}
+
+
+def alarm_event(name: str, state: str, previous: str, at: datetime) -> dict[str, Any]:
+    return {"version": "0", "id": f"alarm-{name}-{state}-{at.timestamp()}", "detail-type":
+            "CloudWatch Alarm State Change", "source": "aws.cloudwatch", "account": ACCOUNT, "time": at.isoformat(),
+            "region": REGION, "resources": [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"],
+            "detail": {"alarmName": name, "state": {"value": state, "timestamp": at.isoformat()},
+                       "previousState": {"value": previous, "timestamp": at.isoformat()}}}
+
+
+def build(pipeline: str, commit: str, message: str = "Fix checkout", author: str = "alice@acme.example") -> str:
+    execution = emu.push(ACCOUNT, REGION, pipeline, commit_id=commit, message=message, author=author)
+    assert emu.wait_for(ACCOUNT, REGION, pipeline, execution, timeout=20) == "Succeeded"
+    return execution
+
+
+def promotions(app: str) -> list[Any]:
+    from chalicelib.promotion import store
+
+    return store.of_app(app)
+
+
+def only(app: str, side: str) -> Any:
+    found = [p for p in promotions(app) if p.side == side]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def tick(policy: Any, now: datetime) -> list[str]:
+    from chalicelib.promotion import reconcile
+
+    return reconcile.run(now=now, policy=policy)
+
+
+COMMIT = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+COMMIT2 = "b2c3d4e5f60718293a4b5c6d7e8f901234567890"
+
+
+def stage_candidate(world: Any, commit: str = COMMIT, at: datetime = T0) -> tuple[Any, str]:
+    """web-stage builds ``commit`` and its SUCCEEDED event reaches the stage instance."""
+    stage = on("stage", world.monkeypatch)
+    execution = build("web-stage", commit)
+    result = handle(pipeline_event("web-stage", execution, "SUCCEEDED", at), stage)
+    assert result.outcome == "succeeded", result
+    return stage, execution
+
+
+def hand_over(world: Any, now: datetime) -> dict[str, Any]:
+    """Soak over: the stage tick hands the candidate to prod; returns the release-candidate payload."""
+    stage = on("stage", world.monkeypatch)
+    tick(stage, now)
+    account, flow, payload = world.sent["send_to"][-1]
+    assert (account, flow) == ("prod", "release-candidate")
+    return payload
+
+
+def release_event(payload: dict[str, Any], n: int = 1) -> dict[str, Any]:
+    return {"version": "0", "id": f"rc-{payload['promotion']['id']}-{n}",
+            "detail-type": "Switchboard release-candidate", "source": "switchboard", "account": ACCOUNT,
+            "time": T0.isoformat(), "region": REGION, "resources": [],
+            "detail": {"to_account": "333344445555", "from_account": "stage", "flow": "release-candidate",
+                       "payload": payload}}
+
+
+def at_prod(world: Any, payload: dict[str, Any], now: datetime) -> Any:
+    prod = on("prod", world.monkeypatch)
+    from chalicelib.promotion import service
+
+    service.on_candidate(prod, payload, "test", now)
+    return prod
+
+
+def decide(verdict: str, approvals: list[str], app: str = "web", reason: str | None = None, p: Any = None) -> None:
+    from chalicelib.promotion import handlers
+
+    p = p or only(app, "target")
+    handlers.decided({"id": f"pro-{p.id}", "capability": "promotion", "verdict": verdict,
+                      "decided_by": approvals[-1] if approvals else "U0BOB00001", "approvals": approvals,
+                      "reason": reason, "payload": {"app": app, "id": p.id}})
+
+
+# ---- the source side ----
+
+def test_a_stage_success_becomes_a_soaking_candidate_once(world):
+    stage, execution = stage_candidate(world)
+    p = only("web", "source")
+    assert (p.state, p.source_env, p.target_env, p.revision.id) == ("soaking", "stage", "prod", COMMIT)
+    assert p.revision.summary == "Fix checkout"
+    assert p.next_check_at == T0 + timedelta(minutes=20)  # web soaks 20m in stage (stage.yaml)
+    again = handle(pipeline_event("web-stage", execution, "SUCCEEDED", T0), stage)  # delivered twice
+    assert "duplicate" in again.actions[0]
+    assert len(promotions("web")) == 1
+    assert handle(pipeline_event("web-stage", execution, "STARTED", T0), stage).outcome == "received"
+
+
+def test_soak_waits_then_hands_over_with_the_gates_it_passed(world):
+    stage, _ = stage_candidate(world)
+    tick(stage, T0 + timedelta(minutes=19))
+    assert world.sent["send_to"] == []
+    assert only("web", "source").state == "soaking"
+    payload = hand_over(world, T0 + timedelta(minutes=20))
+    p = only("web", "source")
+    assert p.state == "handed_off"
+    sent = payload["promotion"]
+    assert (sent["id"], sent["revision"]["id"]) == (p.id, COMMIT)
+    assert [g["name"] for g in sent["gates"]] == ["soak", "alarms", "health"]
+    assert all(g["status"] == "pass" for g in sent["gates"])
+    tick(stage, T0 + timedelta(minutes=30))
+    assert len(world.sent["send_to"]) == 1  # handed over once
+
+
+def test_an_alarm_during_soak_restarts_the_quiet_period(world):
+    stage, _ = stage_candidate(world)
+    handle(alarm_event("web-5xx", "ALARM", "OK", T0 + timedelta(minutes=5)), stage)
+    handle(alarm_event("web-5xx", "OK", "ALARM", T0 + timedelta(minutes=8)), stage)
+    tick(stage, T0 + timedelta(minutes=21))
+    p = only("web", "source")
+    assert p.state == "soaking" and world.sent["send_to"] == []
+    alarms = next(g for g in p.gates if g["name"] == "alarms")
+    assert alarms["status"] == "wait"
+    tick(stage, T0 + timedelta(minutes=8 + 20))
+    assert only("web", "source").state == "handed_off"
+
+
+def test_an_alarm_in_alarm_now_holds_the_hand_off(world):
+    stage, _ = stage_candidate(world)
+    boto3.client("cloudwatch").set_alarm_state(AlarmName="web-5xx", StateValue="ALARM", StateReason="test")
+    tick(stage, T0 + timedelta(hours=1))
+    p = only("web", "source")
+    assert p.state == "soaking"
+    assert "web-5xx" in next(g for g in p.gates if g["name"] == "alarms")["reason"]
+
+
+def test_a_newer_candidate_supersedes_the_older_soaking_one(world):
+    stage, _ = stage_candidate(world)
+    older = only("web", "source")
+    stage_candidate(world, COMMIT2, T0 + timedelta(minutes=3))
+    states = {p.revision.id: p.state for p in promotions("web")}
+    assert states == {COMMIT: "superseded", COMMIT2: "soaking"}
+    from chalicelib.promotion import store
+
+    assert store.load("web", older.id)[0].superseded_by is not None
+
+
+# ---- the target side ----
+
+def approved_into_deploy(world: Any) -> tuple[Any, Any]:
+    stage_candidate(world)
+    payload = hand_over(world, T0 + timedelta(minutes=20))
+    prod = at_prod(world, payload, T0 + timedelta(minutes=21))
+    decide("approved", ["U0BOB00001", "U0CAROL001"])
+    return prod, only("web", "target")
+
+
+def test_prod_asks_two_leads_and_never_asks_twice(world):
+    stage_candidate(world)
+    payload = hand_over(world, T0 + timedelta(minutes=20))
+    prod = at_prod(world, payload, T0 + timedelta(minutes=21))
+    p = only("web", "target")
+    assert p.state == "awaiting_approval"
+    [ask] = world.sent["ask"]
+    assert (ask["decision_id"], ask["required"], ask["group"], ask["four_eyes"]) == (f"pro-{p.id}", 2, "S0LEADS",
+                                                                                   True)
+    assert ask["deadline"] == T0 + timedelta(minutes=21, hours=24)
+    assert ask["key"] == f"promotion:{p.id}" and ask["environment"] == "prod"
+    assert handle(release_event(payload, 2), prod).actions == [f"duplicate {p.id} awaiting_approval"]
+    tick(prod, T0 + timedelta(minutes=40))
+    assert len(world.sent["ask"]) == 1
+
+
+def test_one_of_two_approvals_waits(world):
+    stage_candidate(world)
+    at_prod(world, hand_over(world, T0 + timedelta(minutes=20)), T0 + timedelta(minutes=21))
+    decide("approved", ["U0BOB00001"])
+    p = only("web", "target")
+    assert p.state == "awaiting_approval"
+    assert "1 of 2" in next(g for g in p.gates if g["name"] == "approval")["reason"]
+
+
+def test_approved_deploys_prod_pinned_to_the_stage_revision(world):
+    prod, p = approved_into_deploy(world)
+    assert p.state == "deploying" and p.target_pipeline == "web-prod"
+    execution = p.target_execution
+    assert emu.wait_for(ACCOUNT, REGION, "web-prod", execution, timeout=20) == "Succeeded"
+    built = boto3.client("codepipeline").get_pipeline_execution(pipelineName="web-prod",
+                                                                pipelineExecutionId=execution)
+    assert built["pipelineExecution"]["artifactRevisions"][0]["revisionId"] == COMMIT
+    from chalicelib.promotion import store
+
+    assert store.pointer(execution) == {"app": "web", "promotion": p.id, "role": "deploy"}
+
+
+def test_out_of_order_pipeline_events_only_move_forward(world):
+    prod, p = approved_into_deploy(world)
+    done = T0 + timedelta(minutes=30)
+    handle(pipeline_event("web-prod", p.target_execution, "SUCCEEDED", done), prod)
+    assert only("web", "target").state == "verifying"
+    handle(pipeline_event("web-prod", p.target_execution, "STARTED", T0 + timedelta(minutes=22)), prod)
+    handle(pipeline_event("web-prod", p.target_execution, "SUCCEEDED", done), prod)  # a duplicate
+    after = only("web", "target")
+    assert after.state == "verifying" and after.deployed_at == done
+    assert [s.dst for s in after.history].count("verifying") == 1
+
+
+def test_bake_passes_into_promoted_and_prod_records_what_runs(world):
+    prod, p = approved_into_deploy(world)
+    done = T0 + timedelta(minutes=30)
+    handle(pipeline_event("web-prod", p.target_execution, "SUCCEEDED", done), prod)
+    tick(prod, done + timedelta(minutes=9))
+    assert only("web", "target").state == "verifying"
+    tick(prod, done + timedelta(minutes=10))  # web bakes 10m (prod.yaml)
+    p = only("web", "target")
+    assert p.state == "promoted"
+    from chalicelib.promotion import commands, store
+
+    assert store.current("web", "prod")["revision"]["id"] == COMMIT
+    lines = "\n".join(commands.status_lines("web", prod, now=done + timedelta(minutes=11)))
+    assert "Running in prod" in lines and "deploys: 1" in lines
+
+
+def promoted(world: Any, prod: Any, p: Any, done: datetime) -> None:
+    handle(pipeline_event("web-prod", p.target_execution, "SUCCEEDED", done), prod)
+    tick(prod, done + timedelta(minutes=10))
+    assert only_state(p.id) == "promoted"
+
+
+def only_state(promo_id: str) -> str:
+    return next(p.state for p in promotions("web") if p.id == promo_id and p.side == "target")
+
+
+def second_release(world: Any, start: datetime) -> Any:
+    """COMMIT2 goes through stage and is approved in prod (after COMMIT was promoted)."""
+    stage = on("stage", world.monkeypatch)
+    execution = build("web-stage", COMMIT2)
+    handle(pipeline_event("web-stage", execution, "SUCCEEDED", start), stage)
+    payload = hand_over(world, start + timedelta(minutes=20))
+    at_prod(world, payload, start + timedelta(minutes=21))
+    target = next(p for p in promotions("web") if p.side == "target" and p.revision.id == COMMIT2)
+    decide("approved", ["U0BOB00001", "U0CAROL001"], p=target)
+    return next(p for p in promotions("web") if p.id == target.id and p.side == "target")
+
+
+def test_an_alarm_during_bake_rolls_back_to_the_last_promoted_revision(world):
+    prod, first = approved_into_deploy(world)
+    promoted(world, prod, first, T0 + timedelta(minutes=30))
+    later = T0 + timedelta(hours=2)
+    second = second_release(world, later)
+    assert second.state == "deploying" and second.previous.id == COMMIT
+    prod = on("prod", world.monkeypatch)
+    handle(pipeline_event("web-prod", second.target_execution, "SUCCEEDED", later + timedelta(minutes=30)), prod)
+    handle(alarm_event("web-5xx", "ALARM", "OK", later + timedelta(minutes=33)), prod)
+    p = next(x for x in promotions("web") if x.id == second.id and x.side == "target")
+    assert p.state == "rolled_back" and "web-5xx" in p.failure
+    from chalicelib.promotion import store
+
+    assert store.bad("web", COMMIT2) is not None
+    assert emu.wait_for(ACCOUNT, REGION, "web-prod", p.rollback_execution, timeout=20) == "Succeeded"
+    rebuilt = boto3.client("codepipeline").get_pipeline_execution(pipelineName="web-prod",
+                                                                  pipelineExecutionId=p.rollback_execution)
+    assert rebuilt["pipelineExecution"]["artifactRevisions"][0]["revisionId"] == COMMIT
+    handle(pipeline_event("web-prod", p.rollback_execution, "SUCCEEDED", later + timedelta(minutes=40)), prod)
+    p = next(x for x in promotions("web") if x.id == second.id and x.side == "target")
+    assert p.restored_at is not None
+    assert store.current("web", "prod")["revision"]["id"] == COMMIT
+    from chalicelib.promotion import commands
+
+    lines = "\n".join(commands.status_lines("web", prod, now=later + timedelta(hours=1)))
+    assert "change failure rate: 50%" in lines
+
+
+def test_a_rolled_back_revision_is_never_promoted_again(world):
+    prod, first = approved_into_deploy(world)
+    from chalicelib.promotion import store
+
+    store.mark_bad("web", COMMIT, why="rolled back", at=T0)
+    payload = {"promotion": {**first.model_dump(mode="json"), "id": "feedc0ffee"}}
+    at_prod(world, payload, T0 + timedelta(hours=1))
+    again = next(p for p in promotions("web") if p.id == "feedc0ffee")
+    assert again.state == "rejected" and "rolled back" in again.reject_reason
+
+
+def test_a_failed_prod_pipeline_without_an_earlier_release_says_so(world):
+    emu.fail_next(ACCOUNT, REGION, "web-prod", "Deploy")
+    prod, p = approved_into_deploy(world)
+    assert emu.wait_for(ACCOUNT, REGION, "web-prod", p.target_execution, timeout=20) == "Failed"
+    handle(pipeline_event("web-prod", p.target_execution, "FAILED", T0 + timedelta(minutes=25)), prod)
+    p = only("web", "target")
+    assert p.state == "failed" and "nothing to roll back to" in p.failure
+
+
+def test_hold_parks_and_unhold_resumes(world):
+    stage_candidate(world)
+    prod = at_prod(world, hand_over(world, T0 + timedelta(minutes=20)), T0 + timedelta(minutes=21))
+    from chalicelib.promotion import commands
+
+    asked = SimpleNamespace(user="U0ALICE001", request_id="req-hold")
+    cmd = SimpleNamespace(args={"app": "web", "reason": "incident review"}, flags=frozenset())
+    commands.hold(cmd, "prod", asked, prod)
+    p = only("web", "target")
+    assert (p.state, p.held_from) == ("held", "awaiting_approval")
+    decide("approved", ["U0BOB00001", "U0CAROL001"])
+    assert only("web", "target").state == "held"  # approvals recorded, nothing deploys
+    commands.unhold(SimpleNamespace(args={"app": "web"}, flags=frozenset()), "prod", asked, prod)
+    assert only("web", "target").state == "deploying"
+
+
+def test_a_rejection_ends_it_with_the_reason(world):
+    stage_candidate(world)
+    at_prod(world, hand_over(world, T0 + timedelta(minutes=20)), T0 + timedelta(minutes=21))
+    decide("rejected", ["U0CAROL001"], reason="not during the sale")
+    p = only("web", "target")
+    assert p.state == "rejected" and "not during the sale" in p.reject_reason
+
+
+def test_approval_mode_answers_the_waiting_manual_approval(world):
+    stage = on("stage", world.monkeypatch)
+    execution = build("api-stage", COMMIT)
+    prod_run = emu.push(ACCOUNT, REGION, "api-prod", commit_id=COMMIT, message="Fix checkout",
+                        author="alice@acme.example")
+    emu.wait_for_approval(ACCOUNT, REGION, "api-prod", "Prod", "ApproveProd", timeout=20)
+    handle(pipeline_event("api-stage", execution, "SUCCEEDED", T0), stage)
+    tick(stage, T0 + timedelta(minutes=30))
+    payload = next(pl for _, _, pl in world.sent["send_to"] if pl["promotion"]["app"] == "api")
+    at_prod(world, payload, T0 + timedelta(minutes=31))
+    target = next(p for p in promotions("api") if p.side == "target")
+    decide("approved", ["U0BOB00001"], app="api", p=target)
+    p = next(x for x in promotions("api") if x.side == "target")
+    assert p.state == "deploying" and p.target_execution == prod_run
+    assert emu.wait_for(ACCOUNT, REGION, "api-prod", prod_run, timeout=20) == "Succeeded"
+
+
+def test_approval_mode_rejects_the_waiting_execution_with_the_reason(world):
+    stage = on("stage", world.monkeypatch)
+    execution = build("api-stage", COMMIT)
+    prod_run = emu.push(ACCOUNT, REGION, "api-prod", commit_id=COMMIT, message="m", author="a")
+    emu.wait_for_approval(ACCOUNT, REGION, "api-prod", "Prod", "ApproveProd", timeout=20)
+    handle(pipeline_event("api-stage", execution, "SUCCEEDED", T0), stage)
+    tick(stage, T0 + timedelta(minutes=30))
+    payload = next(pl for _, _, pl in world.sent["send_to"] if pl["promotion"]["app"] == "api")
+    at_prod(world, payload, T0 + timedelta(minutes=31))
+    target = next(p for p in promotions("api") if p.side == "target")
+    decide("rejected", ["U0CAROL001"], app="api", reason="wrong build", p=target)
+    assert emu.wait_for(ACCOUNT, REGION, "api-prod", prod_run, timeout=20) == "Failed"
