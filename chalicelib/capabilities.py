@@ -116,8 +116,9 @@ _decision_handlers: dict[Capability, DecisionHandler] = {}
 
 
 def on_decision(capability: Capability) -> Callable[[DecisionHandler], DecisionHandler]:
-    """Register ``handler(result)``; ``result`` has id, capability, verdict (approved|rejected), decided_by,
-    decided_at, environment, requester, reason and the ``payload`` the capability attached when it asked."""
+    """Register ``handler(result)``; ``result`` has id, capability, verdict (approved|rejected|expired),
+    decided_by (the last approver; ``system`` when expired), decided_at, environment, requester, reason,
+    approvals (user ids, in order), required, and the ``payload`` the capability attached when it asked."""
     def decorate(handler: DecisionHandler) -> DecisionHandler:
         _decision_handlers[capability] = handler
         return handler

@@ -48,7 +48,7 @@ def test_a_peer_asks_the_front_door_and_gets_the_verdict_back(front, bus, monkey
     assert result["detail"]["payload"] | {"decided_at": "-"} == {
         "id": decision_id, "capability": "scaling", "verdict": "approved", "environment": "prod",
         "requester": uid("alice"), "decided_by": uid("carol"), "decided_at": "-", "reason": None,
-        "payload": {"target": "api", "count": 2}}
+        "payload": {"target": "api", "count": 2}, "approvals": [uid("carol")], "required": 1}
 
     told = []
     monkeypatch.setitem(capabilities._decision_handlers, Capability.SCALING, told.append)

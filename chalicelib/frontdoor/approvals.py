@@ -9,15 +9,27 @@ the account that asked.
     approvals.ask(capability="scaling", title="api 4 -> 2 in prod", summary="...", environment="prod",
                   requester="U…", channel="#team-api", payload={"plan": ...}, correlation_id=event_id)
     approvals.announce(channel="#team-api", text="...", blocks=[...], correlation_id=event_id)
+
+Richer approvals (promotion): N distinct approvers from a user group, forced four eyes, a deadline, a
+caller-chosen id, and a card that is a keyed announcement the capability keeps re-rendering:
+
+    approvals.ask(..., decision_id="pro-3f2a9c", required=2, group="S0LEADS", four_eyes=True,
+                  deadline=now + timedelta(hours=24), key="promotion/web/9f2c1e7", blocks=[...])
+    approvals.announce(channel="#team-web", text="...", blocks=[...], key="promotion/web/9f2c1e7",
+                       decision_id="pro-3f2a9c", correlation_id=event_id)
+
+The decision handler then gets ``verdict`` approved | rejected | expired, ``approvals`` and ``required``.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from chalicelib import aws
 from chalicelib import policy as policies
+from chalicelib.frontdoor.models import check_options
 from chalicelib.policy.schema import Flow, Policy, Role
 
 
@@ -45,35 +57,69 @@ def send_to(current: Policy, account: str, flow: Flow, payload: dict[str, Any]) 
 
 
 def ask(*, capability: str, title: str, summary: str, environment: str, requester: str, channel: str,
-        payload: Any, correlation_id: str, author: str | None = None, role: Role = Role.APPROVER) -> str | None:
-    """Put an approval card in ``channel``. Returns the decision id when this account is the front door (else
-    None: the id comes back with the result)."""
+        payload: Any, correlation_id: str, author: str | None = None, role: Role = Role.APPROVER,
+        decision_id: str | None = None, required: int = 1, group: str | None = None,
+        four_eyes: bool | None = None, deadline: datetime | None = None, key: str | None = None,
+        blocks: list[dict[str, Any]] | None = None) -> str | None:
+    """Put an approval card in ``channel``. Returns the decision id when this account is the front door or the
+    caller chose it (``decision_id``); else None (the id comes back with the result).
+
+    Optional: ``decision_id`` (``^[a-z]{3}-[a-z0-9]{4,40}$``; asking again with it is a no-op), ``required``
+    distinct approvers (1..5), approvers' user ``group`` (``S…``), ``four_eyes=True`` (approver is neither the
+    requester nor the author, whatever policy says), ``deadline`` (aware datetime: the decision then expires),
+    ``key`` (the card is the keyed announcement ``key``: ``announce(key=…, decision_id=…)`` updates it in place)
+    and ``blocks`` (the card's body, already-safe mrkdwn; the front door adds progress and buttons)."""
+    check_options(decision_id=decision_id, required=required, group=group, deadline=deadline)
     current = policies.current()
-    request = {"capability": capability, "title": title, "summary": summary, "environment": environment,
-               "requester": requester, "author": author, "channel": channel, "payload": payload,
-               "role": str(role), "correlation_id": correlation_id}
+    request: dict[str, Any] = {
+        "capability": capability, "title": title, "summary": summary, "environment": environment,
+        "requester": requester, "author": author, "channel": channel, "payload": payload, "role": str(role),
+        "correlation_id": correlation_id}
+    options = {"decision_id": decision_id, "required": required, "group": group, "four_eyes": four_eyes,
+               "deadline": deadline, "key": key, "blocks": blocks}
+    # only what differs from the defaults travels, so a front door that predates these options still accepts
+    # the requests that do not use them
+    options = {k: v for k, v in options.items() if v is not None and not (k == "required" and v == 1)}
     if _front_door(current) == current.account.name:
         from chalicelib.frontdoor import decisions
 
-        return decisions.request(origin=current.account.name, **request).id
-    _send(current, Flow.APPROVAL_REQUEST, request)
-    return None
+        return decisions.request(origin=current.account.name, **request, **options).id
+    if "deadline" in options:
+        options["deadline"] = options["deadline"].isoformat()
+    _send(current, Flow.APPROVAL_REQUEST, request | options)
+    return decision_id
 
 
 def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[str, Any]] | None = None,
-             key: str | None = None) -> None:
+             key: str | None = None, decision_id: str | None = None) -> None:
     """Post a message in ``channel`` (text and blocks must already be safe mrkdwn: see mrkdwn.safe).
 
     With a ``key`` (e.g. an incident's group key), the first announcement posts and later ones with the same key
-    update that message in place (the front door remembers where it is, per asking account)."""
+    update that message in place (the front door remembers where it is, per asking account).
+
+    With a ``decision_id`` too (a decision this account asked for with ``ask(key=key)``), the front door appends
+    that decision's footer in its current state (progress and buttons while pending, else the verdict) and keeps
+    these blocks as the card's body for the re-renders each click causes. A keyed announcement without it
+    replaces the card (the buttons go)."""
+    if decision_id is not None:
+        check_options(decision_id=decision_id)
+        if not key:
+            raise ValueError("an announcement with a decision_id needs the key its card was posted with")
     current = policies.current()
     message = {"channel": channel, "text": text, "blocks": blocks or []}
     if _front_door(current) == current.account.name:
         from chalicelib.frontdoor import slack
 
-        if key:
+        if key and decision_id:
+            from chalicelib.frontdoor import decisions
+
+            decisions.attach(current.account.name, key, decision_id, message, correlation_id=correlation_id)
+        elif key:
             slack.announce_keyed(current.account.name, key, message, correlation_id=correlation_id)
         else:
             slack.deliver("chat.postMessage", message, correlation_id=correlation_id, target=f"channel/{channel}")
         return
-    _send(current, Flow.ANNOUNCE, {**message, "correlation_id": correlation_id, "key": key})
+    event = {**message, "correlation_id": correlation_id, "key": key}
+    if decision_id is not None:
+        event["decision_id"] = decision_id
+    _send(current, Flow.ANNOUNCE, event)

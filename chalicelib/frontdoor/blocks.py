@@ -6,6 +6,7 @@ Every argument that can carry outside text goes through ``mrkdwn.safe`` here, so
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -57,10 +58,8 @@ def _who(user: str) -> str:
     return "Switchboard" if user == "system" else f"<@{mrkdwn.escape(user)}>"
 
 
-def decision_card(decision: dict[str, Any]) -> list[dict[str, Any]]:
-    """A request for approval with Approve / Reject buttons whose values carry the decision id."""
-    d = decision
-    blocks: list[Any] = [
+def _decision_body(d: dict[str, Any]) -> list[Any]:
+    return [
         HeaderBlock(text=PlainTextObject(text="Approval needed")),
         _section("\n".join([
             f"*{mrkdwn.safe(d['title'], 300)}*",
@@ -70,13 +69,75 @@ def decision_card(decision: dict[str, Any]) -> list[dict[str, Any]]:
                                                         if d.get("author") else ""),
         ])),
     ]
-    if d.get("state", "pending") == "pending":
+
+
+def _mentions(users: Sequence[str]) -> str:
+    return ", ".join(_who(u) for u in users)
+
+
+def progress(d: dict[str, Any]) -> str:
+    """``1 of 2 approvals: <@U…>`` (safe mrkdwn: the ids are escaped, the mentions kept)."""
+    approvals = list(d.get("approvals") or [])
+    required = int(d.get("required") or 1)
+    line = f"{len(approvals)} of {required} approvals"
+    return f"{line}: {_mentions(approvals)}" if approvals else line
+
+
+def _decision_footer(d: dict[str, Any]) -> list[Any]:
+    """What the front door adds under a decision's card body: progress and buttons while pending, else the
+    verdict; then the id to type (``/ops approve <id>``)."""
+    state = d.get("state", "pending")
+    required = int(d.get("required") or 1)
+    approvals = list(d.get("approvals") or [])
+    blocks: list[Any] = []
+    if state == "pending":
+        notes = []
+        if required > 1:
+            notes.append(f"*{progress(d)}*")
+        if d.get("deadline"):
+            notes.append(f"*Expires at:* {mrkdwn.safe(stamp(d['deadline']), 40)}")
+        if notes:
+            blocks.append(_section("   ".join(notes)))
         blocks.append(ActionsBlock(block_id=f"decision:{d['id']}", elements=[
             ButtonElement(text="Approve", action_id="decision_approve", value=d["id"], style="primary"),
             ButtonElement(text="Reject", action_id="decision_reject", value=d["id"], style="danger"),
         ]))
+    elif state == "expired":
+        so_far = f" ({progress(d)})" if required > 1 or approvals else ""
+        blocks.append(_section(f"*Expired* at {mrkdwn.safe(d.get('decided_at') or '?', 40)}{so_far}"))
     else:
-        verb = "Approved" if d["state"] == "approved" else "Rejected"
-        blocks.append(_section(f"*{verb}* by <@{d['decided_by']}> at {mrkdwn.safe(d['decided_at'], 40)}"))
+        verb = "Approved" if state == "approved" else "Rejected"
+        who = _mentions(approvals) if state == "approved" and len(approvals) > 1 else _who(d["decided_by"])
+        blocks.append(_section(f"*{verb}* by {who} at {mrkdwn.safe(d['decided_at'], 40)}"))
     blocks.append(_context(f"id `{mrkdwn.escape(d['id'])}` · {mrkdwn.safe(d['capability'], 40)}"))
-    return as_dicts(blocks)
+    return blocks
+
+
+def stamp(iso: str) -> str:
+    """An ISO time as cards show it: ``2026-11-21 10:00 UTC``."""
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return iso
+
+
+def decision_card(decision: dict[str, Any]) -> list[dict[str, Any]]:
+    """A request for approval with Approve / Reject buttons whose values carry the decision id."""
+    return as_dicts([*_decision_body(decision), *_decision_footer(decision)])
+
+
+def decision_body(decision: dict[str, Any]) -> list[dict[str, Any]]:
+    """The card's own body (what a decision shows when its capability sent no body of its own)."""
+    return as_dicts(_decision_body(decision))
+
+
+def text_section(text: str) -> list[dict[str, Any]]:
+    """One section of (already safe) mrkdwn: the body of a keyed card announced with text and no blocks."""
+    return as_dicts([_section(text)])
+
+
+def with_decision_footer(body: Sequence[dict[str, Any]], decision: dict[str, Any]) -> list[dict[str, Any]]:
+    """A capability's card body (already-safe Block Kit dicts) with the decision's footer appended. The body is
+    cut, never the footer, to stay within Block Kit's 50 blocks."""
+    footer = as_dicts(_decision_footer(decision))
+    return [*list(body)[: mrkdwn.BLOCKS_PER_MESSAGE - len(footer)], *footer]

@@ -6,20 +6,23 @@ sender is a peer whose ``send`` list may reach us, and the flow is in our ``rece
 - ``command`` (front door -> peer): accepted only from the front door this policy names; re-parsed,
   re-authorised with this policy, run, answered on the response_url.
 - ``approval-request`` (peer -> front door): a card is posted; the asking account is remembered and gets the
-  verdict. A peer may ask only about its own environment.
+  verdict. A peer may ask only about its own environment. The richer options of ``approvals.ask`` (decision_id,
+  required, group, four_eyes, deadline, key, blocks) travel here too.
 - ``approval-result`` (front door -> peer): handed to the capability that asked (``capabilities.on_decision``).
-- ``announce`` (peer -> front door): a message posted in a channel (only the front door holds the token).
+- ``announce`` (peer -> front door): a message posted in a channel (only the front door holds the token); with a
+  ``decision_id``, the footer of that decision (which this peer asked for under this key) is appended.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib import capabilities
 from chalicelib.capabilities import Capability, Context, Result
 from chalicelib.frontdoor import commands, mrkdwn
+from chalicelib.frontdoor.models import DECISION_ID, MAX_REQUIRED, USER_GROUP
 from chalicelib.policy.schema import Flow, Role
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
@@ -37,19 +40,29 @@ class ApprovalRequest(BaseModel):
     payload: Any = None
     role: Role = Role.APPROVER
     correlation_id: str = Field(max_length=200)
+    # richer approvals (see approvals.ask); absent in requests that do not use them
+    decision_id: str | None = Field(None, pattern=DECISION_ID.pattern)
+    required: int = Field(1, ge=1, le=MAX_REQUIRED)
+    group: str | None = Field(None, pattern=USER_GROUP.pattern)
+    four_eyes: bool | None = None
+    deadline: AwareDatetime | None = None
+    key: str | None = Field(None, min_length=1, max_length=200)
+    blocks: list[dict[str, Any]] | None = Field(None, max_length=50)
 
 
 class ApprovalResult(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
     capability: Capability
-    verdict: str = Field(pattern=r"^(approved|rejected)$")
+    verdict: str = Field(pattern=r"^(approved|rejected|expired)$")
     environment: str
     requester: str
-    decided_by: str
+    decided_by: str  # the last approver, the rejecter, or "system" when it expired
     decided_at: str
     reason: str | None = None
     payload: Any = None
+    approvals: list[str] = Field(default_factory=list, max_length=MAX_REQUIRED)
+    required: int = Field(1, ge=1, le=MAX_REQUIRED)
 
 
 class Announcement(BaseModel):
@@ -59,6 +72,7 @@ class Announcement(BaseModel):
     blocks: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
     correlation_id: str = Field(max_length=200)
     key: str | None = Field(None, max_length=200)
+    decision_id: str | None = Field(None, pattern=DECISION_ID.pattern)  # append this decision's footer
 
 
 @capabilities.register(Capability.FRONTDOOR)
@@ -99,7 +113,11 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
             from chalicelib.frontdoor import decisions
 
             fields = request.model_dump(exclude={"capability", "role"})
-            item = decisions.request(capability=str(request.capability), role=request.role, origin=sender, **fields)
+            try:
+                item = decisions.request(capability=str(request.capability), role=request.role, origin=sender,
+                                         **fields)
+            except ValueError as exc:  # e.g. a decision_id another account already uses: retrying cannot help
+                return outcome(Outcome.REJECTED, str(exc))
             return Result(Outcome.SUCCEEDED, None, [f"approval card {item.id} posted in {request.channel}"])
 
         if detail.flow is Flow.APPROVAL_RESULT:
@@ -119,7 +137,17 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
 
             body = {"channel": message.channel, "text": mrkdwn.truncate(message.text, mrkdwn.MESSAGE_TEXT),
                     "blocks": message.blocks}
-            if message.key:
+            if message.decision_id:
+                if not message.key:
+                    return outcome(Outcome.REJECTED, "an announcement with a decision_id needs its card's key")
+                from chalicelib.frontdoor import decisions
+
+                try:
+                    delivered = decisions.attach(sender, message.key, message.decision_id, body,
+                                                 correlation_id=message.correlation_id)
+                except ValueError as exc:  # not this peer's card under this key
+                    return outcome(Outcome.REJECTED, str(exc))
+            elif message.key:
                 delivered = slack.announce_keyed(sender, message.key, body, correlation_id=message.correlation_id)
             else:
                 delivered = slack.deliver("chat.postMessage", body, correlation_id=message.correlation_id,

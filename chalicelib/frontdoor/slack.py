@@ -143,18 +143,50 @@ def deliver(method: str, payload: dict[str, Any], *, correlation_id: str, target
         return False
 
 
-def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlation_id: str) -> bool:
-    """Post ``message`` the first time ``(origin, key)`` is seen; update that same message in place afterwards
-    (an incident resolving, a scaling change finishing). True when delivered now (else kept in the outbox)."""
+def _ref_key(origin: str, key: str) -> tuple[str, str]:
+    return f"message#{origin}#{key}", "message"
+
+
+def message_ref(origin: str, key: str) -> Any:
+    """The MessageRef of keyed announcement ``(origin, key)``, or None (read consistently)."""
     from chalicelib.frontdoor.models import MessageRef
 
-    pk = f"message#{origin}#{key}"
+    try:
+        return MessageRef.get(*_ref_key(origin, key), consistent_read=True)
+    except MessageRef.DoesNotExist:
+        return None
+
+
+def save_ref(origin: str, key: str, channel: str, ts: str, *, decision_id: str | None = None,
+             body: list[dict[str, Any]] | None = None, text: str | None = None) -> Any:
+    """Remember where keyed announcement ``(origin, key)`` was posted (and what a decision's card holds there)."""
+    from chalicelib.frontdoor.models import MessageRef
+
+    now = datetime.now(UTC)
+    ref = MessageRef(*_ref_key(origin, key), channel=channel, ts=ts, updated_at=now.isoformat(),
+                     decision_id=decision_id, body=body, text=text, revision=1, expires_at=now + timedelta(days=30))
+    ref.save()
+    return ref
+
+
+def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlation_id: str) -> bool:
+    """Post ``message`` the first time ``(origin, key)`` is seen; update that same message in place afterwards
+    (an incident resolving, a scaling change finishing). True when delivered now (else kept in the outbox).
+
+    If a decision's card lived in that message, this announcement replaces it and detaches the decision: the
+    ref keeps this message as its body, so renders that were under way converge on it (``decisions.publish``)."""
+    from chalicelib.frontdoor.models import MessageRef
+
     target = f"message/{origin}/{key}"
     now = datetime.now(UTC)
-    try:
-        ref = MessageRef.get(pk, "message")
-    except MessageRef.DoesNotExist:
-        ref = None
+    ref = message_ref(origin, key)
+    if ref is not None and (ref.decision_id or ref.body is not None):
+        from chalicelib.frontdoor import decisions
+
+        ref.update(actions=[MessageRef.decision_id.remove(), MessageRef.body.set(list(message.get("blocks") or [])),
+                            MessageRef.text.set(message.get("text") or ""), MessageRef.revision.add(1),
+                            MessageRef.updated_at.set(now.isoformat())])
+        return decisions.publish(origin, key, correlation_id=correlation_id)
     if ref is not None:
         delivered = deliver("chat.update", {**message, "channel": ref.channel, "ts": ref.ts},
                             correlation_id=correlation_id, target=target)
@@ -165,14 +197,14 @@ def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlatio
         answer = web().chat_postMessage(**message)
     except Exception:  # noqa: BLE001 - kept in the outbox by deliver(); the next announcement posts anew
         return deliver("chat.postMessage", message, correlation_id=correlation_id, target=target)
-    MessageRef(pk, "message", channel=answer["channel"], ts=answer["ts"], updated_at=now.isoformat(),
-               expires_at=now + timedelta(days=30)).save()
+    save_ref(origin, key, answer["channel"], answer["ts"])
     return True
 
 
 def retry_outbox(now: datetime | None = None) -> dict[str, int]:
     """Try every kept delivery again. Delivered ones leave the outbox; others count an attempt.
-    Also re-tells asking accounts about decisions they have not heard of."""
+    Also re-tells asking accounts about decisions they have not heard of, and expires the pending decisions
+    whose deadline has passed (counted as ``expired`` when there were any)."""
     from chalicelib.frontdoor import decisions
 
     now = now or datetime.now(UTC)
@@ -206,6 +238,9 @@ def retry_outbox(now: datetime | None = None) -> dict[str, int]:
         audit.record(action=f"slack.{item.method}", target="slack", outcome=audit.Outcome.SUCCEEDED,
                      correlation_id=item.correlation_id, capability="frontdoor",
                      reason=f"delivered from the outbox after {item.attempts} failed attempt(s)")
+    expired = decisions.expire_due(now)  # after the outbox: what expiring fails to deliver waits for the next run
+    if expired:
+        counts["expired"] = expired
     return counts
 
 
