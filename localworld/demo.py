@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from localworld import alerts_story, rotation_story, scaling_story, slack_user
+from localworld import alerts_story, codepipeline, promotion_story, rotation_story, scaling_story, slack_user
 from localworld.world import World
 
 
@@ -36,10 +36,15 @@ def run(world: World, say: Callable[[str], None] = print) -> list[Step]:
 
     stage, prod, shared = world.accounts["stage"], world.accounts["prod"], world.accounts["shared-services"]
 
-    say("\n1. CodePipeline: web-stage succeeds in stage")
-    event_id, _ = world.simulator("stage").pipeline("web-stage", "SUCCEEDED")
+    say("\n1. CodePipeline: a commit to api runs api-stage in stage, which succeeds")
+    execution, _ = world.simulator("stage").push("api-stage", message="Bump api dependencies")
+    codepipeline.wait_for(stage.id, stage.region, "api-stage", execution, timeout=30)
+    event_id = next((e["id"] for e in codepipeline.events(stage.id, stage.region, "api-stage")
+                     if e["detail"].get("execution-id") == execution and e["detail"].get("state") == "SUCCEEDED"
+                     and e["detail-type"] == "CodePipeline Pipeline Execution State Change"), "?")
     runs = world.wait_invocations("stage", event_id)
-    check("pipeline event reaches on_codepipeline in stage", _outcome(runs) == "processed",
+    check("the pipeline's own events reach on_codepipeline in stage; promotion makes the build a candidate",
+          _outcome(runs) == "processed" and "candidate" in json.dumps(runs[0]["result"] if runs else {}),
           _describe(runs))
 
     say("\n2. CloudWatch: web-5xx goes into ALARM in prod")
@@ -67,7 +72,7 @@ def run(world: World, say: Callable[[str], None] = print) -> list[Step]:
     event_id = world.simulator("stage").to_peer(prod.id, "release-candidate",
                                                 {"app": "web", "revision": "9f2c1e7", "pipeline": "web-stage"})
     runs = world.wait_invocations("prod", event_id)
-    check(f"prod's on_peer accepts it from stage ({stage.id})",
+    check(f"prod's on_peer accepts it from stage ({stage.id}); promotion refuses a payload that names no promotion",
           _outcome(runs) == "processed" and runs[0]["result"]["results"][0]["capability"] == "promotion",
           _describe(runs))
 
@@ -84,6 +89,7 @@ def run(world: World, say: Callable[[str], None] = print) -> list[Step]:
     scaling_story.story(world, say, check, first=12)
     alerts_story.story(world, say, check)
     rotation_story.story(world, say, check, first=17, postgres=world.postgres)
+    promotion_story.story(world, say, check, first=22)
     return steps
 
 

@@ -25,18 +25,19 @@ def test_pipeline_event_on_the_stage_bus_is_audited_in_stage_only(world):
     event_id, _ = world.simulator("stage").pipeline("api-stage", "STARTED")
     [run] = world.wait_invocations("stage", event_id)
     assert run["handler"] == "on_codepipeline" and run["result"]["outcome"] == "processed"
-    stage_entries = [e for e in world.audit("stage") if e["correlation_id"] == event_id]
-    assert [(e["target"], e["capability"], e["outcome"]) for e in stage_entries] == [
-        ("pipeline/api-stage", "promotion", "received")]
+    assert run["result"]["results"] == [{"capability": "promotion", "outcome": "received",
+                                         "reason": "api-stage STARTED: nothing to do", "actions": []}]
+    assert not world.invocations("prod", event_id)
     assert not [e for e in world.audit("prod") if e["correlation_id"] == event_id]
 
 
 def test_demo_story_passes(world):
     steps = demo.run(world, say=lambda line: None)
     assert [s.title for s in steps if not s.ok] == []
-    assert len(steps) == 32
+    assert len(steps) == 39
     lines = demo.timeline(world)
-    assert any("stage" in line and "pipeline/web-stage" in line and "received" in line for line in lines)
+    assert any("stage" in line and "app/web" in line and "promotion.to_handed_off" in line for line in lines)
+    assert any("prod" in line and "app/web" in line and "promotion.to_rolled_back" in line for line in lines)
     assert any("prod" in line and "alarm/web-5xx" in line and "alerts" in line for line in lines)
 
 
