@@ -439,3 +439,38 @@ def test_approval_mode_rejects_the_waiting_execution_with_the_reason(world):
     target = next(p for p in promotions("api") if p.side == "target")
     decide("rejected", ["U0CAROL001"], app="api", reason="wrong build", p=target)
     assert emu.wait_for(ACCOUNT, REGION, "api-prod", prod_run, timeout=20) == "Failed"
+
+
+# ---- /ops promote, run in the source account ----
+
+def promote(text: str, user: str = "U0ADMIN001") -> str:
+    from chalicelib import policy
+    from chalicelib.frontdoor import grammar
+    from chalicelib.frontdoor.commands import Asked
+    from chalicelib.promotion import commands
+
+    cmd = grammar.parse(text)
+    asked = Asked(text=text, user=user, response_url="http://127.0.0.1:1/r", request_id=f"req-{text}")
+    return commands.promote(cmd, "stage", asked, policy.current()).text
+
+
+def test_promote_a_named_version_skipping_the_soak_hands_it_over_at_once(world):
+    on("stage", world.monkeypatch)
+    build("web-stage", COMMIT)
+    build("web-stage", COMMIT2)
+    answer = promote("promote web a1b2c3d --skip-soak")
+    assert "Promoting web a1b2c3d from stage to prod" in answer
+    [manual] = [p for p in promotions("web") if p.requester == "U0ADMIN001"]
+    assert (manual.revision.id, manual.state, manual.skip_soak) == (COMMIT, "handed_off", True)
+    [(account, flow, payload)] = world.sent["send_to"]
+    assert payload["promotion"]["requester"] == "U0ADMIN001"  # prod's four eyes will know who asked
+    from chalicelib.state import audit
+
+    assert [e.actor for e in audit.for_target("app/web") if e.action == "promotion.skip_soak"] == ["U0ADMIN001"]
+
+
+def test_promote_without_a_match_says_what_it_looked_for(world):
+    on("stage", world.monkeypatch)
+    build("web-stage", COMMIT)
+    assert "no succeeded execution of web-stage matching 'deadbee'" in promote("promote web deadbee")
+    assert promotions("web") == []

@@ -101,7 +101,7 @@ def _check(policy: Policy) -> Iterator[Dangling]:
                 yield Dangling(entry, f"unknown environment '{env}'", (*entry, "environments", j))
 
     # the capabilities' own sections check their own references
-    for section in (policy.alerts, policy.scaling, policy.rotation):
+    for section in (policy.alerts, policy.promotion, policy.scaling, policy.rotation):
         for path, message, value_path in section.dangling(policy):
             yield Dangling(path, message, value_path)
 
