@@ -474,3 +474,10 @@ def test_promote_without_a_match_says_what_it_looked_for(world):
     build("web-stage", COMMIT)
     assert "no succeeded execution of web-stage matching 'deadbee'" in promote("promote web deadbee")
     assert promotions("web") == []
+
+
+def test_a_success_for_an_execution_codepipeline_does_not_know_is_rejected_not_retried(world):
+    stage = on("stage", world.monkeypatch)
+    result = handle(pipeline_event("web-stage", "00000000-0000-0000-0000-000000000000", "SUCCEEDED"), stage)
+    assert result.outcome == "rejected" and "web-stage has no execution 00000000" in result.reason
+    assert promotions("web") == []

@@ -64,8 +64,13 @@ def on_pipeline(event: CodePipelineEvent, ctx: Context, now: datetime) -> Handle
             return Handled(Outcome.SUCCEEDED, None, [_execution(found, d.state, ctx, now, at)])
         if d.state == "SUCCEEDED":
             said = service.on_source_succeeded(ctx.policy, d.pipeline, d.execution_id, at, ctx.event_id, now)
-            return Handled(Outcome.SUCCEEDED if said else Outcome.RECEIVED,
-                           None if said else f"{d.pipeline} is no app's source pipeline here", said)
+            if not said:
+                return Handled(Outcome.RECEIVED, f"{d.pipeline} is no app's source pipeline here")
+            made = any(" candidate " in s or " duplicate " in s for s in said)
+            unknown = next((s for s in said if "has no execution" in s), None)
+            if not made and unknown:
+                return Handled(Outcome.REJECTED, unknown, said)
+            return Handled(Outcome.SUCCEEDED if made else Outcome.RECEIVED, None, said)
         return Handled(Outcome.RECEIVED, f"{d.pipeline} {d.state}: nothing to do")
     if event.detail_type == ACTION and d.state == "STARTED":
         woken = _approval_action_started(d.pipeline, d.stage, d.action, ctx, now)

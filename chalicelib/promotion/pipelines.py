@@ -51,8 +51,16 @@ class Execution:
     updated_at: datetime | None
 
 
+class NotFound(LookupError):
+    """CodePipeline does not know the pipeline or the execution."""
+
+
 def execution(pipeline: str, execution_id: str, revision_type: str = "COMMIT_ID") -> Execution:
-    found = _client().get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution_id)
+    client = _client()
+    try:
+        found = client.get_pipeline_execution(pipelineName=pipeline, pipelineExecutionId=execution_id)
+    except (client.exceptions.PipelineExecutionNotFoundException, client.exceptions.PipelineNotFoundException) as exc:
+        raise NotFound(f"{pipeline} has no execution {execution_id} ({exc.response['Error']['Code']})") from None
     ex = found["pipelineExecution"]
     author = next((v.get("resolvedValue") for v in ex.get("variables", []) if v.get("name") == AUTHOR_VARIABLE),
                   None)

@@ -177,7 +177,13 @@ def on_source_succeeded(policy: Policy, pipeline: str, execution_id: str, at: da
             said.append(f"{app_name}: {env} is the end of its path")
             continue
         settings = settings_for(policy, app_name)
-        ex = pipelines.execution(pipeline, execution_id, str(settings.deploy.revision_type))
+        try:
+            ex = pipelines.execution(pipeline, execution_id, str(settings.deploy.revision_type))
+        except pipelines.NotFound as exc:  # an event for an execution CodePipeline does not know: retrying won't help
+            audit.record(action="promotion.candidate", target=f"pipeline/{pipeline}", outcome=Outcome.REJECTED,
+                         correlation_id=correlation_id, capability="promotion", reason=str(exc)[:1000])
+            said.append(f"{app_name}: {exc}")
+            continue
         if ex.revision is None:
             said.append(f"{app_name}: execution {execution_id} reports no artifact revision")
             continue
