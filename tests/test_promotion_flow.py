@@ -481,3 +481,17 @@ def test_a_success_for_an_execution_codepipeline_does_not_know_is_rejected_not_r
     result = handle(pipeline_event("web-stage", "00000000-0000-0000-0000-000000000000", "SUCCEEDED"), stage)
     assert result.outcome == "rejected" and "web-stage has no execution 00000000" in result.reason
     assert promotions("web") == []
+
+
+def test_promoted_emits_the_dora_keys_as_emf_metrics(world, capsys):
+    prod, p = approved_into_deploy(world)
+    done = T0 + timedelta(minutes=30)
+    handle(pipeline_event("web-prod", p.target_execution, "SUCCEEDED", done), prod)
+    capsys.readouterr()
+    tick(prod, done + timedelta(minutes=10))
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    metrics = {m["Name"]: blob for blob in blobs for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert {"DeploymentFrequency", "LeadTime", "ChangeFailureRate"} <= set(metrics)
+    assert all(blob["app"] == "web" and blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Switchboard"
+               for blob in metrics.values())
+    assert metrics["ChangeFailureRate"]["ChangeFailureRate"] in (0, [0.0])  # EMF writes a value or a list
