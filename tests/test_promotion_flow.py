@@ -495,3 +495,51 @@ def test_promoted_emits_the_dora_keys_as_emf_metrics(world, capsys):
     assert all(blob["app"] == "web" and blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Switchboard"
                for blob in metrics.values())
     assert metrics["ChangeFailureRate"]["ChangeFailureRate"] in (0, [0.0])  # EMF writes a value or a list
+
+
+def test_an_expired_approval_rejects_the_promotion(world):
+    stage_candidate(world)
+    at_prod(world, hand_over(world, T0 + timedelta(minutes=20)), T0 + timedelta(minutes=21))
+    decide("expired", [])
+    p = only("web", "target")
+    assert p.state == "rejected" and "expired" in p.reject_reason
+
+
+def test_a_freeze_window_keeps_an_approved_promotion_waiting_until_it_ends(world):
+    from chalicelib.policy.schema import Freeze
+    from chalicelib.promotion import service
+
+    stage_candidate(world)
+    payload = hand_over(world, T0 + timedelta(minutes=20))
+    prod = at_prod(world, payload, T0 + timedelta(minutes=21))
+    start, end = T0 - timedelta(minutes=1), T0 + timedelta(hours=3)  # the decision arrives now (real clock)
+    frozen = prod.model_copy(update={"freezes": (Freeze.model_validate({
+        "name": "sale", "environments": ["prod"], "timezone": "UTC", "reason": "Black Friday",
+        "dates": {"from": start.replace(tzinfo=None), "to": end.replace(tzinfo=None)}}),)})
+    p = only("web", "target")
+    from chalicelib.promotion import handlers
+
+    world.monkeypatch.setattr(handlers.policies, "current", lambda: frozen)
+    handlers.decided({"id": f"pro-{p.id}", "capability": "promotion", "verdict": "approved",
+                      "decided_by": "U0CAROL001", "approvals": ["U0BOB00001", "U0CAROL001"], "reason": None,
+                      "payload": {"app": "web", "id": p.id}})
+    p = only("web", "target")
+    freeze = next(g for g in p.gates if g["name"] == "freeze")
+    assert p.state == "approved" and freeze["status"] == "wait" and "sale" in freeze["reason"]
+    assert p.next_check_at == end
+    service.advance("web", p.id, correlation_id="t", now=end, policy=frozen)
+    assert only("web", "target").state == "deploying"
+
+
+def test_an_open_alert_incident_for_the_app_holds_the_deploy(world):
+    from chalicelib.capabilities import Capability, handler_for
+    from chalicelib.intake.events import AlarmEvent
+
+    stage_candidate(world)
+    prod = at_prod(world, hand_over(world, T0 + timedelta(minutes=20)), T0 + timedelta(minutes=21))
+    event = alarm_event("web-5xx", "ALARM", "OK", datetime.now(UTC))
+    handler_for(Capability.ALERTS)(AlarmEvent.model_validate(event), Context(event["id"], Kind.ALARM, prod))
+    decide("approved", ["U0BOB00001", "U0CAROL001"])
+    p = only("web", "target")
+    incidents = next(g for g in p.gates if g["name"] == "incidents")
+    assert p.state == "approved" and incidents["status"] == "wait" and "prod." in incidents["reason"]
