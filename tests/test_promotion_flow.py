@@ -543,3 +543,57 @@ def test_an_open_alert_incident_for_the_app_holds_the_deploy(world):
     p = only("web", "target")
     incidents = next(g for g in p.gates if g["name"] == "incidents")
     assert p.state == "approved" and incidents["status"] == "wait" and "prod." in incidents["reason"]
+
+
+def api_release(world: Any, commit: str, start: datetime) -> Any:
+    """``commit`` through api-stage; api-prod (pushed the same commit) waits at Prod/ApproveProd; one lead approves;
+    Switchboard answers the approval. Returns prod's promotion once its run succeeded and the event came."""
+    stage = on("stage", world.monkeypatch)
+    run = build("api-stage", commit)
+    prod_run = emu.push(ACCOUNT, REGION, "api-prod", commit_id=commit, message="api change", author="a")
+    emu.wait_for_approval(ACCOUNT, REGION, "api-prod", "Prod", "ApproveProd", timeout=20)
+    handle(pipeline_event("api-stage", run, "SUCCEEDED", start), stage)
+    tick(stage, start + timedelta(minutes=30))
+    payload = [pl for _, _, pl in world.sent["send_to"] if pl["promotion"]["revision"]["id"] == commit][-1]
+    prod = at_prod(world, payload, start + timedelta(minutes=31))
+    target = next(p for p in promotions("api") if p.side == "target" and p.revision.id == commit)
+    decide("approved", ["U0BOB00001"], app="api", p=target)
+    assert emu.wait_for(ACCOUNT, REGION, "api-prod", prod_run, timeout=20) == "Succeeded"
+    handle(pipeline_event("api-prod", prod_run, "SUCCEEDED", start + timedelta(minutes=40)), prod)
+    return next(p for p in promotions("api") if p.id == target.id and p.side == "target")
+
+
+def test_approval_mode_rolls_back_on_a_click_and_answers_its_own_rollback_run(world):
+    boto3.client("cloudwatch").put_metric_alarm(
+        AlarmName="api-5xx", MetricName="5xx", Namespace="AWS/ApplicationELB", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold")
+    first = api_release(world, COMMIT, T0)
+    prod = on("prod", world.monkeypatch)
+    tick(prod, T0 + timedelta(minutes=40 + 15))  # api bakes 15m (the default)
+    assert next(p for p in promotions("api") if p.id == first.id).state == "promoted"
+    later = T0 + timedelta(hours=2)
+    second = api_release(world, COMMIT2, later)
+    assert second.state == "verifying"
+    handle(alarm_event("api-5xx", "ALARM", "OK", later + timedelta(minutes=45)), prod)
+    failed = next(p for p in promotions("api") if p.id == second.id)
+    assert failed.state == "failed" and failed.rollback_decision == f"rbk-{second.id}"  # rollback: notify
+    [offer] = [a for a in world.sent["ask"] if a["decision_id"] == f"rbk-{second.id}"]
+    assert offer["role"] == "operator" and "Roll back api in prod to a1b2c3d" in offer["title"]
+    from chalicelib.promotion import handlers
+
+    handlers.decided({"id": f"rbk-{second.id}", "capability": "promotion", "verdict": "approved",
+                      "decided_by": "U0ALICE001", "approvals": ["U0ALICE001"], "reason": None,
+                      "payload": {"app": "api", "id": second.id, "rollback": True}})
+    rolled = next(p for p in promotions("api") if p.id == second.id)
+    assert rolled.state == "rolled_back" and rolled.history[-1].by == "U0ALICE001"
+    emu.wait_for_approval(ACCOUNT, REGION, "api-prod", "Prod", "ApproveProd", timeout=20)
+    action = pipeline_event("api-prod", rolled.rollback_execution, "STARTED", later + timedelta(minutes=50),
+                            detail_type="CodePipeline Action Execution State Change", stage="Prod",
+                            action="ApproveProd")
+    handle(action, prod)
+    assert emu.wait_for(ACCOUNT, REGION, "api-prod", rolled.rollback_execution, timeout=20) == "Succeeded"
+    handle(pipeline_event("api-prod", rolled.rollback_execution, "SUCCEEDED", later + timedelta(minutes=55)), prod)
+    from chalicelib.promotion import store
+
+    assert next(p for p in promotions("api") if p.id == second.id).restored_at is not None
+    assert store.current("api", "prod")["revision"]["id"] == COMMIT

@@ -102,7 +102,9 @@ def _approval_action_started(pipeline: str, stage: str | None, action: str | Non
         if ref is None or ref.name != pipeline or settings.deploy.stage != stage or settings.deploy.action != action:
             continue
         for p in store.of_app(app_name):
-            if p.side == "target" and p.state in (State.APPROVED, State.AWAITING_APPROVAL):
+            waiting = p.state in (State.APPROVED, State.AWAITING_APPROVAL) or (
+                p.state is State.ROLLED_BACK and p.watched)  # a rollback run stops at the approval too
+            if p.side == "target" and waiting:
                 moved = service.advance(app_name, p.id, correlation_id=ctx.event_id, now=now, policy=ctx.policy)
                 woken.append(f"{app_name} {p.id}: {moved.state if moved else 'gone'}")
     return woken

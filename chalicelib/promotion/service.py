@@ -340,11 +340,26 @@ def _target_step(p: Promotion, policy: Policy, settings: Resolved, correlation_i
     if p.state is State.FAILED:
         return _roll_back(p, policy, settings, correlation_id, now)
     if p.state is State.ROLLED_BACK and p.watched:
+        if settings.deploy.mode is Mode.APPROVAL and _answer_rollback_approval(p, settings):
+            return p.model_copy(update={"next_check_at": now + STUCK, "updated_at": now})
         if p.updated_at + STUCK > now:
-            return p.model_copy(update={"next_check_at": p.updated_at + STUCK}) if not p.next_check_at else None
+            return None if p.next_check_at else p.model_copy(update={"next_check_at": p.updated_at + STUCK})
         ex = pipelines.execution(p.target_pipeline or "", p.rollback_execution or "")
         return rollback_finished(p, ex.status, now)
     return None
+
+
+def _answer_rollback_approval(p: Promotion, settings: Resolved) -> bool:
+    """Approval mode: the rollback run stops at the Manual Approval action like any run; it is the run
+    Switchboard itself started to restore service, so it is answered at once (the rollback was decided)."""
+    deploy = settings.deploy
+    waiting = pipelines.waiting_approval(p.target_pipeline or "", deploy.stage or "", deploy.action or "")
+    if waiting is None or waiting.execution_id != p.rollback_execution:
+        return False
+    pipelines.answer_approval(p.target_pipeline or "", deploy.stage or "", deploy.action or "", waiting.token,
+                              approved=True, summary=f"Switchboard: rollback of {p.revision.short} to "
+                              f"{p.previous.short if p.previous else '?'} (promotion {p.id})")
+    return True
 
 
 def _gate_and_deploy(p: Promotion, policy: Policy, settings: Resolved, correlation_id: str,
