@@ -8,7 +8,7 @@ and one-off windows between two local date-times. ``/ops hold`` is a per-app hol
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -49,3 +49,31 @@ def in_weekly(days: Collection[str], start: str, end: str, local: datetime) -> b
     # crosses midnight, e.g. fri 18:00 -> 06:00: the evening belongs to the listed day, the morning to the next
     yesterday = DAYS[(local.weekday() - 1) % 7]
     return (today in days and now >= begin) or (yesterday in days and now < finish)
+
+
+def ends(freeze: Freeze, at: datetime) -> datetime | None:
+    """When the freeze in force at ``at`` lifts (None: it is not in force then). Back-to-back weekly windows
+    (``sat`` and ``sun`` all day) count as one: the end is where the freeze really lifts."""
+    if not in_window(freeze, at):
+        return None
+    zone = ZoneInfo(freeze.timezone)
+    if freeze.dates is not None:
+        return freeze.dates.end.replace(tzinfo=zone)
+    weekly = freeze.weekly
+    assert weekly is not None
+    end = at
+    for _ in range(8):  # at most a week of back-to-back days
+        end = _occurrence_end(weekly.start, weekly.end, end.astimezone(zone), zone)
+        if not in_window(freeze, end):
+            return end
+    return None  # frozen all week, every week: no end to wait for
+
+
+def _occurrence_end(start: str, end: str, local: datetime, zone: ZoneInfo) -> datetime:
+    today = local.date()
+    if end == "24:00":
+        return datetime.combine(today + timedelta(days=1), time(0, 0), tzinfo=zone)
+    begin, finish = time.fromisoformat(start), time.fromisoformat(end)
+    if begin <= finish or local.time() < finish:  # a same-day window, or the morning part of one crossing midnight
+        return datetime.combine(today, finish, tzinfo=zone)
+    return datetime.combine(today + timedelta(days=1), finish, tzinfo=zone)

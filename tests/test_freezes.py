@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -53,3 +53,34 @@ def test_active_freezes_in_their_own_time_zones():
     assert freezes.active(policy, "prod", datetime(2026, 12, 2, 12, 0, tzinfo=UTC)) == []
     with pytest.raises(ValueError, match="timezone-aware"):
         freezes.active(policy, "prod", datetime(2026, 11, 28, 12, 0))
+
+
+WEEKLY = """
+version: 1
+account: {name: prod, id: "333344445555", environment: prod}
+freezes:
+  - {name: weekend, environments: [prod], timezone: Europe/Berlin,
+     weekly: {days: [sat, sun], from: "00:00", to: "24:00"}}
+  - {name: nights, environments: [prod], timezone: UTC, weekly: {days: [fri], from: "18:00", to: "06:00"}}
+  - {name: lunch, environments: [prod], timezone: UTC, weekly: {days: [mon], from: "12:00", to: "13:00"}}
+  - {name: sale, environments: [prod], timezone: America/New_York,
+     dates: {from: "2026-11-27T00:00:00", to: "2026-11-30T00:00:00"}}
+"""
+
+
+@pytest.mark.parametrize(("name", "at", "end"), [
+    # back-to-back days are one freeze: Saturday morning in Berlin lifts on Monday 00:00 Berlin
+    ("weekend", datetime(2026, 11, 28, 9, 0, tzinfo=BERLIN), datetime(2026, 11, 30, 0, 0, tzinfo=BERLIN)),
+    ("nights", datetime(2026, 11, 27, 20, 0, tzinfo=UTC), datetime(2026, 11, 28, 6, 0, tzinfo=UTC)),  # evening
+    ("nights", datetime(2026, 11, 28, 3, 0, tzinfo=UTC), datetime(2026, 11, 28, 6, 0, tzinfo=UTC)),  # morning
+    ("lunch", datetime(2026, 11, 23, 12, 30, tzinfo=UTC), datetime(2026, 11, 23, 13, 0, tzinfo=UTC)),
+    ("lunch", datetime(2026, 11, 23, 13, 0, tzinfo=UTC), None),  # not in force: nothing to wait for
+    ("sale", datetime(2026, 11, 28, 12, 0, tzinfo=UTC),
+     datetime(2026, 11, 30, 0, 0, tzinfo=ZoneInfo("America/New_York"))),
+])
+def test_when_a_freeze_lifts(name, at, end):
+    freeze = next(f for f in parse(WEEKLY).freezes if f.name == name)
+    found = freezes.ends(freeze, at)
+    assert found == end
+    if found is not None:
+        assert not freezes.in_window(freeze, found) and freezes.in_window(freeze, found - timedelta(seconds=1))

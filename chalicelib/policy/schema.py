@@ -98,13 +98,14 @@ class SlackSection(Strict):
 # ---- freeze windows (used by promotion, rotation, scaling; evaluated in chalicelib/freezes.py) ----
 
 LocalTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+EndTime = Annotated[str, StringConstraints(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]  # 24:00: day's end
 Weekday = Annotated[str, StringConstraints(pattern=r"^(mon|tue|wed|thu|fri|sat|sun)$")]
 
 
 class WeeklyWindow(Strict):
     days: tuple[Weekday, ...] = Field(min_length=1)
     start: LocalTime = Field(alias="from")
-    end: LocalTime = Field(alias="to")
+    end: EndTime = Field(alias="to")
 
 
 class DateWindow(Strict):

@@ -9,7 +9,6 @@ import urllib.error
 import urllib.request
 from datetime import datetime
 from fnmatch import fnmatchcase
-from zoneinfo import ZoneInfo
 
 from chalicelib import aws, freezes
 from chalicelib.policy.schema import Policy
@@ -71,11 +70,7 @@ def open_incidents(app: str) -> tuple[str, ...]:
 
 
 def active_freezes(policy: Policy, environment: str, at: datetime) -> tuple[ActiveFreeze, ...]:
-    out = []
-    for f in freezes.active(policy, environment, at):
-        until = f.dates.end.replace(tzinfo=ZoneInfo(f.timezone)) if f.dates is not None else None
-        out.append(ActiveFreeze(f.name, f.reason, until))
-    return tuple(out)
+    return tuple(ActiveFreeze(f.name, f.reason, freezes.ends(f, at)) for f in freezes.active(policy, environment, at))
 
 
 def hold(app: str) -> Hold | None:
