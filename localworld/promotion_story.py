@@ -74,9 +74,12 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
         world.run_in("prod", "localworld.promotion_tasks", "tick", "--at", later)
     promoted = _until(lambda: _promotion(world, "prod", COMMIT_1), lambda p: p and p["state"] == "promoted")
     card = _until(lambda: _card(world, COMMIT_1[:7], "promoted"), bool)
-    check("promoted: the card in #team-web says so, updated in place",
-          pipeline_status == "Succeeded" and bool(promoted) and card is not None and not _buttons(card),
-          f"web-prod {pipeline_status}; prod: {promoted and promoted['state']}; card: {_clip(_text(card), 120)}")
+    cards = [m for m in world.slack.messages("#team-web") if COMMIT_1[:7] in _text(m)]
+    check("promoted: one card in #team-web from soak to promoted (stage's, taken over by prod), updated in place",
+          pipeline_status == "Succeeded" and bool(promoted) and card is not None and not _buttons(card)
+          and len(cards) == 1,
+          f"web-prod {pipeline_status}; prod: {promoted and promoted['state']}; {len(cards)} card(s): "
+          f"{_clip(_text(card), 100)}")
 
     n += 1
     say(f"\n{n}. A second commit; root (admin) types `/ops promote web --skip-soak` once stage has built it")

@@ -60,7 +60,7 @@ def ask(*, capability: str, title: str, summary: str, environment: str, requeste
         payload: Any, correlation_id: str, author: str | None = None, role: Role = Role.APPROVER,
         decision_id: str | None = None, required: int = 1, group: str | None = None,
         four_eyes: bool | None = None, deadline: datetime | None = None, key: str | None = None,
-        blocks: list[dict[str, Any]] | None = None) -> str | None:
+        blocks: list[dict[str, Any]] | None = None, continues: str | None = None) -> str | None:
     """Put an approval card in ``channel``. Returns the decision id when this account is the front door or the
     caller chose it (``decision_id``); else None (the id comes back with the result).
 
@@ -68,7 +68,8 @@ def ask(*, capability: str, title: str, summary: str, environment: str, requeste
     distinct approvers (1..5), approvers' user ``group`` (``S…``), ``four_eyes=True`` (approver is neither the
     requester nor the author, whatever policy says), ``deadline`` (aware datetime: the decision then expires),
     ``key`` (the card is the keyed announcement ``key``: ``announce(key=…, decision_id=…)`` updates it in place)
-    and ``blocks`` (the card's body, already-safe mrkdwn; the front door adds progress and buttons)."""
+    and ``blocks`` (the card's body, already-safe mrkdwn; the front door adds progress and buttons);
+    ``continues``: the account whose message under ``key`` the card takes over (see ``announce``)."""
     check_options(decision_id=decision_id, required=required, group=group, deadline=deadline)
     current = policies.current()
     request: dict[str, Any] = {
@@ -76,7 +77,7 @@ def ask(*, capability: str, title: str, summary: str, environment: str, requeste
         "requester": requester, "author": author, "channel": channel, "payload": payload, "role": str(role),
         "correlation_id": correlation_id}
     options = {"decision_id": decision_id, "required": required, "group": group, "four_eyes": four_eyes,
-               "deadline": deadline, "key": key, "blocks": blocks}
+               "deadline": deadline, "key": key, "blocks": blocks, "continues": continues}
     # only what differs from the defaults travels, so a front door that predates these options still accepts
     # the requests that do not use them
     options = {k: v for k, v in options.items() if v is not None and not (k == "required" and v == 1)}
@@ -91,7 +92,7 @@ def ask(*, capability: str, title: str, summary: str, environment: str, requeste
 
 
 def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[str, Any]] | None = None,
-             key: str | None = None, decision_id: str | None = None) -> None:
+             key: str | None = None, decision_id: str | None = None, continues: str | None = None) -> None:
     """Post a message in ``channel`` (text and blocks must already be safe mrkdwn: see mrkdwn.safe).
 
     With a ``key`` (e.g. an incident's group key), the first announcement posts and later ones with the same key
@@ -100,7 +101,10 @@ def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[
     With a ``decision_id`` too (a decision this account asked for with ``ask(key=key)``), the front door appends
     that decision's footer in its current state (progress and buttons while pending, else the verdict) and keeps
     these blocks as the card's body for the re-renders each click causes. A keyed announcement without it
-    replaces the card (the buttons go)."""
+    replaces the card (the buttons go).
+
+    ``continues`` (with a key): the account whose message under the same key this account takes over the first
+    time it announces (see ``slack.announce_keyed``)."""
     if decision_id is not None:
         check_options(decision_id=decision_id)
         if not key:
@@ -115,11 +119,14 @@ def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[
 
             decisions.attach(current.account.name, key, decision_id, message, correlation_id=correlation_id)
         elif key:
-            slack.announce_keyed(current.account.name, key, message, correlation_id=correlation_id)
+            slack.announce_keyed(current.account.name, key, message, correlation_id=correlation_id,
+                                 continues=continues)
         else:
             slack.deliver("chat.postMessage", message, correlation_id=correlation_id, target=f"channel/{channel}")
         return
     event = {**message, "correlation_id": correlation_id, "key": key}
     if decision_id is not None:
         event["decision_id"] = decision_id
+    if continues is not None:
+        event["continues"] = continues
     _send(current, Flow.ANNOUNCE, event)

@@ -76,7 +76,7 @@ def request(*, capability: str, title: str, summary: str, environment: str, requ
             correlation_id: str, origin: str | None = None, now: datetime | None = None,
             decision_id: str | None = None, required: int = 1, group: str | None = None,
             four_eyes: bool | None = None, deadline: datetime | None = None, key: str | None = None,
-            blocks: list[dict[str, Any]] | None = None) -> Decision:
+            blocks: list[dict[str, Any]] | None = None, continues: str | None = None) -> Decision:
     """Record a pending decision and post its card. The id is short enough to type: ``/ops approve <id>``.
 
     ``decision_id`` (``^[a-z]{3}-[a-z0-9]{4,40}$``) makes the request idempotent: asking again with the same id
@@ -116,7 +116,7 @@ def request(*, capability: str, title: str, summary: str, environment: str, requ
             return _same(existing, origin)  # the same request, at the same time: that one posts the card
         raise RuntimeError(f"decision id {decision_id} already exists") from exc
     try:
-        _post_card(item, blocks, correlation_id)
+        _post_card(item, blocks, correlation_id, continues)
     except Exception:
         with contextlib.suppress(Exception):  # nobody saw it: the caller's retry asks again from scratch
             item.delete()
@@ -136,7 +136,8 @@ def _same(existing: Decision, origin: str) -> Decision:
     return existing
 
 
-def _post_card(item: Decision, body: list[dict[str, Any]] | None, correlation_id: str) -> None:
+def _post_card(item: Decision, body: list[dict[str, Any]] | None, correlation_id: str,
+               continues: str | None = None) -> None:
     if item.key is None:
         answer = slack.web().chat_postMessage(channel=item.channel, text=_text(item),
                                               blocks=blocks.decision_card(item.as_dict()))
@@ -144,6 +145,8 @@ def _post_card(item: Decision, body: list[dict[str, Any]] | None, correlation_id
         return
     origin = item.origin or policies.current().account.name
     ref = slack.message_ref(origin, item.key)
+    if ref is None and continues:  # the card goes on in the message another account posted under the key
+        ref = slack.take_over(origin, item.key, continues)
     if ref is None:
         answer = slack.web().chat_postMessage(channel=item.channel, **_render(item, body, None))
         slack.save_ref(origin, item.key, answer["channel"], answer["ts"], decision_id=item.id, body=body)

@@ -128,6 +128,9 @@ class MessageRef(Model):
     body = JSONAttribute(null=True)  # the capability's blocks (already safe mrkdwn) above that footer
     text = UnicodeAttribute(null=True)  # the capability's notification text for that message
     revision = NumberAttribute(null=True)
+    # set when another account's announcements with this key took the message over (a promotion handed from
+    # stage to prod goes on in the same card): this origin's later announcements under the key are dropped
+    handed_to = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 
 

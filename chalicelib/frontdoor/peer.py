@@ -48,6 +48,7 @@ class ApprovalRequest(BaseModel):
     deadline: AwareDatetime | None = None
     key: str | None = Field(None, min_length=1, max_length=200)
     blocks: list[dict[str, Any]] | None = Field(None, max_length=50)
+    continues: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,62}$")  # take over this account's message
 
 
 class ApprovalResult(BaseModel):
@@ -73,6 +74,7 @@ class Announcement(BaseModel):
     correlation_id: str = Field(max_length=200)
     key: str | None = Field(None, max_length=200)
     decision_id: str | None = Field(None, pattern=DECISION_ID.pattern)  # append this decision's footer
+    continues: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,62}$")  # take over this account's message
 
 
 @capabilities.register(Capability.FRONTDOOR)
@@ -148,7 +150,8 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
                 except ValueError as exc:  # not this peer's card under this key
                     return outcome(Outcome.REJECTED, str(exc))
             elif message.key:
-                delivered = slack.announce_keyed(sender, message.key, body, correlation_id=message.correlation_id)
+                delivered = slack.announce_keyed(sender, message.key, body, correlation_id=message.correlation_id,
+                                                 continues=message.continues)
             else:
                 delivered = slack.deliver("chat.postMessage", body, correlation_id=message.correlation_id,
                                           target=f"channel/{message.channel}")

@@ -169,9 +169,29 @@ def save_ref(origin: str, key: str, channel: str, ts: str, *, decision_id: str |
     return ref
 
 
-def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlation_id: str) -> bool:
+def take_over(origin: str, key: str, continues: str) -> Any:
+    """``origin`` goes on in the message ``continues`` posted under ``key`` (None: there is none to take, or it
+    was taken already). The previous account's later announcements under the key are dropped from then on."""
+    from chalicelib.frontdoor.models import MessageRef
+
+    before = message_ref(continues, key) if continues != origin else None
+    if before is None or before.handed_to or before.decision_id:
+        return None
+    try:
+        before.update(actions=[MessageRef.handed_to.set(origin)], condition=MessageRef.handed_to.does_not_exist())
+    except Exception:  # noqa: BLE001 - taken by a concurrent call: that one goes on in it
+        return None
+    return save_ref(origin, key, before.channel, before.ts)
+
+
+def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlation_id: str,
+                   continues: str | None = None) -> bool:
     """Post ``message`` the first time ``(origin, key)`` is seen; update that same message in place afterwards
     (an incident resolving, a scaling change finishing). True when delivered now (else kept in the outbox).
+
+    ``continues``: another account whose message under the same key this one takes over, when ``origin`` has
+    none yet (a promotion soaked in stage goes on in prod: one card). That account's later announcements under
+    the key are dropped, so a late one cannot overwrite the newer state.
 
     If a decision's card lived in that message, this announcement replaces it and detaches the decision: the
     ref keeps this message as its body, so renders that were under way converge on it (``decisions.publish``)."""
@@ -180,6 +200,10 @@ def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlatio
     target = f"message/{origin}/{key}"
     now = datetime.now(UTC)
     ref = message_ref(origin, key)
+    if ref is not None and ref.handed_to:
+        return True  # the message belongs to the account that took it over
+    if ref is None and continues:
+        ref = take_over(origin, key, continues)
     if ref is not None and (ref.decision_id or ref.body is not None):
         from chalicelib.frontdoor import decisions
 

@@ -59,10 +59,10 @@ def announce(p: Promotion, policy: Policy, correlation_id: str) -> None:
     pending_decision = p.decision_id if p.state in (State.AWAITING_APPROVAL, State.HELD) and p.decision_id else None
     if p.state is State.FAILED and p.rollback_decision:
         pending_decision = p.rollback_decision
+    extra: dict[str, Any] = {"decision_id": pending_decision} if pending_decision else _continues(p, policy)
     try:
         approvals.announce(channel=app.channel, text=cards.text(p), blocks=cards.body(p),
-                           key=f"promotion:{p.id}", correlation_id=correlation_id,
-                           **({"decision_id": pending_decision} if pending_decision else {}))
+                           key=f"promotion:{p.id}", correlation_id=correlation_id, **extra)
     except Exception:  # noqa: BLE001 - the card is a view; the state is stored and audited
         logger.exception("promotion card not delivered", extra={"promotion": p.id})
 
@@ -302,6 +302,17 @@ def _source_step(p: Promotion, policy: Policy, settings: Resolved, correlation_i
         update={"next_check_at": None})
 
 
+def _continues(p: Promotion, policy: Policy) -> dict[str, Any]:
+    """The target side's card goes on in the message the source account posted: one card per promotion."""
+    source = _account_named(policy, p.source_env) if p.side == "target" else None
+    return {"continues": source} if source and source != policy.account.name else {}
+
+
+def _account_named(policy: Policy, environment: str) -> str | None:
+    """The account (this one or a peer) that runs ``environment``."""
+    return next((name for name, (_, env) in sorted(policy.accounts().items()) if env == environment), None)
+
+
 def _account_of(policy: Policy, environment: str) -> str:
     for name, peer in sorted(policy.peers.items()):
         if peer.environment == environment and Flow.RELEASE_CANDIDATE in peer.send:
@@ -406,7 +417,7 @@ def _ask(p: Promotion, policy: Policy, settings: Resolved, results: list[gates.G
                   correlation_id=correlation_id, role=Role.APPROVER, decision_id=decision_id,
                   required=settings.approvals.count, group=settings.approvals.group, four_eyes=True,
                   deadline=now + timedelta(seconds=settings.approval_expiry_seconds),
-                  key=f"promotion:{p.id}", blocks=cards.body(shown))
+                  key=f"promotion:{p.id}", blocks=cards.body(shown), **_continues(p, policy))
     return decision_id
 
 
