@@ -182,10 +182,13 @@ def test_a_clean_candidate_waits_only_for_its_approval():
         "not marked bad", "no hold", "no freeze in force", "no open incidents", "0 of 1 approvals"]
 
 
-def test_a_bad_candidate_fails():
-    gate = tgt(bad="rolled back at 11:00 UTC: web-5xx in ALARM")["candidate"]
+def test_a_bad_candidate_fails_unless_a_person_asked_for_it():
+    gate = tgt(bad="rolled back at 11:00 UTC: web-5xx in ALARM", requester=None)["candidate"]
     assert gate.status is Status.FAIL
     assert gate.reason == "this revision is marked bad: rolled back at 11:00 UTC: web-5xx in ALARM"
+    asked = tgt(bad="rolled back", requester="U0ALICE001")["candidate"]
+    assert asked.status is Status.PASS
+    assert asked.reason == "marked bad (rolled back); promoted on <@U0ALICE001>'s request"
 
 
 def test_a_hold_waits_with_who_when_and_why():

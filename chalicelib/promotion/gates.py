@@ -186,6 +186,11 @@ def target_gates(settings: Resolved, facts: TargetFacts) -> list[Gate]:
 
 
 def _candidate(facts: TargetFacts) -> Gate:
+    """A revision marked bad (rolled back) is never promoted on its own again; a person may still ask for it
+    (``/ops promote <app> <version>``), and the gate says so on the card for the approvers to see."""
+    if facts.bad and facts.requester and facts.requester != "system":
+        return Gate("candidate", Status.PASS, f"marked bad ({facts.bad}); promoted on {mention(facts.requester)}'s "
+                                              "request")
     if facts.bad:
         return Gate("candidate", Status.FAIL, f"this revision is marked bad: {facts.bad}")
     return Gate("candidate", Status.PASS, "not marked bad")
