@@ -122,11 +122,14 @@ def on_alarm(event: AlarmEvent, ctx: Context, now: datetime) -> Handled:
         settings = service.settings_for(ctx.policy, app_name)
         if not facts.watched(settings.alarms, name):
             continue
-        if "ALARM" in (state, previous):
+        # Where candidates soak, an alarm leaving ALARM is remembered: the quiet period restarts from then (one in
+        # ALARM now is seen by DescribeAlarms when the gates run). Where deploys bake, nothing is written.
+        soaks_here = ctx.policy.promotion.next_environment(app_name, env) is not None
+        if soaks_here and previous == "ALARM" and state != "ALARM":
             store.note_alarm(app_name, env, at)
-            said.append(f"{app_name}: {name} {state} noted")
-        if state != "ALARM":
-            continue
+            said.append(f"{app_name}: {name} left ALARM: quiet period restarts")
+        if state != "ALARM" or previous == "ALARM" or ctx.policy.promotion.previous_environment(app_name, env) is None:
+            continue  # only an alarm entering ALARM, where deploys bake, can fail a promotion
         for p in store.of_app(app_name):
             if p.side == "target" and p.target_env == env and p.state is State.VERIFYING:
                 moved = service.advance(app_name, p.id, correlation_id=ctx.event_id, now=now, policy=ctx.policy,

@@ -32,9 +32,18 @@ DECISION_PREFIX = "pro-"
 ROLLBACK_PREFIX = "rbk-"
 
 
+_SETTINGS: dict[tuple[int, str], tuple[Policy, Resolved]] = {}
+
+
 def settings_for(policy: Policy, app: str) -> Resolved:
+    """An app's effective settings (cached per policy object: policies are immutable and loaded once)."""
+    cached = _SETTINGS.get((id(policy), app))
+    if cached is not None and cached[0] is policy:
+        return cached[1]
     found = policy.apps.get(app)
-    return policy.promotion.settings(app, found.alarm_prefixes if found else ())
+    resolved = policy.promotion.settings(app, found.alarm_prefixes if found else ())
+    _SETTINGS[(id(policy), app)] = (policy, resolved)
+    return resolved
 
 
 def _target(p: Promotion) -> str:
