@@ -9,7 +9,8 @@ audit hook, reports any network activity during import (there must be none).
 
 Variants:
     baseline  ``import boto3`` + ``boto3.client("dynamodb", region_name="eu-west-1")``
-    app       ``import app`` (Chalice app, policy loaded and validated)
+    app       ``import app`` (Chalice app, policy loaded and its core validated, as inside Lambda: the other
+              sections are validated on first use, see chalicelib/policy/__init__.py)
     tracer    (``--variant tracer``) app + ``Tracer(service="switchboard")`` from Powertools, enabled as on
               Lambda (LAMBDA_TASK_ROOT set, POWERTOOLS_TRACE_DISABLED unset), so it imports the X-Ray SDK
               and patches every supported library. Informational: ``--enforce`` checks only app/baseline.
@@ -34,8 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 GOAL = 1.5
 TIMEOUT_SECONDS = 120
 
-# Environment of every child (set in the child only). LAMBDA_TASK_ROOT makes the Tracer behave as on Lambda
-# (outside Lambda Powertools disables it and skips patching); nothing else in the app reads it.
+# Environment of every child (set in the child only). LAMBDA_TASK_ROOT makes the child behave as on Lambda: the
+# Tracer patches (outside Lambda Powertools disables it) and the policy is validated lazily (not under the
+# Chalice CLI, hence AWS_CHALICE_CLI_MODE removed below); nothing else in the app reads it.
 CHILD_ENV = {
     "SWITCHBOARD_ACCOUNT_NAME": "prod",
     "SWITCHBOARD_POLICY_FILE": "policies/prod.yaml",

@@ -37,11 +37,20 @@ class Settings(BaseModel):
     slack_api_url: str | None = Field(None, alias="SWITCHBOARD_SLACK_API_URL")
     # How long Powertools Parameters caches the Slack secret; rotation takes effect within this time.
     secret_max_age_seconds: int = Field(300, alias="SWITCHBOARD_SECRET_MAX_AGE_SECONDS", ge=0)
+    # Set by the Lambda runtime (and by bench/cold_start.py, which measures a Lambda cold start).
+    lambda_task_root: str | None = Field(None, alias="LAMBDA_TASK_ROOT")
+    # Set by the Chalice CLI (`chalice deploy`, `chalice package`, `chalice local`) before it imports app.py.
+    chalice_cli_mode: str | None = Field(None, alias="AWS_CHALICE_CLI_MODE")
 
     @property
     def policy_path(self) -> Path:
         path = Path(self.policy_file)
         return path if path.is_absolute() else PACKAGE_DIR / path
+
+    @property
+    def in_lambda(self) -> bool:
+        """Running as a Lambda function (not under the Chalice CLI, which imports app.py to deploy it)."""
+        return self.lambda_task_root is not None and self.chalice_cli_mode is None
 
 
 def from_environ(environ: dict[str, str] | None = None) -> Settings:

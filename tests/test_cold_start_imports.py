@@ -24,3 +24,29 @@ def test_importing_app_defers_what_only_some_invocations_need():
                                            text=True, check=True, timeout=60).stdout))
     assert [m for m in DEFERRED if m in loaded] == []
     assert "chalicelib.intake.pipeline" in loaded and "pynamodb.models" in loaded  # the probe really imported app
+
+
+def test_a_lambda_cold_start_validates_the_policy_core_and_builds_no_section_model():
+    """Inside Lambda app.py validates only what the peer pattern needs; each section's models are built (and the
+    section validated) when a handler first reads it. See chalicelib/policy/__init__.py."""
+    env = {**os.environ, "SWITCHBOARD_ACCOUNT_NAME": "prod", "SWITCHBOARD_POLICY_FILE": "policies/prod.yaml",
+           "LAMBDA_TASK_ROOT": str(ROOT)}
+    env.pop("AWS_CHALICE_CLI_MODE", None)
+    probe = """if True:
+        import json, sys, app
+        from pydantic import BaseModel
+        modules = ["chalicelib.policy.schema", "chalicelib.alerts.policy", "chalicelib.promotion.policy",
+                   "chalicelib.scaling.policy", "chalicelib.rotation.policy"]
+        def built():
+            return sorted(f"{m}.{n}" for m in modules for n, v in vars(sys.modules[m]).items()
+                          if isinstance(v, type) and issubclass(v, BaseModel) and v.__module__ == m
+                          and v.__pydantic_complete__)
+        cold = {"built": built(), "pending": app.POLICY.pending_sections()}
+        app.POLICY.alerts
+        print(json.dumps({**cold, "after_alerts": built()}))
+    """
+    found = json.loads(subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True,
+                                      text=True, check=True, timeout=60).stdout)
+    assert found["built"] == ["chalicelib.policy.schema.PolicyCore"]
+    assert found["pending"] == ["apps", "slack", "alerts", "promotion", "scaling", "rotation", "freezes"]
+    assert "chalicelib.alerts.policy.AlertsSection" in found["after_alerts"]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from chalicelib import policy
 from chalicelib.policy import PolicyError, parse
+from chalicelib.policy.schema import LAZY_SECTIONS
 from localworld import cli
 
 POLICIES = Path(__file__).resolve().parent.parent / "chalicelib" / "policies"
@@ -57,7 +63,7 @@ def test_base_policy_is_valid_and_derives_views():
     assert loaded.peer_by_id("999999999999") is None
 
 
-@pytest.mark.parametrize(("old", "new", "expected"), [
+ONE_PROBLEM = [
     ("prod: {account: prod, name: web-prod}", "prod: {account: prd, name: web-prod}",
      "apps.web.pipelines.prod: unknown account 'prd' (line 11)"),
     ("stage: {account: stage, name: web-stage}", "stage: {account: prod, name: web-stage}",
@@ -77,7 +83,14 @@ def test_base_policy_is_valid_and_derives_views():
     ("receive: [release-candidate]", "receive: [gossip]",
      "peers.stage.receive[0]: input should be 'release-candidate', 'command', 'reply', 'approval-request', "
      "'approval-result' or 'announce' (line 4)"),
-])
+    ("        receiver: oncall\n", "        receiver: oncall\n        group_wait: soon\n",
+     "alerts.route.routes[0].group_wait: 'soon' does not match ^[0-9]+[smhd]$ (line 20)"),
+    ("alerts:\n", "colour: red\nalerts:\n", "colour: unknown field (line 12)"),
+    ("account: {name: prod, ", "account: {", "account.name: required field is missing (line 2)"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), ONE_PROBLEM)
 def test_each_problem_names_its_path_and_line(old, new, expected):
     assert old in BASE
     assert expected in problems(BASE.replace(old, new, 1))
@@ -117,6 +130,20 @@ def test_scaling_target_names_exactly_one_resource():
         text)
 
 
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://" + "x" * 2000, None),  # at most 2000 characters after the scheme
+    ("https://" + "x" * 2001, "string should have at most 2008 characters"),
+    ("https://example.com/a b", "'https://example.com/a b' does not match ^https?://[^\\s]+$"),
+    ("ftp://example.com", "'ftp://example.com' does not match ^https?://[^\\s]+$"),
+])
+def test_a_receiver_url(url, expected):
+    text = BASE.replace('oncall: {slack_channel: "#oncall"}', f'oncall: {{webhook: {{url: "{url}"}}}}')
+    if expected is None:
+        assert parse(text).alerts.receivers["oncall"].webhook.url == url
+    else:
+        assert problems(text) == [f"alerts.receivers.oncall.webhook.url: {expected} (line 14)"]
+
+
 def test_current_rejects_a_policy_for_another_account(monkeypatch):
     from chalicelib import settings
 
@@ -144,3 +171,148 @@ def test_cli_validate_exit_codes(tmp_path, capsys):
     assert "apps.web.pipelines.prod: unknown account 'prd' (line 11)" in err
     assert cli.main(["policy", "validate", str(tmp_path / "missing.yaml")]) == 2
     assert "<file>: cannot read" in capsys.readouterr().err
+
+
+# ---- lazy loading (current() inside Lambda): the core at load, every other section on first read ----
+
+def lazy_problems(text: str) -> list[str]:
+    """Every problem a lazily loaded policy raises: at load, else on reading each section."""
+    try:
+        loaded = parse(textwrap.dedent(text), lazy=True)
+    except PolicyError as exc:
+        return [str(p) for p in exc.problems]
+    found: set[policy.Problem] = set()
+    for name in LAZY_SECTIONS:
+        try:
+            getattr(loaded, name)
+        except PolicyError as exc:
+            found.update(exc.problems)
+    return [str(p) for p in sorted(found, key=lambda p: (p.line or 0, p.path, p.message))]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), ONE_PROBLEM)
+def test_a_lazy_load_reports_what_a_full_load_reports(old, new, expected):
+    text = BASE.replace(old, new, 1)
+    assert lazy_problems(text) == problems(text)
+
+
+def test_a_lazy_load_reports_every_reference_problem_too():
+    text = BASE.replace("account: prod, name: web-prod", "account: prd, name: web-prod").replace(
+        "        receiver: oncall\n", "        receiver: nobody\n")
+    assert lazy_problems(text) == problems(text) == [
+        "apps.web.pipelines.prod: unknown account 'prd' (line 11)",
+        "alerts.route.routes[0]: unknown receiver 'nobody' (line 19)",
+    ]
+
+
+def test_a_bad_section_of_a_lazy_policy_raises_on_every_read_and_spares_the_others():
+    loaded = parse(BASE.replace("        receiver: oncall\n", "        receiver: on-call\n"), "prod.yaml", lazy=True)
+    assert loaded.inbound_account_ids() == ["222233334444", "333344445555"]  # the core: what app.py needs
+    assert loaded.pending_sections() == list(LAZY_SECTIONS)
+    for _ in range(2):
+        with pytest.raises(PolicyError) as caught:
+            loaded.alerts  # noqa: B018
+        assert caught.value.source == "prod.yaml"
+        assert [str(p) for p in caught.value.problems] == [
+            "alerts.route.routes[0]: unknown receiver 'on-call' (line 19)"]
+    assert "alerts" in loaded.pending_sections()  # never kept half-valid
+    assert loaded.apps["web"].pipelines["prod"].name == "web-prod"
+    assert loaded.scaling.enabled is False  # absent: the default
+    assert "alerts" in loaded.model_fields_set and "scaling" not in loaded.model_fields_set
+
+
+def test_a_section_whose_shape_is_bad_raises_its_schema_problems():
+    loaded = parse(BASE.replace('oncall: {slack_channel: "#oncall"}', "oncall: {}"), lazy=True)
+    with pytest.raises(PolicyError) as caught:
+        loaded.alerts  # noqa: B018
+    assert [str(p) for p in caught.value.problems] == [
+        "alerts.receivers.oncall: value error, a receiver needs at least one of slack, pagerduty, sns, webhook "
+        "(line 14)"]
+
+
+def test_a_section_checked_against_a_bad_section_is_not_kept_either():
+    text = BASE.replace('channel: "#team-web"', 'channel: "team web"') + textwrap.dedent("""\
+        scaling:
+          targets:
+            web: {account: prod, asg: web, guardrails: {floor: 1, ceiling: 2, max_step: 1}}
+        """)
+    loaded = parse(text, lazy=True)
+    for _ in range(2):
+        with pytest.raises(PolicyError, match=re.escape("apps.web.channel: 'team web' does not match")):
+            loaded.scaling  # noqa: B018 - its check looks for the app announcing the target's changes
+    assert {"apps", "scaling"} <= set(loaded.pending_sections())
+
+
+def test_a_section_check_may_read_its_own_section(monkeypatch):
+    from chalicelib.policy import references
+
+    seen = []
+
+    def reads_itself(loaded, alerts):
+        seen.append((loaded.alerts is alerts, loaded.apps["web"].channel))
+        return iter(())
+
+    monkeypatch.setitem(references.SECTIONS, "alerts", reads_itself)
+    loaded = parse(BASE, lazy=True)
+    assert loaded.alerts.route.receiver == "oncall"
+    assert seen == [(True, "#team-web")]
+
+
+def test_threads_reading_a_section_first_at_once_all_get_the_one_kept():
+    loaded = parse(BASE, lazy=True)
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda _: loaded.alerts, range(32)))
+    assert all(section is loaded.alerts for section in got)
+
+
+def test_a_lazy_policy_read_in_full_is_the_policy_a_full_load_gives():
+    text = (POLICIES / "prod.yaml").read_text()
+    lazy, full = parse(text, lazy=True), parse(text)
+    assert lazy.alerts == full.alerts and lazy.pending_sections() != []
+    assert lazy.model_dump() == full.model_dump()  # a whole-policy view validates the rest first
+    assert lazy.pending_sections() == [] and lazy == full
+
+
+def test_current_is_lazy_inside_lambda_and_full_under_the_chalice_cli(monkeypatch, tmp_path):
+    from chalicelib import settings
+
+    bad = tmp_path / "prod.yaml"
+    bad.write_text(BASE.replace("        receiver: oncall\n", "        receiver: on-call\n"))
+    monkeypatch.setenv("SWITCHBOARD_POLICY_FILE", str(bad))
+    expected = "alerts.route.routes[0]: unknown receiver 'on-call' (line 19)"
+
+    def current():
+        settings.get_settings.cache_clear()
+        policy.current.cache_clear()
+        return policy.current()
+
+    try:
+        monkeypatch.delenv("LAMBDA_TASK_ROOT", raising=False)
+        with pytest.raises(PolicyError, match=re.escape(expected)):
+            current()  # tests, the local world: everything up front
+        monkeypatch.setenv("LAMBDA_TASK_ROOT", str(tmp_path))
+        monkeypatch.setenv("AWS_CHALICE_CLI_MODE", "true")
+        with pytest.raises(PolicyError, match="unknown receiver 'on-call'"):
+            current()  # `chalice deploy` imports app.py with the Lambda-like environment of its stage
+        monkeypatch.delenv("AWS_CHALICE_CLI_MODE")
+        loaded = current()  # inside Lambda: the core now
+        assert loaded.account.name == "prod"
+        with pytest.raises(PolicyError) as caught:
+            loaded.alerts  # noqa: B018
+        assert [str(p) for p in caught.value.problems] == [expected]
+    finally:
+        settings.get_settings.cache_clear()
+        policy.current.cache_clear()
+
+
+def test_chalice_deploy_refuses_a_policy_with_a_bad_section(tmp_path):
+    """`chalice deploy` imports app.py (AWS_CHALICE_CLI_MODE set): the whole policy is validated there."""
+    bad = tmp_path / "prod.yaml"
+    bad.write_text(BASE.replace("        receiver: oncall\n", "        receiver: on-call\n"))
+    env = {**os.environ, "SWITCHBOARD_ACCOUNT_NAME": "prod", "SWITCHBOARD_POLICY_FILE": str(bad),
+           "AWS_CHALICE_CLI_MODE": "true", "LAMBDA_TASK_ROOT": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", "import app"], cwd=POLICIES.parent.parent, env=env,
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode != 0
+    assert "PolicyError" in proc.stderr
+    assert "alerts.route.routes[0]: unknown receiver 'on-call' (line 19)" in proc.stderr

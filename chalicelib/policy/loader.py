@@ -3,18 +3,29 @@
 Three passes, each reporting all it finds: YAML syntax (and duplicate keys, which PyYAML would silently
 overwrite), the pydantic schema, then cross-references. Problems print as
 ``apps.web.pipelines.prod: unknown account 'prd' (line 14)``.
+
+``lazy=True`` (``current()`` inside Lambda) runs the YAML pass over the whole document and the other two over
+the policy's core only; each other section gets them when it is first read (``Pending.resolve``), with the
+same problems, paths and lines a full load reports for it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Annotated, Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from chalicelib.policy.references import check
-from chalicelib.policy.schema import Policy
+from chalicelib.policy.references import Dangling, check, check_core, check_section
+from chalicelib.policy.schema import LAZY_SECTIONS, Policy, PolicyCore
+
+# libyaml's parser when PyYAML has it (its wheels do, the Lambda ones too): the same nodes, marks and line numbers
+# as the pure-Python one, several times faster (a policy with an error is read again by the pure-Python one).
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Loc = tuple[str | int, ...]
 
@@ -83,44 +94,146 @@ def _message(err: dict) -> str:
     return msg[0].lower() + msg[1:] if msg else kind
 
 
-def parse(text: str, source: str = "<policy>") -> Policy:
+def _schema_problems(exc: ValidationError, lines: dict[Loc, int], prefix: Loc = ()) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = (*prefix, *err["loc"])
+        problems.append(Problem(_line_of(lines, loc), dotted(loc), _message(err)))
+    return problems
+
+
+def _reference_problems(found: list[Dangling], lines: dict[Loc, int]) -> list[Problem]:
+    return [Problem(_line_of(lines, d.value_path), dotted(d.path), d.message) for d in found]
+
+
+def _compose(text: str, loader_type: type) -> tuple[yaml.Node | None, Any]:
+    loader = loader_type(text)
+    try:
+        root = loader.get_single_node()
+        return root, (loader.construct_document(root) if root is not None else None)
+    finally:
+        loader.dispose()
+
+
+def _read(text: str, source: str) -> tuple[dict, dict[Loc, int]]:
+    """The YAML pass: the document as data, and the line of every path in it."""
     problems: list[Problem] = []
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise PolicyError(source, [Problem(mark.line + 1 if mark else None, "<yaml>",
-                                           str(getattr(exc, "problem", exc)))]) from exc
+        root, data = _compose(text, SafeLoader)
+    except yaml.YAMLError:
+        # read again by the pure-Python parser, whose messages say more ("found undefined alias 'x'")
+        try:
+            root, data = _compose(text, yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise PolicyError(source, [Problem(mark.line + 1 if mark else None, "<yaml>",
+                                               str(getattr(exc, "problem", exc)))]) from exc
     if not isinstance(data, dict):
         raise PolicyError(source, [Problem(1, "<root>", "a policy is a YAML mapping")])
     lines: dict[Loc, int] = {}
     _lines(root, (), lines, problems)
     if problems:
         raise PolicyError(source, problems)
+    return data, lines
 
+
+def parse(text: str, source: str = "<policy>", *, lazy: bool = False) -> Policy:
+    data, lines = _read(text, source)
+    if lazy:
+        return _parse_lazily(data, lines, source)
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            problems.append(Problem(_line_of(lines, loc), dotted(loc), _message(err)))
-        raise PolicyError(source, problems) from None
-
-    for d in check(policy):
-        problems.append(Problem(_line_of(lines, d.value_path), dotted(d.path), d.message))
+        raise PolicyError(source, _schema_problems(exc, lines)) from None
+    problems = _reference_problems(check(policy), lines)
     if problems:
         raise PolicyError(source, problems)
     return policy
 
 
-def load(path: str | Path) -> Policy:
+def _parse_lazily(data: dict, lines: dict[Loc, int], source: str) -> Policy:
+    """The core now (its fields, plus any unknown top-level key); the other sections when first read."""
+    known = {*Policy.model_fields, *(f.alias for f in Policy.model_fields.values() if f.alias)}
+    problems = [Problem(_line_of(lines, (key,)), dotted((key,)), "unknown field") for key in data if key not in known]
+    try:
+        core = PolicyCore.model_validate({k: v for k, v in data.items() if k in PolicyCore.model_fields})
+    except ValidationError as exc:
+        problems += _schema_problems(exc, lines)
+        raise PolicyError(source, problems) from None
+    if problems:
+        raise PolicyError(source, problems)
+    # no section is built here: a placeholder each, taken off again so that reading one reaches __getattr__
+    policy = Policy.model_construct(_fields_set={k for k in data if k in Policy.model_fields},
+                                    **dict(core), **dict.fromkeys(LAZY_SECTIONS))
+    for name in LAZY_SECTIONS:
+        del policy.__dict__[name]
+    policy._pending = Pending(source, {k: v for k, v in data.items() if k in LAZY_SECTIONS}, lines)
+    problems = _reference_problems(check_core(policy), lines)
+    if problems:
+        raise PolicyError(source, problems)
+    return policy
+
+
+@dataclass
+class Pending:
+    """The raw sections of a lazily loaded policy, validated one by one as they are first read.
+
+    A section is put on the policy only once its references are checked, so no thread ever sees it before. Two
+    threads reading it first at once may both validate it (the same result; the first one kept); no lock."""
+
+    source: str
+    data: dict[str, Any]
+    lines: dict[Loc, int]
+    failed: dict[str, list[Problem]] = field(default_factory=dict)
+    # (thread, section) -> the section validated, its references being checked (a check may read its section)
+    checking: dict[tuple[int, str], Any] = field(default_factory=dict)
+
+    def resolve(self, policy: Policy, name: str) -> Any:
+        """Section ``name`` validated (shape, then references) and kept on ``policy``; else ``PolicyError``."""
+        key = (threading.get_ident(), name)
+        if key in self.checking:
+            return self.checking[key]
+        if name in self.failed:
+            raise PolicyError(self.source, self.failed[name])
+        try:
+            if name in self.data:
+                value = _validator(type(policy), name)(self.data[name])
+            else:
+                value = type(policy).model_fields[name].get_default(call_default_factory=True)
+        except ValidationError as exc:
+            self.failed[name] = _schema_problems(exc, self.lines, (name,))
+            raise PolicyError(self.source, self.failed[name]) from None
+        self.checking[key] = value
+        try:  # a section it refers to may raise its own PolicyError meanwhile
+            problems = _reference_problems(check_section(policy, name, value), self.lines)
+        finally:
+            del self.checking[key]
+        if problems:
+            self.failed[name] = problems
+            raise PolicyError(self.source, problems)
+        value = policy.__dict__.setdefault(name, value)
+        if not policy.pending_sections():
+            policy._pending = None  # complete: now equal to the same policy loaded in full
+        return value
+
+
+@cache
+def _validator(policy_type: type[Policy], name: str) -> Any:
+    """Validates the raw value of a top-level field exactly as ``policy_type`` does (built on first use)."""
+    info = policy_type.model_fields[name]
+    kind = info.annotation
+    if isinstance(kind, type) and issubclass(kind, BaseModel) and not info.metadata:
+        return kind.model_validate
+    return TypeAdapter(Annotated[(kind, *info.metadata)] if info.metadata else kind).validate_python
+
+
+def load(path: str | Path, *, lazy: bool = False) -> Policy:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(str(path), [Problem(None, "<file>", f"cannot read: {exc.strerror}")]) from exc
-    return parse(text, str(path))
+    return parse(text, str(path), lazy=lazy)
 
 
 def validate_file(path: str | Path) -> list[Problem]:

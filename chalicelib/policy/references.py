@@ -3,15 +3,20 @@
 Like Alertmanager's "undefined receiver" check at load time: a typo fails validation, not the 3 a.m. alert.
 Each problem carries the path of the entry that holds the bad reference and the path of the offending
 value (for its line number).
+
+Checks are grouped by the top-level section holding the reference (``check_core``, then one checker per
+section in ``SECTIONS``), so a lazily loaded policy checks a section's references when it validates that
+section; ``check`` runs them all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chalicelib.policy.schema import Policy
+from chalicelib.policy.schema import LAZY_SECTIONS, Policy, PolicyCore
 
 Path = tuple[str | int, ...]
 
@@ -24,15 +29,27 @@ class Dangling:
 
 
 def check(policy: Policy) -> list[Dangling]:
-    return list(_check(policy))
+    """Every dangling reference in the policy."""
+    found = check_core(policy)
+    for name in LAZY_SECTIONS:
+        found.extend(check_section(policy, name, getattr(policy, name)))
+    return found
 
 
-def _check(policy: Policy) -> Iterator[Dangling]:
-    accounts = policy.accounts()
-    environments = policy.environments()
+def check_core(policy: PolicyCore) -> list[Dangling]:
+    """The core's own references (account ids, peer names)."""
+    return list(_core(policy))
 
+
+def check_section(policy: Policy, name: str, value: Any) -> list[Dangling]:
+    """The references held by section ``name`` whose validated value is ``value`` (it may not be on ``policy``
+    yet). Reads other sections of ``policy`` as it needs them."""
+    return list(SECTIONS[name](policy, value))
+
+
+def _core(policy: PolicyCore) -> Iterator[Dangling]:
     ids: dict[str, str] = {}
-    for name, (acct_id, _) in accounts.items():
+    for name, (acct_id, _) in policy.accounts().items():
         if acct_id in ids:
             where = ("account", "id") if name == policy.account.name else ("peers", name, "id")
             yield Dangling(where[:-1], f"account id {acct_id} is already used by '{ids[acct_id]}'", where)
@@ -41,41 +58,50 @@ def _check(policy: Policy) -> Iterator[Dangling]:
         yield Dangling(("peers", policy.account.name), "a peer cannot have this account's own name",
                        ("peers", policy.account.name))
 
-    def account_ref(entry: Path, env: str, account: str) -> Iterator[Dangling]:
-        value = (*entry, "account")
-        if account not in accounts:
-            yield Dangling(entry, f"unknown account '{account}'", value)
-        elif accounts[account][1] != env:
-            yield Dangling(entry, f"account '{account}' is environment '{accounts[account][1]}', not '{env}'",
-                           value)
 
-    def env_key(entry: Path, env: str) -> Iterator[Dangling]:
-        if env not in environments:
-            yield Dangling(entry, f"unknown environment '{env}'", entry)
+def _account_ref(policy: PolicyCore, entry: Path, env: str, account: str) -> Iterator[Dangling]:
+    accounts = policy.accounts()
+    value = (*entry, "account")
+    if account not in accounts:
+        yield Dangling(entry, f"unknown account '{account}'", value)
+    elif accounts[account][1] != env:
+        yield Dangling(entry, f"account '{account}' is environment '{accounts[account][1]}', not '{env}'", value)
 
-    for app_name, app in policy.apps.items():
+
+def _env_key(policy: PolicyCore, entry: Path, env: str) -> Iterator[Dangling]:
+    if env not in policy.environments():
+        yield Dangling(entry, f"unknown environment '{env}'", entry)
+
+
+def _apps(policy: Policy, apps: Any) -> Iterator[Dangling]:
+    for app_name, app in apps.items():
         base = ("apps", app_name)
         for env, pipe in app.pipelines.items():
-            yield from env_key((*base, "pipelines", env), env)
-            yield from account_ref((*base, "pipelines", env), env, pipe.account)
+            yield from _env_key(policy, (*base, "pipelines", env), env)
+            yield from _account_ref(policy, (*base, "pipelines", env), env, pipe.account)
         for field in ("ecs_services", "asgs"):
             for env, refs in getattr(app, field).items():
-                yield from env_key((*base, field, env), env)
+                yield from _env_key(policy, (*base, field, env), env)
                 for i, ref in enumerate(refs):
-                    yield from account_ref((*base, field, env, i), env, ref.account)
+                    yield from _account_ref(policy, (*base, field, env, i), env, ref.account)
 
-    if policy.slack.front_door is not None and policy.slack.front_door not in accounts:
-        yield Dangling(("slack", "front_door"), f"unknown account '{policy.slack.front_door}'",
-                       ("slack", "front_door"))
 
-    for env in policy.slack.roles:
-        yield from env_key(("slack", "roles", env), env)
-    for i, env in enumerate(policy.slack.four_eyes):
+def _slack(policy: Policy, slack: Any) -> Iterator[Dangling]:
+    environments = policy.environments()
+    if slack.front_door is not None and slack.front_door not in policy.accounts():
+        yield Dangling(("slack", "front_door"), f"unknown account '{slack.front_door}'", ("slack", "front_door"))
+    for env in slack.roles:
+        yield from _env_key(policy, ("slack", "roles", env), env)
+    for i, env in enumerate(slack.four_eyes):
         # the default ("prod") is allowed to name no environment of a prod-less estate; a written one is checked
-        if env not in environments and "four_eyes" in policy.slack.model_fields_set:
+        if env not in environments and "four_eyes" in slack.model_fields_set:
             yield Dangling(("slack", "four_eyes", i), f"unknown environment '{env}'", ("slack", "four_eyes", i))
 
-    for app_name, path in policy.promotion.paths.items():
+
+def _promotion(policy: Policy, promotion: Any) -> Iterator[Dangling]:
+    yield from _own(policy, promotion)
+    environments = policy.environments()
+    for app_name, path in promotion.paths.items():
         if app_name not in policy.apps:
             yield Dangling(("promotion", "paths", app_name), f"unknown app '{app_name}'",
                            ("promotion", "paths", app_name))
@@ -84,7 +110,10 @@ def _check(policy: Policy) -> Iterator[Dangling]:
                 yield Dangling(("promotion", "paths", app_name, i), f"unknown environment '{env}'",
                                ("promotion", "paths", app_name, i))
 
-    for i, freeze in enumerate(policy.freezes):
+
+def _freezes(policy: Policy, freezes: Any) -> Iterator[Dangling]:
+    environments = policy.environments()
+    for i, freeze in enumerate(freezes):
         entry = ("freezes", i)
         if (freeze.weekly is None) == (freeze.dates is None):
             yield Dangling(entry, "a freeze is either 'weekly' or 'dates'", entry)
@@ -100,8 +129,20 @@ def _check(policy: Policy) -> Iterator[Dangling]:
             if env not in environments:
                 yield Dangling(entry, f"unknown environment '{env}'", (*entry, "environments", j))
 
-    # the capabilities' own sections check their own references
-    for section in (policy.alerts, policy.promotion, policy.scaling, policy.rotation):
-        for path, message, value_path in section.dangling(policy):
-            yield Dangling(path, message, value_path)
 
+def _own(policy: Policy, section: Any) -> Iterator[Dangling]:
+    """A capability's section checks its own references."""
+    for path, message, value_path in section.dangling(policy):
+        yield Dangling(path, message, value_path)
+
+
+SECTIONS: dict[str, Callable[[Policy, Any], Iterator[Dangling]]] = {
+    "apps": _apps,
+    "slack": _slack,
+    "alerts": _own,
+    "promotion": _promotion,
+    "scaling": _own,
+    "rotation": _own,
+    "freezes": _freezes,
+}
+assert set(SECTIONS) == set(LAZY_SECTIONS), "every section of the policy has its reference check"

@@ -7,11 +7,12 @@ Capability sections are typed but empty by default; each capability's issue fill
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, PrivateAttr, StringConstraints
 
 from chalicelib.alerts.policy import AlertsSection
 from chalicelib.policy.types import (  # noqa: F401 - re-exported: the schema's vocabulary
@@ -29,6 +30,9 @@ from chalicelib.policy.types import (  # noqa: F401 - re-exported: the schema's 
 from chalicelib.promotion.policy import PromotionSection
 from chalicelib.rotation.policy import RotationSection
 from chalicelib.scaling.policy import ScalingSection
+
+if TYPE_CHECKING:
+    from chalicelib.policy.loader import Pending
 
 SCHEMA_VERSION = 1
 
@@ -122,17 +126,14 @@ class Freeze(Strict):
     reason: str | None = None
 
 
-class Policy(Strict):
+class PolicyCore(Strict):
+    """What every cold start needs: the schema version, this account and its peers (app.py builds the peer
+    event pattern from them). Always validated when a policy is loaded; inside Lambda the other sections are
+    validated on first use (see ``Policy``)."""
+
     version: int = Field(ge=SCHEMA_VERSION, le=SCHEMA_VERSION)
     account: ThisAccount
     peers: dict[Name, Peer] = Field(default_factory=dict)
-    apps: dict[Name, App] = Field(default_factory=dict)
-    slack: SlackSection = SlackSection()
-    alerts: AlertsSection = AlertsSection()
-    promotion: PromotionSection = PromotionSection()
-    scaling: ScalingSection = ScalingSection()
-    rotation: RotationSection = RotationSection()
-    freezes: tuple[Freeze, ...] = ()
 
     # ---- derived views used by handlers ----
 
@@ -155,3 +156,67 @@ class Policy(Strict):
         """Accounts whose Switchboard events this instance's peer rule admits (itself included)."""
         ids = {self.account.id} | {p.id for p in self.peers.values() if p.receive}
         return sorted(ids)
+
+
+class Policy(PolicyCore):
+    """The whole policy.
+
+    Loaded in full (``chalicelib.policy.load``: the CLI, ``chalice deploy``, tests), every section is validated
+    up front. Loaded lazily (``load(..., lazy=True)``: ``current()`` inside Lambda), only the core is; each
+    other section is missing from the instance until it is first read, when ``__getattr__`` has the loader
+    validate it (its shape, then its references) and keeps it, or raise the ``PolicyError`` a full load would
+    report for it. A section is never handed out half-valid.
+    """
+
+    apps: dict[Name, App] = Field(default_factory=dict)
+    slack: SlackSection = Field(default_factory=SlackSection)
+    alerts: AlertsSection = Field(default_factory=AlertsSection)
+    promotion: PromotionSection = Field(default_factory=PromotionSection)
+    scaling: ScalingSection = Field(default_factory=ScalingSection)
+    rotation: RotationSection = Field(default_factory=RotationSection)
+    freezes: tuple[Freeze, ...] = ()
+
+    # sections still to validate (a lazily loaded policy only)
+    _pending: Pending | None = PrivateAttr(None)
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for a name missing from the instance: a section of a lazy policy not yet read
+        private = object.__getattribute__(self, "__pydantic_private__") or {}
+        pending = private.get("_pending")
+        if pending is not None and name in LAZY_SECTIONS:
+            return pending.resolve(self, name)
+        return super().__getattr__(name)
+
+    def pending_sections(self) -> list[str]:
+        """Sections of a lazily loaded policy not validated yet (none once all were read)."""
+        return [name for name in LAZY_SECTIONS if name not in self.__dict__] if self._pending else []
+
+    def validate_sections(self) -> Policy:
+        """Validate every section still pending (raises the first ``PolicyError``); returns this policy."""
+        for name in self.pending_sections():
+            getattr(self, name)
+        return self
+
+    # whole-policy views see every section, so a lazy policy validates the rest first
+
+    def __eq__(self, other: object) -> bool:
+        self.validate_sections()
+        if isinstance(other, Policy):
+            other.validate_sections()
+        return super().__eq__(other)
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        self.validate_sections()
+        return super().__iter__()
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        self.validate_sections()
+        return super().model_dump(**kwargs)
+
+    def model_dump_json(self, **kwargs: Any) -> str:
+        self.validate_sections()
+        return super().model_dump_json(**kwargs)
+
+
+# Validated on first read in a lazily loaded policy: every field but the core's.
+LAZY_SECTIONS = tuple(name for name in Policy.model_fields if name not in PolicyCore.model_fields)

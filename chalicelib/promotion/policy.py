@@ -109,11 +109,11 @@ class Settings(Strict):
 class Resolved(Strict):
     """An app's effective settings (app over defaults over built-ins)."""
 
-    deploy: Deploy = Deploy()
+    deploy: Deploy = Field(default_factory=Deploy)
     soak: Duration = "30m"
     alarms: tuple[str, ...] = ()
     health_checks: dict[Name, str] = Field(default_factory=dict)
-    approvals: Approvals = Approvals()
+    approvals: Approvals = Field(default_factory=Approvals)
     approval_expiry: Duration = "24h"
     block_on_incident: bool = True
     bake: Duration = "15m"
@@ -137,7 +137,7 @@ class PromotionSection(Section):
     enabled: bool = False
     # app name -> environments in promotion order, e.g. web: [stage, prod]
     paths: dict[Name, tuple[Name, ...]] = Field(default_factory=dict)
-    defaults: Settings = Settings()
+    defaults: Settings = Field(default_factory=Settings)
     apps: dict[Name, Settings] = Field(default_factory=dict)
 
     def settings(self, app: str, alarm_prefixes: tuple[str, ...] = ()) -> Resolved:

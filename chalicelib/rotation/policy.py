@@ -97,7 +97,7 @@ class RotationSection(Section):
     kind_tag: str = Field(KIND_TAG, min_length=1, max_length=128)
     approval: tuple[Name, ...] = ("prod",)
     pending_stuck_after: Duration = "6h"
-    defaults: SecretDefaults = SecretDefaults()
+    defaults: SecretDefaults = Field(default_factory=SecretDefaults)
     secrets: dict[str, RotatedSecret] = Field(default_factory=dict)
     groups: dict[Name, SecretGroup] = Field(default_factory=dict)
 
