@@ -1,9 +1,9 @@
 """Switchboard's Chalice app: wiring only. Each handler hands the raw event to chalicelib.intake.
 
 Reads as a table of contents of everything Switchboard reacts to. The patterns live in
-chalicelib/intake/patterns.py; the peer pattern depends on this stage's policy, which is loaded and
-validated here, at cold start (and by `chalice deploy`, which imports this file with the stage's
-environment variables set).
+chalicelib/intake/patterns.py; the peer pattern depends on this stage's policy, which is loaded here: in full
+by `chalice deploy` (which imports this file with the stage's environment variables set), and at a Lambda cold
+start only its core (account, peers), each other section on first use (see chalicelib/policy/__init__.py).
 """
 
 from chalice import Chalice, Cron, Rate
