@@ -532,13 +532,14 @@ def test_a_freeze_window_keeps_an_approved_promotion_waiting_until_it_ends(world
 
 
 def test_an_open_alert_incident_for_the_app_holds_the_deploy(world):
-    from chalicelib.capabilities import Capability, handler_for
+    from chalicelib.alerts import handlers as alert_handlers
     from chalicelib.intake.events import AlarmEvent
 
     stage_candidate(world)
     prod = at_prod(world, hand_over(world, T0 + timedelta(minutes=20)), T0 + timedelta(minutes=21))
     event = alarm_event("web-5xx", "ALARM", "OK", datetime.now(UTC))
-    handler_for(Capability.ALERTS)(AlarmEvent.model_validate(event), Context(event["id"], Kind.ALARM, prod))
+    seen = alert_handlers.on_alarm(AlarmEvent.model_validate(event), Context(event["id"], Kind.ALARM, prod))
+    assert seen.outcome == "succeeded", seen  # alert routing opened an incident for web in prod
     decide("approved", ["U0BOB00001", "U0CAROL001"])
     p = only("web", "target")
     incidents = next(g for g in p.gates if g["name"] == "incidents")
