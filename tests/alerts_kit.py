@@ -1,10 +1,11 @@
-"""Helpers for the alerts tests: the policy schema with the alerts section of chalicelib/alerts (as the lead's
-one-line change to schema.py will make it), inline policies, alarm events, a controllable clock.
+"""Helpers for the alerts tests: a policy schema whose alerts section is validated like the shipped one, inline
+policies, alarm events, a controllable clock.
 
-Import this, never conftest. ``use_alerts_schema(monkeypatch)`` stands in for the permanent wiring:
-- the loader validates ``alerts`` with ``chalicelib.alerts.policy.AlertsSection`` and runs its ``dangling``
-  (instead of the minimal section and the checks in policy/references.py);
-- ``capabilities.LANDED`` lists alerts, so the intake hands alarm events to ``chalicelib.alerts.handlers``.
+Import this, never conftest. ``use_alerts_schema(monkeypatch)``:
+- has the loader validate ``alerts`` with ``chalicelib.alerts.policy.AlertsSection`` and run its ``dangling``
+  (for inline test policies);
+- makes sure alerts' registrations (the handler, the ``/ops`` executors) are in place. They are permanent, as
+  alerts has landed: they are left registered after the test, so later tests see the repository as it is.
 """
 
 from __future__ import annotations
@@ -34,9 +35,7 @@ def _check(policy: Any) -> list[references.Dangling]:
 
 
 def use_alerts_schema(monkeypatch: Any, *, land: bool = True) -> None:
-    """Registrations happen at import, once per process, into the real registries: each entry is first set
-    through the monkeypatch, which deletes it again after the test, so that other tests still see alerts as not
-    landed (as the repository has it) while every other capability stays registered."""
+    """Registrations happen at import, once per process; they are set again here in case a test removed them."""
     from chalicelib import capabilities, policy
 
     monkeypatch.setattr(loader, "Policy", AlertsPolicy)
@@ -47,10 +46,6 @@ def use_alerts_schema(monkeypatch: Any, *, land: bool = True) -> None:
     from chalicelib.frontdoor import commands
 
     names = {"silence": "silence", "silences": "list_silences", "unsilence": "unsilence", "ack": "ack"}
-    monkeypatch.setitem(capabilities.LANDED, capabilities.Capability.ALERTS, "chalicelib.alerts.handlers")
-    monkeypatch.setitem(capabilities._registry, capabilities.Capability.ALERTS, None)
-    for name in names:
-        monkeypatch.setitem(commands.EXECUTORS, name, None)
     from chalicelib.alerts import executors, handlers
 
     capabilities._registry[capabilities.Capability.ALERTS] = handlers.on_alarm
