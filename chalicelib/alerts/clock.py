@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from chalicelib.state.keys import stamp
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -11,4 +13,4 @@ def now() -> datetime:
 
 def iso(at: datetime) -> str:
     """Fixed-width, sortable UTC text (used in sort keys: comparisons of these strings are comparisons of times)."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(at)

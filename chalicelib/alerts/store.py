@@ -26,6 +26,7 @@ from pynamodb.models import Model
 from chalicelib.alerts import incidents
 from chalicelib.alerts.clock import iso
 from chalicelib.alerts.incidents import Incident
+from chalicelib.state.keys import conditional_failed
 from chalicelib.state.models import StateIndex, StateItem
 
 OPEN = "incident#open"
@@ -82,7 +83,7 @@ def save(inc: Incident, version: int, now: datetime) -> int:
     try:
         item.save(condition=condition)
     except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if conditional_failed(exc):
             _cache.pop(inc.key, None)
             raise Conflict(inc.key) from None
         raise

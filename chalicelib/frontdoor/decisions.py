@@ -37,6 +37,7 @@ from chalicelib.frontdoor.models import Decision, MessageRef, check_options
 from chalicelib.observability import logger
 from chalicelib.policy.schema import Policy, Role
 from chalicelib.state import audit
+from chalicelib.state.keys import stamp
 
 LIFETIME = timedelta(days=7)
 UNNOTIFIED = "decision#unnotified"  # gsi1pk of decided decisions whose asking account was not told yet
@@ -59,7 +60,7 @@ def _key(decision_id: str) -> tuple[str, str]:
 
 def _iso(moment: datetime) -> str:
     """A fixed-width ISO UTC time: deadlines compare as strings (gsi1sk, conditions)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp(moment)
 
 
 def get(decision_id: str) -> Decision | None:

@@ -172,15 +172,20 @@ def save_ref(origin: str, key: str, channel: str, ts: str, *, decision_id: str |
 def take_over(origin: str, key: str, continues: str) -> Any:
     """``origin`` goes on in the message ``continues`` posted under ``key`` (None: there is none to take, or it
     was taken already). The previous account's later announcements under the key are dropped from then on."""
+    from pynamodb.exceptions import UpdateError
+
     from chalicelib.frontdoor.models import MessageRef
+    from chalicelib.state.keys import conditional_failed
 
     before = message_ref(continues, key) if continues != origin else None
     if before is None or before.handed_to or before.decision_id:
         return None
     try:
         before.update(actions=[MessageRef.handed_to.set(origin)], condition=MessageRef.handed_to.does_not_exist())
-    except Exception:  # noqa: BLE001 - taken by a concurrent call: that one goes on in it
-        return None
+    except UpdateError as exc:
+        if conditional_failed(exc):  # taken by a concurrent call: that one goes on in it
+            return None
+        raise
     return save_ref(origin, key, before.channel, before.ts)
 
 

@@ -14,6 +14,7 @@ from chalicelib import aws, freezes
 from chalicelib.policy.schema import Policy
 from chalicelib.promotion import store
 from chalicelib.promotion.gates import ActiveFreeze, Health, Hold
+from chalicelib.state.keys import parse_stamp
 
 
 def _literal_prefix(glob: str) -> str:
@@ -77,4 +78,4 @@ def hold(app: str) -> Hold | None:
     found = store.hold_of(app)
     if found is None:
         return None
-    return Hold(found["by"], found["reason"], datetime.fromisoformat(found["at"].replace("Z", "+00:00")))
+    return Hold(found["by"], found["reason"], parse_stamp(found["at"]))

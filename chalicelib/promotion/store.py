@@ -23,7 +23,7 @@ delivered twice creates one promotion. Times are UTC ISO-8601 strings of one wid
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -32,15 +32,11 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.models import Model
 
 from chalicelib.promotion.machine import TERMINAL, State, check
+from chalicelib.state.keys import conditional_failed, parse_stamp, stamp
 from chalicelib.state.models import StateIndex, StateItem
 
 _META = StateItem.Meta
 ACTIVE = "promotion#active"
-RECORD_TTL = timedelta(days=400)  # DORA keys look back 30 days; status and audit a year
-
-
-def stamp(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def promotion_id(app: str, target_env: str, origin: str) -> str:
@@ -180,7 +176,7 @@ def create(p: Promotion) -> bool:
     try:
         item.save(condition=PromotionItem.pk.does_not_exist())
     except PutError as exc:
-        if _conditional(exc):
+        if conditional_failed(exc):
             return False
         raise
     return True
@@ -197,7 +193,7 @@ def save(p: Promotion, version: int) -> int:
     try:
         item.update(actions=actions, condition=PromotionItem.version == version)
     except UpdateError as exc:
-        if _conditional(exc):
+        if conditional_failed(exc):
             raise Conflict(f"promotion {p.id} changed since it was read") from exc
         raise
     return version + 1
@@ -214,10 +210,6 @@ def due(now: datetime) -> list[tuple[str, str]]:
     """(app, id) of promotions whose next check has come."""
     found = PromotionItem.active.query(ACTIVE, PromotionItem.gsi1sk <= f"{stamp(now)}~")
     return [tuple(i.gsi1sk.split("#", 1)[1].split("#", 1)) for i in found]  # type: ignore[misc]
-
-
-def active() -> list[tuple[str, str]]:
-    return [tuple(i.gsi1sk.split("#", 1)[1].split("#", 1)) for i in PromotionItem.active.query(ACTIVE)]  # type: ignore[misc]
 
 
 # ---- small facts next to the promotions ----
@@ -243,7 +235,7 @@ def set_hold(app: str, *, by: str, reason: str, at: datetime) -> bool:
         PromotionItem(_pk(app), "hold", data={"by": by, "reason": reason, "at": stamp(at)}).save(
             condition=PromotionItem.pk.does_not_exist())
     except PutError as exc:
-        if _conditional(exc):
+        if conditional_failed(exc):
             return False
         raise
     return True
@@ -257,7 +249,7 @@ def clear_hold(app: str) -> dict[str, Any] | None:
     try:
         PromotionItem(_pk(app), "hold").delete(condition=PromotionItem.pk.exists())
     except DeleteError as exc:
-        if _conditional(exc):
+        if conditional_failed(exc):
             return None
         raise
     return was
@@ -280,7 +272,7 @@ def note_alarm(app: str, env: str, at: datetime) -> None:
         item.update(actions=[PromotionItem.at.set(when)],
                     condition=PromotionItem.at.does_not_exist() | (PromotionItem.at < when))
     except UpdateError as exc:
-        if not _conditional(exc):
+        if not conditional_failed(exc):
             raise
 
 
@@ -289,7 +281,7 @@ def last_alarm(app: str, env: str) -> datetime | None:
         item = PromotionItem.get(_pk(app), f"alarm#{env}", consistent_read=True)
     except PromotionItem.DoesNotExist:
         return None
-    return datetime.strptime(item.at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if item.at else None
+    return parse_stamp(item.at) if item.at else None
 
 
 def current(app: str, env: str) -> dict[str, Any] | None:
@@ -307,8 +299,3 @@ def point(execution_id: str, *, app: str, promotion: str, role: str) -> None:
 
 def pointer(execution_id: str) -> dict[str, Any] | None:
     return _get(f"promotion#exec#{execution_id}", "pointer")
-
-
-def _conditional(exc: Exception) -> bool:
-    cause = getattr(exc, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"

@@ -14,6 +14,7 @@ from pynamodb.attributes import TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
+from chalicelib.state.keys import conditional_failed
 from chalicelib.state.models import StateItem
 
 LIFETIME = timedelta(days=30)
@@ -42,7 +43,7 @@ def mark_once(secret: str, sk: str, now: datetime, **attributes: str) -> tuple[R
         item.save(condition=RotationItem.pk.does_not_exist())
         return item, True
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+        if not conditional_failed(exc):
             raise
         return RotationItem.get(key(secret), sk, consistent_read=True), False
 

@@ -38,6 +38,7 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.models import Model
 
 from chalicelib.scaling.plan import Capacity, Change
+from chalicelib.state.keys import conditional_failed, parse_stamp, stamp  # stamp: also used by scaling's callers
 from chalicelib.state.models import StateIndex, StateItem
 
 _META = StateItem.Meta
@@ -49,20 +50,9 @@ SAVED_TTL = timedelta(days=30)
 REQUEST_TTL = timedelta(days=14)
 
 
-def stamp(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_stamp(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
 def pk(target: str) -> str:
     return f"scaling#{target}"
 
-
-def _conditional_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 class Lease(Model):
@@ -172,7 +162,7 @@ def acquire(target: str, holder: str, *, wait: float = LEASE_WAIT_SECONDS, secon
                 condition=Lease.pk.does_not_exist() | (Lease.until < now))
             return
         except PutError as exc:
-            if not _conditional_failed(exc):
+            if not conditional_failed(exc):
                 raise
         if time.monotonic() >= deadline:
             try:
@@ -187,7 +177,7 @@ def release(target: str, holder: str) -> None:
     try:
         Lease(pk(target), "lease").delete(condition=Lease.holder == holder)
     except DeleteError as exc:  # expired and taken by someone else: theirs now
-        if not _conditional_failed(exc):
+        if not conditional_failed(exc):
             raise
 
 
@@ -286,7 +276,7 @@ def note_request(target: str, request_id: str, state: str, *, outcome: str | Non
     try:
         item.save(condition=RequestItem.pk.does_not_exist() | (RequestItem.state != "done"))
     except PutError as exc:
-        if not _conditional_failed(exc):
+        if not conditional_failed(exc):
             raise
 
 
@@ -301,7 +291,7 @@ def advance(target: str, key: str, last: str, *, state: str | None = None) -> bo
                     condition=Mark.last.does_not_exist() | (Mark.last <= last))
         return True
     except UpdateError as exc:
-        if _conditional_failed(exc):
+        if conditional_failed(exc):
             return False
         raise
 
@@ -321,7 +311,7 @@ def claim_fire(target: str, key: str, fire: str, checked: str) -> bool:
                     condition=Mark.last.does_not_exist() | (Mark.last < fire))
         return True
     except UpdateError as exc:
-        if _conditional_failed(exc):
+        if conditional_failed(exc):
             return False
         raise
 
@@ -333,5 +323,5 @@ def checked(target: str, key: str, until: str) -> None:
         mark.update(actions=[Mark.checked.set(until)],
                     condition=Mark.checked.does_not_exist() | (Mark.checked < until))
     except UpdateError as exc:
-        if not _conditional_failed(exc):
+        if not conditional_failed(exc):
             raise

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.settings import get_settings
+from chalicelib.state.keys import stamp
 from chalicelib.state.models import AuditEntry
 
 SYSTEM = "system"
@@ -29,7 +30,7 @@ class Outcome(StrEnum):
 
 
 def _stamp(now: datetime) -> str:
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "#" + secrets.token_hex(4)
+    return stamp(now) + "#" + secrets.token_hex(4)
 
 
 def record(
