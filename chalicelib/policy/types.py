@@ -24,6 +24,11 @@ SlackUser = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,20}$")]
 Path = tuple[str | int, ...]
 
 
+def seconds(duration: str) -> int:
+    """``30s``, ``10m``, ``2h``, ``1d`` (the policy's ``Duration``) in seconds."""
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[duration[-1]]
+
+
 class Strict(BaseModel):
     # defer_build: a model's validator is built on its first use, not when its module is imported. Every cold start
     # imports the whole schema but (inside Lambda) validates only the policy's core; a capability's models are

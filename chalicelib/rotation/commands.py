@@ -19,9 +19,9 @@ from chalicelib.frontdoor import approvals, blocks, mrkdwn
 from chalicelib.frontdoor.commands import Answer, Asked, executes
 from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy.schema import Policy
+from chalicelib.policy.types import seconds
 from chalicelib.rotation import gates
 from chalicelib.rotation.facts import Facts
-from chalicelib.rotation.policy import seconds
 from chalicelib.rotation.store import AWSPENDING, SecretStore, describe_or_none, stages_of, tags_of
 from chalicelib.state import audit
 

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 from chalicelib import freezes
 from chalicelib.policy.schema import Policy
+from chalicelib.policy.types import seconds
 from chalicelib.rotation.facts import Facts
-from chalicelib.rotation.policy import seconds
 from chalicelib.rotation.store import AWSPENDING, SecretStore, describe_or_none, stages_of
 
 FactsOf = Callable[[str], Facts | None]

@@ -57,11 +57,6 @@ class Tls(StrEnum):
     VERIFY = "verify"  # encrypted, certificate and host name verified against the system's CA bundle
 
 
-def seconds(duration: str) -> int:
-    """``30s``, ``10m``, ``2h``, ``1d`` (the policy's ``Duration``) in seconds."""
-    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[duration[-1]]
-
-
 class RotatedSecret(Strict):
     kind: SecretKind | None = None  # None: the secret's kind tag
     max_age_days: int | None = Field(None, gt=0, le=365)  # None: defaults.max_age_days

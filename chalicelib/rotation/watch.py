@@ -28,10 +28,11 @@ from chalicelib import aws
 from chalicelib import policy as policies
 from chalicelib.observability import logger
 from chalicelib.policy.schema import Policy, Role
+from chalicelib.policy.types import seconds
 from chalicelib.rotation import models
 from chalicelib.rotation.exceptions import RotationError
 from chalicelib.rotation.facts import Facts
-from chalicelib.rotation.policy import Effective, RotationSection, seconds
+from chalicelib.rotation.policy import Effective, RotationSection
 from chalicelib.rotation.store import (
     AWSCURRENT,
     AWSPENDING,

@@ -26,9 +26,9 @@ from chalicelib.frontdoor.grammar import Command
 from chalicelib.intake.events import AlarmEvent, AutoScalingEvent, ScheduleEvent
 from chalicelib.observability import logger
 from chalicelib.policy.schema import Policy
+from chalicelib.policy.types import seconds
 from chalicelib.scaling import messages, service, state, ticks
 from chalicelib.scaling.plan import Request
-from chalicelib.scaling.policy import seconds
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
 

@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
 
-from chalicelib.policy.types import Channel, Duration, EcsServiceRef, Name, Path, Section, Strict
+from chalicelib.policy.types import Channel, Duration, EcsServiceRef, Name, Path, Section, Strict, seconds
 
 if TYPE_CHECKING:
     from chalicelib.policy.schema import Policy
@@ -64,11 +64,6 @@ MAX_COUNT = 10_000  # the grammar's limit on a count; a ceiling above it could n
 class Direction(StrEnum):
     OUT = "out"  # more capacity
     IN = "in"  # less capacity
-
-
-def seconds(duration: str) -> int:
-    """``30s``, ``10m``, ``2h``, ``1d`` (the policy's ``Duration``) in seconds."""
-    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[duration[-1]]
 
 
 class Guardrails(Strict):
