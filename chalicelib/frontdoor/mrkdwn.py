@@ -7,6 +7,8 @@ Slack's limits with a visible marker rather than being rejected by the API.
 
 from __future__ import annotations
 
+import re
+
 MARKER = "… (truncated)"
 
 # Block Kit limits (https://api.slack.com/reference/block-kit)
@@ -40,6 +42,23 @@ def truncate(text: str, limit: int, marker: str = MARKER) -> str:
 def safe(text: object, limit: int = SECTION_TEXT) -> str:
     """Escape, then truncate: the form every outside text takes in a message."""
     return truncate(escape(text), limit)
+
+
+_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
+
+
+def who(actor: str | None, limit: int = 60) -> str:
+    """Who did it: a Slack user id as a mention (only once its shape is checked), Switchboard itself (``None``
+    or ``system``) by name, anything else as escaped text."""
+    if actor and _USER.fullmatch(actor):
+        return f"<@{actor}>"
+    return "Switchboard" if actor in (None, "system") else safe(actor, limit)
+
+
+def with_mentions(escaped: str) -> str:
+    """Escaped text in which mentions of Slack user ids (``<@U…>``, nothing else) work again."""
+    return _ESCAPED_MENTION.sub(r"<@\1>", escaped)
 
 
 def code(text: object, limit: int = SECTION_TEXT) -> str:

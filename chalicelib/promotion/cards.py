@@ -7,20 +7,11 @@ put in a mention after checking their shape.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from chalicelib.frontdoor import mrkdwn
 from chalicelib.promotion.machine import State
 from chalicelib.promotion.store import Promotion
-
-_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
-_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
-
-
-def _with_mentions(text: str) -> str:
-    """Escaped text in which the gates' user mentions (``<@U…>``, ids checked by shape) work again."""
-    return _ESCAPED_MENTION.sub(r"<@\1>", text)
 
 ICON = {
     State.PENDING: ":inbox_tray:", State.SOAKING: ":hourglass_flowing_sand:", State.HANDED_OFF: ":outbox_tray:",
@@ -30,12 +21,6 @@ ICON = {
     State.FAILED: ":x:", State.ROLLED_BACK: ":leftwards_arrow_with_hook:",
 }
 GATE_ICON = {"pass": ":white_check_mark:", "wait": ":hourglass:", "fail": ":x:"}
-
-
-def who(user: str | None) -> str:
-    if user and _USER.fullmatch(user):
-        return f"<@{user}>"
-    return "Switchboard" if user in (None, "system") else mrkdwn.safe(user, 60)
 
 
 def state_text(p: Promotion) -> str:
@@ -52,7 +37,7 @@ def headline(p: Promotion) -> str:
 
 def gate_lines(gates: list[dict[str, Any]]) -> list[str]:
     return [f"{GATE_ICON.get(g.get('status', ''), '•')} *{mrkdwn.safe(g.get('name', '?'), 40)}* "
-            f"— {_with_mentions(mrkdwn.safe(g.get('reason', ''), 300))}" for g in gates]
+            f"— {mrkdwn.with_mentions(mrkdwn.safe(g.get('reason', ''), 300))}" for g in gates]
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -71,7 +56,7 @@ def body(p: Promotion) -> list[dict[str, Any]]:
     if rev.summary:
         commit.append("> " + mrkdwn.safe(rev.summary.splitlines()[0], 300))
     commit.append(f"*Author:* {mrkdwn.safe(rev.author, 100) if rev.author else 'unknown'}"
-                  + (f"   *Requested by:* {who(p.requester)}" if p.requester else "")
+                  + (f"   *Requested by:* {mrkdwn.who(p.requester)}" if p.requester else "")
                   + ("   *Soak skipped*" if p.skip_soak else ""))
     blocks = [_section(headline(p)), _section("\n".join(commit))]
     lines = []
@@ -81,10 +66,10 @@ def body(p: Promotion) -> list[dict[str, Any]]:
         lines.append(f"_In {mrkdwn.safe(p.target_env, 40)}:_")
     lines += gate_lines(p.gates)
     if p.approvals:
-        lines.append("*Approved by:* " + ", ".join(who(u) for u in p.approvals))
+        lines.append("*Approved by:* " + ", ".join(mrkdwn.who(u) for u in p.approvals))
     if p.state is State.REJECTED and p.reject_reason:
         lines.append(f"*Rejected:* {mrkdwn.safe(p.reject_reason, 300)}"
-                     + (f" ({who(p.rejected_by)})" if p.rejected_by else ""))
+                     + (f" ({mrkdwn.who(p.rejected_by)})" if p.rejected_by else ""))
     if p.state is State.SUPERSEDED and p.superseded_by:
         lines.append(f"*Superseded* by promotion {mrkdwn.code(p.superseded_by, 20)}")
     if p.failure:
@@ -111,7 +96,7 @@ def status_lines(p: Promotion) -> list[str]:
     waiting = [g for g in p.gates if g.get("status") != "pass"]
     if waiting:
         line += " — " + "; ".join(f"{mrkdwn.safe(g.get('name'), 40)}: "
-                                  f"{_with_mentions(mrkdwn.safe(g.get('reason'), 160))}" for g in waiting[:3])
+                                  f"{mrkdwn.with_mentions(mrkdwn.safe(g.get('reason'), 160))}" for g in waiting[:3])
     return [line]
 
 

@@ -110,7 +110,7 @@ def status_lines(app: str, current: Policy, now: datetime | None = None) -> list
                      f"{mrkdwn.safe(running['since'][:16].replace('T', ' '), 20)} UTC")
     held = store.hold_of(app)
     if held:
-        lines.append(f":octagonal_sign: held by {cards.who(held['by'])}: {mrkdwn.safe(held['reason'], 300)}")
+        lines.append(f":octagonal_sign: held by {mrkdwn.who(held['by'])}: {mrkdwn.safe(held['reason'], 300)}")
     promotions = store.of_app(app)
     in_flight = [p for p in promotions if p.watched]
     lines += [line for p in in_flight[:5] for line in cards.status_lines(p)]

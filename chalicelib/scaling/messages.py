@@ -6,21 +6,14 @@ Every text that comes from outside (alarm names, AWS error messages, people's re
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from chalicelib.frontdoor import mrkdwn
-from chalicelib.scaling.plan import SYSTEM, Capacity, Plan, Refusal, Request, allowed_step, describe, show
+from chalicelib.scaling.plan import Capacity, Plan, Refusal, Request, allowed_step, describe, show
 from chalicelib.scaling.policy import Guardrails
 
-_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 ARROW = "→"
-
-
-def who(actor: str | None) -> str:
-    if actor and _USER.fullmatch(actor):
-        return f"<@{actor}>"
-    return "Switchboard" if actor in (None, SYSTEM) else mrkdwn.safe(actor, 60)
+who = mrkdwn.who  # a Slack user as a mention, Switchboard (plan.SYSTEM, "system") by name
 
 
 def origin(request: Request) -> str:
@@ -83,12 +76,9 @@ def preview(name: str, environment: str, plan: Plan, g: Guardrails, until: datet
     return lines
 
 
-_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
-
-
 def note(text: str, limit: int = 500) -> str:
     """A plan's note, escaped; a mention of a Slack user id (``<@U…>``, nothing else) stays a mention."""
-    return _MENTION.sub(r"<@\1>", mrkdwn.safe(text, limit))
+    return mrkdwn.with_mentions(mrkdwn.safe(text, limit))
 
 
 _HINTS = {"ecs-aas": "registered with Application Auto Scaling: the range moves, the service follows",
