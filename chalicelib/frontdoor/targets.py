@@ -72,7 +72,7 @@ def environments(cmd: Command, policy: Policy) -> list[str]:
             raise Unresolvable(f"app '{app}' has no promotion path in policy")
         if cmd.name != "promote":
             return [path[-1]]  # holds stop deploys: they live where the deploys happen
-        target = args.get("env") or path[-1]
+        target = policy.promotion.destination(app, args.get("env")) or ""
         if target not in policy.environments():
             raise Unresolvable(f"unknown environment '{target}'")
         source = policy.promotion.previous_environment(app, target)
@@ -96,8 +96,7 @@ def environments(cmd: Command, policy: Policy) -> list[str]:
 def authorised_in(cmd: Command, policy: Policy) -> str | None:
     """``promote`` runs where the candidate soaks but is allowed by the roles of the environment it deploys to."""
     if cmd.name == "promote":
-        path = policy.promotion.paths.get(cmd.args["app"]) or ("",)
-        return cmd.args.get("env") or path[-1]
+        return policy.promotion.destination(cmd.args["app"], cmd.args.get("env"))
     return None
 
 

@@ -30,7 +30,7 @@ def promote(cmd: Command, environment: str, asked: Asked, current: Policy) -> An
     section = current.promotion
     if not section.enabled:
         return _fail(f"promotion is disabled in {environment}")
-    target_env = cmd.args.get("env") or (section.paths.get(app) or ("",))[-1]
+    target_env = section.destination(app, cmd.args.get("env")) or ""
     if section.previous_environment(app, target_env) != environment:
         return _fail(f"{environment} is not where {app} is promoted to {target_env} from")
     ref = current.apps[app].pipelines.get(environment)

@@ -45,15 +45,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
 
-from chalicelib.policy.types import Duration, Name, Path, Section, SlackPrincipal, Strict
+from chalicelib.policy.types import Duration, Name, Path, Section, SlackPrincipal, Strict, seconds
 
 if TYPE_CHECKING:
     from chalicelib.policy.schema import Policy
-
-
-def seconds(duration: str) -> int:
-    """``30s``, ``10m``, ``2h``, ``1d`` (the policy's ``Duration``) in seconds."""
-    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[duration[-1]]
 
 
 class Mode(StrEnum):
@@ -150,6 +145,12 @@ class PromotionSection(Section):
         if "alarms" not in merged:
             merged["alarms"] = tuple(f"{p}*" for p in alarm_prefixes)
         return Resolved.model_validate(merged)
+
+    def destination(self, app: str, wanted: str | None = None) -> str | None:
+        """Where a promotion of ``app`` goes: the environment asked for, else the end of its path (None: the app
+        has no path)."""
+        path = self.paths.get(app, ())
+        return wanted or (path[-1] if path else None)
 
     def next_environment(self, app: str, environment: str) -> str | None:
         path = self.paths.get(app, ())
