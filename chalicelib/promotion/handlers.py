@@ -84,7 +84,7 @@ def _execution(found: dict[str, Any], status: str, ctx: Context, now: datetime, 
     def move(p: Promotion, version: int) -> Promotion | None:
         if role == "rollback":
             return service.rollback_finished(p, status, now)
-        return service.execution_changed(p, status, now, at)
+        return service.execution_changed(p, status, now, at, service.settings_for(ctx.policy, app))
 
     moved = service.change(app, promo_id, ctx.event_id, now, ctx.policy, move)
     if moved is not None and moved.state is State.FAILED:  # roll back at once, not at the next tick
@@ -159,7 +159,7 @@ def decided(result: dict[str, Any]) -> None:
                 return p.model_copy(update={"failure": (p.failure or "") + f"; rollback declined by {user}",
                                             "next_check_at": None, "rollback_decision": None, "updated_at": now})
             settings = service.settings_for(current, app)
-            return service.redeploy_previous(p, settings, now, by=user)
+            return service.redeploy_previous(p, current, settings, now, by=user)
 
         service.change(app, promo_id, correlation_id, now, current, roll, actor=user)
         return

@@ -48,7 +48,6 @@ class Execution:
     id: str
     status: str  # InProgress | Succeeded | Failed | Stopped | Stopping | Superseded | Cancelled
     revision: Revision | None
-    updated_at: datetime | None
 
 
 class NotFound(LookupError):
@@ -70,7 +69,7 @@ def execution(pipeline: str, execution_id: str, revision_type: str = "COMMIT_ID"
         revision = Revision(id=art["revisionId"], type=revision_type, name=art.get("name"),
                             summary=_summary(art.get("revisionSummary")), url=art.get("revisionUrl"),
                             committed_at=_aware(art.get("created")), author=author or None)
-    return Execution(execution_id, ex["status"], revision, _aware(ex.get("lastUpdateTime")))
+    return Execution(execution_id, ex["status"], revision)
 
 
 def find_succeeded(pipeline: str, wanted: str | None, revision_type: str = "COMMIT_ID",

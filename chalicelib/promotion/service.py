@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib import policy as policies
 from chalicelib.observability import logger
 from chalicelib.policy.schema import Flow, Policy
+from chalicelib.policy.types import seconds
 from chalicelib.promotion import cards, dora, facts, gates, pipelines, store
 from chalicelib.promotion.machine import SUPERSEDABLE, State, on_execution
 from chalicelib.promotion.policy import Mode, Resolved, Rollback
@@ -247,16 +248,16 @@ def advance(app: str, promo_id: str, *, correlation_id: str, now: datetime | Non
     """Take a promotion as far as its facts allow now. Safe to call any number of times."""
     now = now or datetime.now(UTC)
     policy = policy or policies.current()
+    read: list[State] = []  # the states change() read (the last one counts: a conflict reads again)
+
+    def step(p: Promotion, version: int) -> Promotion | None:
+        read.append(p.state)
+        return _step(p, policy, correlation_id, now, alarm) if p.watched else None
+
     latest = None
     for _ in range(8):  # a promotion can pass several states at once (pending -> soaking -> handed over)
-        before = store.load(app, promo_id)[0]
-        if before is None or not before.watched:
-            return before
-        latest = change(app, promo_id, correlation_id, now, policy,
-                         lambda p, v: _step(p, policy, correlation_id, now, alarm))
-        if latest is None or (latest.state is before.state and latest.model_dump() == before.model_dump()):
-            return latest
-        if latest.state is before.state:
+        latest = change(app, promo_id, correlation_id, now, policy, step)
+        if latest is None or latest.state is read[-1]:  # gone, or it stays where it is for now
             return latest
     return latest
 
@@ -396,7 +397,7 @@ def _gate_and_deploy(p: Promotion, policy: Policy, settings: Resolved, correlati
         rejected = p.moved(State.REJECTED, by=p.rejected_by or SYSTEM, at=now, reason=failed.reason).model_copy(
             update={"gates": [_gate_dict(g) for g in results], "next_check_at": None,
                     "reject_reason": p.reject_reason or failed.reason})
-        _reject_waiting(rejected, settings, failed.reason)
+        _reject_waiting(rejected, policy, settings, failed.reason)
         return rejected
     approval = next(g for g in results if g.name == "approval")
     if approval.status is gates.Status.WAIT and p.decision_id is None:
@@ -409,7 +410,7 @@ def _gate_and_deploy(p: Promotion, policy: Policy, settings: Resolved, correlati
             update={"gates": [_gate_dict(g) for g in results], "next_check_at": now})
     if verdict is not gates.Status.PASS:
         return _wait(p, results, now)
-    return _deploy(p, settings, results, now)
+    return _deploy(p, policy, settings, results, now)
 
 
 def _ask(p: Promotion, policy: Policy, settings: Resolved, results: list[gates.Gate], correlation_id: str,
@@ -430,8 +431,8 @@ def _ask(p: Promotion, policy: Policy, settings: Resolved, results: list[gates.G
     return decision_id
 
 
-def _deploy(p: Promotion, settings: Resolved, results: list[gates.Gate], now: datetime) -> Promotion | None:
-    policy = policies.current()
+def _deploy(p: Promotion, policy: Policy, settings: Resolved, results: list[gates.Gate],
+            now: datetime) -> Promotion | None:
     pipeline = policy.apps[p.app].pipelines[p.target_env].name
     previous = store.current(p.app, p.target_env)
     extra: dict[str, Any] = {"target_pipeline": pipeline, "deploying_at": now, "next_check_at": now + STUCK,
@@ -466,11 +467,10 @@ def _revision_of(pipeline: str, execution_id: str, settings: Resolved) -> str | 
     return ex.revision.id if ex.revision else None
 
 
-def _reject_waiting(p: Promotion, settings: Resolved, reason: str) -> None:
+def _reject_waiting(p: Promotion, policy: Policy, settings: Resolved, reason: str) -> None:
     """Approval mode: the execution waiting with this revision is answered Rejected, with the reason."""
     if settings.deploy.mode is not Mode.APPROVAL:
         return
-    policy = policies.current()
     ref = policy.apps[p.app].pipelines.get(p.target_env)
     if ref is None:
         return
@@ -486,17 +486,18 @@ def _check_deploy(p: Promotion, settings: Resolved, now: datetime) -> Promotion 
     if p.deploying_at and now < p.deploying_at + STUCK:
         return None
     ex = pipelines.execution(p.target_pipeline or "", p.target_execution or "", str(settings.deploy.revision_type))
-    moved = execution_changed(p, ex.status, now, ex.updated_at or now)
+    moved = execution_changed(p, ex.status, now, now, settings)
     return moved or p.model_copy(update={"next_check_at": now + STUCK})
 
 
-def execution_changed(p: Promotion, status: str, now: datetime, at: datetime) -> Promotion | None:
+def execution_changed(p: Promotion, status: str, now: datetime, at: datetime,
+                      settings: Resolved) -> Promotion | None:
     """The deploy execution reported ``status`` (an event or a read): move if that is news."""
     dst = on_execution(p.state, status)
     if dst is None:
         return None
     if dst is State.VERIFYING:
-        bake = settings_for(policies.current(), p.app).bake_seconds
+        bake = settings.bake_seconds
         return p.moved(dst, by=SYSTEM, at=now, reason=f"{p.target_pipeline} succeeded; baking").model_copy(
             update={"deployed_at": at, "next_check_at": at + timedelta(seconds=bake)})
     if dst is State.FAILED:
@@ -557,12 +558,12 @@ def _roll_back(p: Promotion, policy: Policy, settings: Resolved, correlation_id:
                       role=Role.OPERATOR, decision_id=decision_id, key=f"promotion:{p.id}",
                       blocks=cards.body(p))
         return p.model_copy(update={"rollback_decision": decision_id, "next_check_at": now + IDLE})
-    return redeploy_previous(p, settings, now, by=SYSTEM)
+    return redeploy_previous(p, policy, settings, now, by=SYSTEM)
 
 
-def redeploy_previous(p: Promotion, settings: Resolved, now: datetime, *, by: str) -> Promotion:
+def redeploy_previous(p: Promotion, policy: Policy, settings: Resolved, now: datetime, *, by: str) -> Promotion:
     assert p.previous is not None
-    pipeline = p.target_pipeline or policies.current().apps[p.app].pipelines[p.target_env].name
+    pipeline = p.target_pipeline or policy.apps[p.app].pipelines[p.target_env].name
     deploy = settings.deploy
     if deploy.mode is Mode.APPROVAL:  # the rollback run stops at the approval action too: answered on arrival
         deploy = deploy.model_copy(update={"mode": Mode.TRIGGER})
@@ -586,6 +587,4 @@ def rollback_finished(p: Promotion, status: str, now: datetime) -> Promotion | N
 
 
 def _seconds(duration: str) -> float:
-    from chalicelib.promotion.policy import seconds
-
     return float(seconds(duration))
