@@ -14,6 +14,8 @@ import json
 import sys
 from datetime import datetime
 
+from localworld.tasks import logs_to_stderr
+
 
 def _instant(text: str) -> datetime:
     at = datetime.fromisoformat(text)
@@ -30,16 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("show", help="an app's promotions here").add_argument("--app", required=True)
     args = parser.parse_args(argv)
 
-    from chalicelib.observability import logger
-
-    logger.registered_handler.setStream(sys.stderr)  # stdout is this task's answer: one JSON document
     from chalicelib import policy
     from chalicelib.promotion import reconcile, store
 
-    if args.task == "tick":
-        print(json.dumps({"report": reconcile.run(now=args.at, policy=policy.current())}))
-        return 0
-    print(json.dumps([p.model_dump(mode="json", exclude={"history"}) for p in store.of_app(args.app)]))
+    with logs_to_stderr():
+        if args.task == "tick":
+            print(json.dumps({"report": reconcile.run(now=args.at, policy=policy.current())}))
+        else:
+            print(json.dumps([p.model_dump(mode="json", exclude={"history"}) for p in store.of_app(args.app)]))
     return 0
 
 

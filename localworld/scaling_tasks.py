@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.frontdoor.grammar import parse_duration
+from localworld.tasks import logs_to_stderr
 
 
 def _instant(text: str) -> datetime:
@@ -52,14 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     fast.add_argument("--every", type=parse_duration, default=timedelta(minutes=1))
     args = parser.parse_args(argv)
 
-    from chalicelib.observability import logger
+    with logs_to_stderr():
+        print(json.dumps(_run(args)))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
     from chalicelib.scaling import ticks
 
-    logger.registered_handler.setStream(sys.stderr)  # stdout is this task's answer: one JSON document
-
     if args.task == "tick":
-        print(json.dumps({**ticks.run(args.at), "counts": _counts()}))
-        return 0
+        return {**ticks.run(args.at), "counts": _counts()}
     reports: list[dict[str, Any]] = []
     now, steps = args.start, 0
     while now <= args.end:
@@ -68,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         if report["fired"] or report["restored"]:
             reports.append({**report, "local": now.isoformat(), "counts": _counts()})
         now += args.every
-    print(json.dumps({"ticks": steps, "acted": reports, "counts": _counts()}))
-    return 0
+    return {"ticks": steps, "acted": reports, "counts": _counts()}
 
 
 if __name__ == "__main__":

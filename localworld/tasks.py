@@ -7,6 +7,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def logs_to_stderr() -> Iterator[None]:
+    """Switchboard's log lines go to stderr while a task runs: its stdout is its answer (one JSON document).
+    The previous stream is put back afterwards (a task run in-process, e.g. by a test, leaves no trace)."""
+    from chalicelib.observability import logger
+
+    before = logger.registered_handler.setStream(sys.stderr)
+    try:
+        yield
+    finally:
+        logger.registered_handler.setStream(before)
 
 
 def main(argv: list[str] | None = None) -> int:
