@@ -10,12 +10,12 @@ front door, clicks signed like Slack's.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from localworld import codepipeline
+from localworld.story import clip, until
 from localworld.world import World
 
 COMMIT_1 = "4f1c2a9d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39"
@@ -35,7 +35,7 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
     card = _until(lambda: _card(world, COMMIT_1[:7], "soaking"), bool)
     check("stage's Switchboard makes it a candidate: soaking 20m, with a card in #team-web (commit message escaped)",
           status == "Succeeded" and bool(soaking) and card is not None and "&lt;b&gt;" in _text(card),
-          f"web-stage {status}; promotion {soaking and soaking['state']}; card: {_clip(_text(card))}")
+          f"web-stage {status}; promotion {soaking and soaking['state']}; card: {clip(_text(card))}")
 
     n += 1
     done = datetime.fromisoformat(soaking["succeeded_at"]) if soaking else datetime.now().astimezone()
@@ -46,7 +46,7 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
     card = _until(lambda: _card(world, COMMIT_1[:7], "awaiting approval"), lambda c: c and _buttons(c))
     check("handed to prod as a release-candidate event; prod asks two leads (S0LEADS) on the same kind of card",
           bool(target) and card is not None and "0 of 2" in _text(card),
-          f"prod: {target and target['state']}; card: {_clip(_text(card), 200)}")
+          f"prod: {target and target['state']}; card: {clip(_text(card), 200)}")
 
     n += 1
     say(f"\n{n}. bob clicks Approve, then carol")
@@ -59,7 +59,7 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
                        lambda p: p and p["state"] in ("deploying", "verifying"))
     check("one approval waits for the second; with two, prod starts web-prod pinned to the stage revision",
           "1 of 2" in first_answer and bool(deploying) and _pinned(world, "prod", deploying) == COMMIT_1,
-          f"bob: {_clip(first_answer, 80)}; carol: {_clip(second_answer, 80)}; "
+          f"bob: {clip(first_answer, 80)}; carol: {clip(second_answer, 80)}; "
           f"prod: {deploying and deploying['state']}")
 
     n += 1
@@ -79,7 +79,7 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
           pipeline_status == "Succeeded" and bool(promoted) and card is not None and not _buttons(card)
           and len(cards) == 1,
           f"web-prod {pipeline_status}; prod: {promoted and promoted['state']}; {len(cards)} card(s): "
-          f"{_clip(_text(card), 100)}")
+          f"{clip(_text(card), 100)}")
 
     n += 1
     say(f"\n{n}. A second commit; root (admin) types `/ops promote web --skip-soak` once stage has built it")
@@ -100,7 +100,7 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
                     timeout=40)
     check("stage hands it over at once (soak skipped by an admin, audited); approved by two leads, deployed",
           "Promoting web" in answer and bool(second) and second.get("skip_soak") is True,
-          f"{_clip(answer, 80)}; prod: {second and second['state']}")
+          f"{clip(answer, 80)}; prod: {second and second['state']}")
 
     n += 1
     say(f"\n{n}. CloudWatch: web-5xx goes into ALARM in prod during the bake")
@@ -112,8 +112,8 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
     card = _until(lambda: _card(world, COMMIT_2[:7], "rolled back"), bool)
     check("the bake fails on web-5xx; prod redeploys the last promoted revision (pinned), the card says so",
           bool(restored) and _pinned(world, "prod", {"target_execution": back}) == COMMIT_1 and card is not None,
-          f"prod: {rolled and rolled['state']} ({_clip(rolled and rolled.get('failure'), 60)}); rollback run "
-          f"{restored_status}; card: {_clip(_text(card), 100)}")
+          f"prod: {rolled and rolled['state']} ({clip(rolled and rolled.get('failure'), 60)}); rollback run "
+          f"{restored_status}; card: {clip(_text(card), 100)}")
     world.simulator("prod").alarm("web-5xx", "OK", "Threshold Crossed: 5xx 0 < 5")
 
     n += 1
@@ -124,7 +124,7 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
     prod_said = next((t for t in texts if "Running in prod" in t), "")
     check("the front door, stage and prod each answer: what runs in prod, and web's DORA keys",
           COMMIT_1[:7] in prod_said and "change failure rate: 50%" in prod_said,
-          _clip(" | ".join(_line(prod_said, k) for k in ("Running in prod", "deploys:", "change failure")), 240))
+          clip(" | ".join(_line(prod_said, k) for k in ("Running in prod", "deploys:", "change failure")), 240))
 
 
 # ---- reading the world ----
@@ -180,15 +180,6 @@ def _line(text: str, needle: str) -> str:
     return next((part for part in text.replace("\\n", "\n").splitlines() if needle in part), "")
 
 
-def _clip(text: Any, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _until(read: Callable[[], Any], done: Callable[[Any], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.25)
-        value = read()
-    return value
+    """``story.until`` with this story's longer wait (pipeline runs and cross-account hops)."""
+    return until(read, done, timeout)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from localworld.story import clip, until
 from localworld.world import World
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -32,12 +32,12 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
     event_id = world.simulator("prod").alarm("web-latency", "ALARM", "Threshold Crossed: p99 latency 2.4 s > 1 s")
     runs = world.wait_invocations("prod", event_id)
     scaling = _result(runs, "scaling")
-    after = _until(lambda: _service(world, "prod", "prod", "web"), lambda v: v != before)
-    said = _until(lambda: _said(world, "#team-web", "by alarm"), bool)
+    after = until(lambda: _service(world, "prod", "prod", "web"), lambda v: v != before)
+    said = until(lambda: _said(world, "#team-web", "by alarm"), bool)
     check("the alarm raises web within its guardrails, verified, audited and announced in #team-web",
           scaling.get("outcome") == "succeeded" and (before, after) == (2, 4) and bool(said),
           f"web {before} -> {after}; scaling: {scaling.get('outcome')} {scaling.get('actions')}; "
-          f"Slack: {_clip(said)}")
+          f"Slack: {clip(said)}")
 
     n += 1
     say(f"\n{n}. alice (operator) types `/ops scale web 6` a moment later")
@@ -46,16 +46,16 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
     reply = _reply(replies)
     check("refused by web's cooldown (10m), with the reason; nothing changes",
           "cooldown: the last change was" in reply and _service(world, "prod", "prod", "web") == 4,
-          f"{_clip(_line(reply, 'not scaled'), 80)} {_clip(_line(reply, 'cooldown'), 100)}")
+          f"{clip(_line(reply, 'not scaled'), 80)} {clip(_line(reply, 'cooldown'), 100)}")
 
     n += 1
     say(f"\n{n}. alice types `/ops scale api 1`: a scale-in in prod")
     status, _, _, url = alice.command("scale api 1")
     reply = _reply(world.wait_responses(url))
-    card = _until(lambda: _card(world, "#team-api", "Approval needed: api "), bool)
+    card = until(lambda: _card(world, "#team-api", "Approval needed: api "), bool)
     check("refused for now: it awaits an approver, and the card is posted in #team-api",
           "awaits an approver" in reply and card is not None and _group(world, "prod", "api") == 2,
-          f"{_clip(_line(reply, 'awaits'))}; card: {'posted' if card else 'missing'}")
+          f"{clip(_line(reply, 'awaits'))}; card: {'posted' if card else 'missing'}")
 
     n += 1
     say(f"\n{n}. carol (approver) clicks Approve")
@@ -64,9 +64,9 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
         decision_id = re.search(r"id `([a-z]{3}-[0-9a-f]+)`", json.dumps(card.blocks)).group(1)
         _, _, _, url = carol.click("decision_approve", decision_id, card)
         decided = _reply(world.wait_responses(url))
-    size = _until(lambda: _group(world, "prod", "api"), lambda v: v == 1)
+    size = until(lambda: _group(world, "prod", "api"), lambda v: v == 1)
     check("prod hears the verdict, plans again against fresh state and scales api 2 -> 1",
-          decided.startswith("approved") and size == 1, f"{_clip(decided)}; api now {size}")
+          decided.startswith("approved") and size == 1, f"{clip(decided)}; api now {size}")
 
     n += 1
     monday = _next_monday()
@@ -130,20 +130,6 @@ def _line(text: str, needle: str) -> str:
     """The line of ``text`` that says ``needle`` (else its first line)."""
     lines = text.splitlines() or [""]
     return next((line for line in lines if needle in line), lines[0])
-
-
-def _clip(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        value = read()
-    return value
 
 
 def _next_monday() -> Any:
