@@ -410,17 +410,25 @@ def test_a_rejection_ends_it_with_the_reason(world):
     assert p.state == "rejected" and "not during the sale" in p.reject_reason
 
 
-def test_approval_mode_answers_the_waiting_manual_approval(world):
+def api_awaiting_approval(world: Any, commit: str, start: datetime) -> tuple[Any, str, Any]:
+    """``commit`` through api-stage (soaked, handed over); api-prod, pushed the same commit, waits at
+    Prod/ApproveProd. Returns (prod's policy, the waiting prod run, prod's promotion awaiting its approvers)."""
     stage = on("stage", world.monkeypatch)
-    execution = build("api-stage", COMMIT)
-    prod_run = emu.push(ACCOUNT, REGION, "api-prod", commit_id=COMMIT, message="Fix checkout",
+    run = build("api-stage", commit)
+    prod_run = emu.push(ACCOUNT, REGION, "api-prod", commit_id=commit, message="Fix checkout",
                         author="alice@acme.example")
     emu.wait_for_approval(ACCOUNT, REGION, "api-prod", "Prod", "ApproveProd", timeout=20)
-    handle(pipeline_event("api-stage", execution, "SUCCEEDED", T0), stage)
-    tick(stage, T0 + timedelta(minutes=30))
-    payload = next(pl for _, _, pl in world.sent["send_to"] if pl["promotion"]["app"] == "api")
-    at_prod(world, payload, T0 + timedelta(minutes=31))
-    target = next(p for p in promotions("api") if p.side == "target")
+    handle(pipeline_event("api-stage", run, "SUCCEEDED", start), stage)
+    tick(stage, start + timedelta(minutes=30))
+    payload = [pl for _, _, pl in world.sent["send_to"] if pl["promotion"]["revision"]["id"] == commit
+               and pl["promotion"]["app"] == "api"][-1]
+    prod = at_prod(world, payload, start + timedelta(minutes=31))
+    target = next(p for p in promotions("api") if p.side == "target" and p.revision.id == commit)
+    return prod, prod_run, target
+
+
+def test_approval_mode_answers_the_waiting_manual_approval(world):
+    _, prod_run, target = api_awaiting_approval(world, COMMIT, T0)
     decide("approved", ["U0BOB00001"], app="api", p=target)
     p = next(x for x in promotions("api") if x.side == "target")
     assert p.state == "deploying" and p.target_execution == prod_run
@@ -428,15 +436,7 @@ def test_approval_mode_answers_the_waiting_manual_approval(world):
 
 
 def test_approval_mode_rejects_the_waiting_execution_with_the_reason(world):
-    stage = on("stage", world.monkeypatch)
-    execution = build("api-stage", COMMIT)
-    prod_run = emu.push(ACCOUNT, REGION, "api-prod", commit_id=COMMIT, message="m", author="a")
-    emu.wait_for_approval(ACCOUNT, REGION, "api-prod", "Prod", "ApproveProd", timeout=20)
-    handle(pipeline_event("api-stage", execution, "SUCCEEDED", T0), stage)
-    tick(stage, T0 + timedelta(minutes=30))
-    payload = next(pl for _, _, pl in world.sent["send_to"] if pl["promotion"]["app"] == "api")
-    at_prod(world, payload, T0 + timedelta(minutes=31))
-    target = next(p for p in promotions("api") if p.side == "target")
+    _, prod_run, target = api_awaiting_approval(world, COMMIT, T0)
     decide("rejected", ["U0CAROL001"], app="api", reason="wrong build", p=target)
     assert emu.wait_for(ACCOUNT, REGION, "api-prod", prod_run, timeout=20) == "Failed"
 
@@ -549,15 +549,7 @@ def test_an_open_alert_incident_for_the_app_holds_the_deploy(world):
 def api_release(world: Any, commit: str, start: datetime) -> Any:
     """``commit`` through api-stage; api-prod (pushed the same commit) waits at Prod/ApproveProd; one lead approves;
     Switchboard answers the approval. Returns prod's promotion once its run succeeded and the event came."""
-    stage = on("stage", world.monkeypatch)
-    run = build("api-stage", commit)
-    prod_run = emu.push(ACCOUNT, REGION, "api-prod", commit_id=commit, message="api change", author="a")
-    emu.wait_for_approval(ACCOUNT, REGION, "api-prod", "Prod", "ApproveProd", timeout=20)
-    handle(pipeline_event("api-stage", run, "SUCCEEDED", start), stage)
-    tick(stage, start + timedelta(minutes=30))
-    payload = [pl for _, _, pl in world.sent["send_to"] if pl["promotion"]["revision"]["id"] == commit][-1]
-    prod = at_prod(world, payload, start + timedelta(minutes=31))
-    target = next(p for p in promotions("api") if p.side == "target" and p.revision.id == commit)
+    prod, prod_run, target = api_awaiting_approval(world, commit, start)
     decide("approved", ["U0BOB00001"], app="api", p=target)
     assert emu.wait_for(ACCOUNT, REGION, "api-prod", prod_run, timeout=20) == "Succeeded"
     handle(pipeline_event("api-prod", prod_run, "SUCCEEDED", start + timedelta(minutes=40)), prod)
