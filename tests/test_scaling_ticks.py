@@ -190,3 +190,14 @@ def test_the_local_worlds_fast_clock_task(stage, capsys):
                                                                                       "web-stage": 0}
     with pytest.raises(SystemExit):
         scaling_tasks.main(["tick", "--at", "2026-11-24T20:00:00"])  # no offset: refused
+
+
+def test_a_task_sends_logs_to_stderr_while_it_runs_and_gives_the_stream_back(stage, capsys):
+    from chalicelib.observability import logger
+    from localworld import scaling_tasks
+
+    before = logger.registered_handler.stream
+    assert scaling_tasks.main(["tick", "--at", "2026-11-24T20:00:00+01:00"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("{")  # stdout is the answer alone: logs went elsewhere
+    assert logger.registered_handler.stream is before  # a capture stream closed after this test is not kept
