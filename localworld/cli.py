@@ -5,6 +5,8 @@
     switchboard replay FILE|DIR... [--account NAME] [--json]
     switchboard policy validate FILE...
     switchboard routes test FILE.json|label=value... [--policy FILE | --account NAME] [--state S] [--json]
+    switchboard keys public [--key-id ALIAS|ARN] [--name ACCOUNT]
+                                       print this account's signing public key, ready to pin in peers' policies
 """
 
 from __future__ import annotations
@@ -30,6 +32,34 @@ def _policy_validate(args: argparse.Namespace) -> int:
         else:
             print(f"{path}: ok")
     return status
+
+
+def _keys_public(args: argparse.Namespace) -> int:
+    """With credentials for the account (as for `aws cloudformation deploy`; AWS_ENDPOINT_URL is honoured), print
+    the public half of its Switchboard signing key as every peer pins it in its policy."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
+
+    try:
+        answer = boto3.client("kms").get_public_key(KeyId=args.key_id)
+        account = boto3.client("sts").get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError) as exc:
+        print(f"cannot read the public key of {args.key_id}: {exc}", file=sys.stderr)
+        return 2
+    if answer.get("KeySpec") != "ECC_NIST_P256" or answer.get("KeyUsage") != "SIGN_VERIFY":
+        print(f"{args.key_id} is {answer.get('KeySpec')}/{answer.get('KeyUsage')}, not an ECC_NIST_P256 signing key",
+              file=sys.stderr)
+        return 2
+    pem = load_der_public_key(answer["PublicKey"]).public_bytes(
+        Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    name = args.name or "<this account's name>"
+    print(f"# account {account}: paste under `peers.{name}` in the policy of every peer it sends to")
+    print(f"# (and under `account` in its own policy). Key: {answer['KeyId']}")
+    print("public_key: |")
+    for line in pem.strip().splitlines():
+        print(f"  {line}")
+    return 0
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -95,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     validate = policy_sub.add_parser("validate", help="validate policy files (exit 2 on any problem)")
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(run=_policy_validate)
+    keys = sub.add_parser("keys", help="this account's signing key")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    public = keys_sub.add_parser("public", help="print the public key that peers pin in their policy")
+    public.add_argument("--key-id", default="alias/switchboard-signing")
+    public.add_argument("--name", help="this account's name in the policies (for the hint line)")
+    public.set_defaults(run=_keys_public)
     from localworld import alerts_cli
 
     alerts_cli.add_parser(sub)

@@ -70,7 +70,7 @@ def _process(data: dict[str, Any]) -> dict[str, Any]:
     current = policy.current()
     try:
         event = _parse(kind, raw)
-        routes = _route(kind, event, current)
+        routes = _route(kind, event, current, raw, event_id)
     except Rejected as rej:
         logger.error("event rejected", extra={"reason": rej.reason, "target": rej.target})
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
@@ -110,9 +110,12 @@ def _parse(kind: Kind, raw: Any) -> Any:
         raise Rejected(f"malformed {kind} event: {problems}", _guess_target(raw)) from None
 
 
-def _route(kind: Kind, event: Any, current: policy.Policy) -> tuple[Capability, ...]:
+def _route(kind: Kind, event: Any, current: policy.Policy, raw: dict[str, Any], event_id: str
+           ) -> tuple[Capability, ...]:
     if isinstance(event, PeerEvent):
-        return (_authorise_peer(event, current),)
+        capability = _authorise_peer(event, current)
+        _verify_envelope(event, current, raw, event_id)
+        return (capability,)
     if isinstance(event, ScheduleEvent):
         capability = capabilities.schedule_capability(event.schedule_name)
         if capability is None:
@@ -139,6 +142,19 @@ def _authorise_peer(event: PeerEvent, current: policy.Policy) -> Capability:
         if detail.flow not in peer.receive:
             raise Rejected(f"peer '{name}' may not send '{detail.flow}' here", event.target)
     return capabilities.FLOW_ROUTES[detail.flow]
+
+
+def _verify_envelope(event: PeerEvent, current: policy.Policy, raw: dict[str, Any], event_id: str) -> None:
+    """The sender's signature, over the detail exactly as received (not as parsed), with the key this policy pins
+    for the account that put the event; then the envelope id is remembered, so a copy is refused as a replay."""
+    from chalicelib.peering import verify
+    from chalicelib.peering.exceptions import Refused
+
+    try:
+        verify.check(current, detail=raw["detail"], event_account=event.account, event_id=event_id)
+    except Refused as exc:
+        metrics.add_metric(name="EnvelopesRefused", unit=MetricUnit.Count, value=1)
+        raise Rejected(f"envelope refused: {exc.reason}", event.target) from None
 
 
 def _guess_target(raw: dict[str, Any]) -> str:
