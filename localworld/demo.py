@@ -16,7 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from localworld import alerts_story, codepipeline, promotion_story, rotation_story, scaling_story, slack_user
+from localworld import (
+    alerts_story,
+    codepipeline,
+    deadletter_story,
+    promotion_story,
+    rotation_story,
+    scaling_story,
+    slack_user,
+)
 from localworld.world import World
 
 
@@ -103,6 +111,7 @@ def run(world: World, say: Callable[[str], None] = print) -> list[Step]:
     alerts_story.story(world, say, check)
     rotation_story.story(world, say, check, first=17, postgres=world.postgres)
     promotion_story.story(world, say, check, first=22)
+    deadletter_story.story(world, say, check, first=29)
     return steps
 
 

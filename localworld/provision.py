@@ -227,7 +227,16 @@ def _fill_queue_policy(ctx: _Context, logical_id: str, props: dict[str, Any]) ->
     return logical_id, "sqs:SetQueueAttributes (Policy)"
 
 
+def _fill_alarm(ctx: _Context, logical_id: str, props: dict[str, Any]) -> tuple[str, str]:
+    _only(props, logical_id, {"AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic",
+                              "Period", "EvaluationPeriods", "Threshold", "ComparisonOperator", "TreatMissingData",
+                              "Tags"})
+    ctx.client("cloudwatch").put_metric_alarm(**{k: v for k, v in props.items()})
+    return props["AlarmName"], "cloudwatch:PutMetricAlarm"
+
+
 _UNSUPPORTED_TYPES: dict[str, Callable[[_Context, str, dict[str, Any]], tuple[str, str]]] = {
+    "AWS::CloudWatch::Alarm": _fill_alarm,
     "AWS::SecretsManager::Secret": _fill_secret,
     "AWS::Events::EventBusPolicy": _fill_bus_policy,
     "AWS::SQS::QueuePolicy": _fill_queue_policy,
@@ -350,6 +359,8 @@ class _Context:
                 return self.client("iam").get_role(RoleName=physical)["Role"]["Arn"]
             if kind == "AWS::Events::Rule":
                 return self.client("events").describe_rule(Name=physical)["Arn"]
+        if attribute == "QueueName" and kind == "AWS::SQS::Queue":
+            return physical.rsplit("/", 1)[-1]
         raise ProvisionError(f"provision.py cannot resolve GetAtt {logical_id}.{attribute} ({kind})")
 
 
