@@ -1,9 +1,11 @@
 """Switchboard's Chalice app: wiring only. Each handler hands the raw event to chalicelib.intake.
 
-Reads as a table of contents of everything Switchboard reacts to. The patterns live in
-chalicelib/intake/patterns.py; the peer pattern depends on this stage's policy, which is loaded here: in full
-by `chalice deploy` (which imports this file with the stage's environment variables set), and at a Lambda cold
-start only its core (account, peers), each other section on first use (see chalicelib/policy/__init__.py).
+Reads as a table of contents of everything Switchboard reacts to. ``intake.entry`` lets each EventBridge
+handler answer any payload Lambda may be given (a non-EventBridge one is rejected with its reason, audited).
+The patterns live in chalicelib/intake/patterns.py; the peer pattern depends on this stage's policy, which is
+loaded here: in full by `chalice deploy` (which imports this file with the stage's environment variables set),
+and at a Lambda cold start only its core (account, peers), each other section on first use (see
+chalicelib/policy/__init__.py).
 """
 
 from chalice import Chalice, Cron, Rate
@@ -15,31 +17,37 @@ app = Chalice(app_name="switchboard")
 POLICY = policy.current()
 
 
+@intake.entry(Kind.CODEPIPELINE)
 @app.on_cw_event(patterns.CODEPIPELINE)
 def on_codepipeline(event):
     return intake.handle(Kind.CODEPIPELINE, event.to_dict(), event.context)
 
 
+@intake.entry(Kind.ALARM)
 @app.on_cw_event(patterns.ALARM)
 def on_alarm(event):
     return intake.handle(Kind.ALARM, event.to_dict(), event.context)
 
 
+@intake.entry(Kind.ECS)
 @app.on_cw_event(patterns.ECS)
 def on_ecs(event):
     return intake.handle(Kind.ECS, event.to_dict(), event.context)
 
 
+@intake.entry(Kind.AUTOSCALING)
 @app.on_cw_event(patterns.AUTOSCALING)
 def on_autoscaling(event):
     return intake.handle(Kind.AUTOSCALING, event.to_dict(), event.context)
 
 
+@intake.entry(Kind.SECRETS)
 @app.on_cw_event(patterns.SECRETS)
 def on_secrets(event):
     return intake.handle(Kind.SECRETS, event.to_dict(), event.context)
 
 
+@intake.entry(Kind.PEER)
 @app.on_cw_event(patterns.peer(POLICY))
 def on_peer(event):
     return intake.handle(Kind.PEER, event.to_dict(), event.context)

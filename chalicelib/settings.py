@@ -35,6 +35,8 @@ class Settings(BaseModel):
     audit_retention_days: int = Field(400, alias="SWITCHBOARD_AUDIT_RETENTION_DAYS", gt=0)
     # Unset on AWS (slack_sdk's default). The local world points it at the Slack stand-in.
     slack_api_url: str | None = Field(None, alias="SWITCHBOARD_SLACK_API_URL")
+    # The KMS key this account signs its peer envelopes with (infra/account.yaml creates it under this alias).
+    signing_key: str = Field("alias/switchboard-signing", alias="SWITCHBOARD_SIGNING_KEY", min_length=1)
     # How long Powertools Parameters caches the Slack secret; rotation takes effect within this time.
     secret_max_age_seconds: int = Field(300, alias="SWITCHBOARD_SECRET_MAX_AGE_SECONDS", ge=0)
     # Set by the Lambda runtime (and by bench/cold_start.py, which measures a Lambda cold start).

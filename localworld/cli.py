@@ -5,6 +5,9 @@
     switchboard replay FILE|DIR... [--account NAME] [--json]
     switchboard policy validate FILE...
     switchboard routes test FILE.json|label=value... [--policy FILE | --account NAME] [--state S] [--json]
+    switchboard dead-letters list|redrive --account NAME [--all | MESSAGE_ID...]   (in a running `switchboard up`)
+    switchboard keys public [--key-id ALIAS|ARN] [--name ACCOUNT]
+                                       print this account's signing public key, ready to pin in peers' policies
 """
 
 from __future__ import annotations
@@ -30,6 +33,62 @@ def _policy_validate(args: argparse.Namespace) -> int:
         else:
             print(f"{path}: ok")
     return status
+
+
+def _keys_public(args: argparse.Namespace) -> int:
+    """With credentials for the account (as for `aws cloudformation deploy`; AWS_ENDPOINT_URL is honoured), print
+    the public half of its Switchboard signing key as every peer pins it in its policy."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
+
+    try:
+        answer = boto3.client("kms").get_public_key(KeyId=args.key_id)
+        account = boto3.client("sts").get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError) as exc:
+        print(f"cannot read the public key of {args.key_id}: {exc}", file=sys.stderr)
+        return 2
+    if answer.get("KeySpec") != "ECC_NIST_P256" or answer.get("KeyUsage") != "SIGN_VERIFY":
+        print(f"{args.key_id} is {answer.get('KeySpec')}/{answer.get('KeyUsage')}, not an ECC_NIST_P256 signing key",
+              file=sys.stderr)
+        return 2
+    pem = load_der_public_key(answer["PublicKey"]).public_bytes(
+        Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    name = args.name or "<this account's name>"
+    print(f"# account {account}: paste under `peers.{name}` in the policy of every peer it sends to")
+    print(f"# (and under `account` in its own policy). Key: {answer['KeyId']}")
+    print("public_key: |")
+    for line in pem.strip().splitlines():
+        print(f"  {line}")
+    return 0
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    from localworld.accounts import ROOT
+    from localworld.world import WorldError, run_in_running_world
+
+    if args.action == "redrive" and not (args.all or args.ids):
+        print("redrive needs --all or message ids", file=sys.stderr)
+        return 2
+    extra = (["--all"] if args.all else list(args.ids)) if args.action == "redrive" else []
+    try:
+        out = json.loads(run_in_running_world(ROOT, args.account, "localworld.deadletter_tasks", args.action, *extra))
+    except WorldError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    if args.action == "list":
+        for d in out["letters"]:
+            print(f"{d['id']}  {d['function']}  {d['condition']} after {d['attempts']}  {d['payload']}  {d['error']}")
+        for u in out["unreadable"]:
+            print(f"{u['id']}  (cannot be redriven: {u['reason']})")
+        print(f"{len(out['letters'])} dead letter(s) in {args.account}")
+    else:
+        for r in out["redriven"]:
+            print(f"{r['id']}  {r['function']}  {r['outcome']}  {r['reason']}")
+    return 0
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -95,6 +154,19 @@ def main(argv: list[str] | None = None) -> int:
     validate = policy_sub.add_parser("validate", help="validate policy files (exit 2 on any problem)")
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(run=_policy_validate)
+    dead = sub.add_parser("dead-letters", help="list or redrive what Lambda gave up on (a running local world)")
+    dead.add_argument("action", choices=["list", "redrive"])
+    dead.add_argument("ids", nargs="*", metavar="MESSAGE_ID")
+    dead.add_argument("--account", required=True)
+    dead.add_argument("--all", action="store_true")
+    dead.add_argument("--json", action="store_true")
+    dead.set_defaults(run=_dead_letters)
+    keys = sub.add_parser("keys", help="this account's signing key")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    public = keys_sub.add_parser("public", help="print the public key that peers pin in their policy")
+    public.add_argument("--key-id", default="alias/switchboard-signing")
+    public.add_argument("--name", help="this account's name in the policies (for the hint line)")
+    public.set_defaults(run=_keys_public)
     from localworld import alerts_cli
 
     alerts_cli.add_parser(sub)

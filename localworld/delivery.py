@@ -2,8 +2,9 @@
 
 On AWS, Chalice creates one rule per ``on_cw_event`` handler with a Lambda target. Here each handler's rule
 (the same pattern, read from the Chalice app) targets an SQS queue with the input template
-``<aws.events.event.json>``; the instance drains the queue into the handler. A redrive policy sends a
-message that failed three times to ``switchboard-dead-letters``, as Lambda's async retries would.
+``<aws.events.event.json>``; the instance drains the queue into the handler. A message that failed three times
+(the first try and Lambda's two async retries) goes to ``switchboard-dead-letters`` as the record Lambda's
+``OnFailure`` destination writes (``dead_letter``), so `switchboard dead-letters` reads the same shape as on AWS.
 
 One gap is emulated: moto re-stamps ``account`` and ``id`` when a rule forwards an event to another
 account's bus (AWS keeps the sender's), which would defeat the receiving rule's ``account`` match. So the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from typing import Any
 
 import boto3
@@ -46,17 +48,28 @@ def subscribe(session: boto3.Session, endpoint_url: str, handler: str, pattern: 
     """Create the handler's rule and queue; returns the queue URL."""
     sqs = session.client("sqs", endpoint_url=endpoint_url)
     events = session.client("events", endpoint_url=endpoint_url)
-    dlq_url = sqs.get_queue_url(QueueName=DLQ_NAME)["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     url = sqs.create_queue(QueueName=queue_name(handler), Attributes={
-        "VisibilityTimeout": str(RETRY_VISIBILITY_SECONDS),
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}),
-    })["QueueUrl"]
+        "VisibilityTimeout": str(RETRY_VISIBILITY_SECONDS)})["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name=rule_name(handler), EventPattern=json.dumps(pattern), State="ENABLED")
     events.put_targets(Rule=rule_name(handler), Targets=[
         {"Id": "local-queue", "Arn": arn, "InputTransformer": {"InputPathsMap": {}, "InputTemplate": INPUT_TEMPLATE}}])
     return url
+
+
+def dead_letter(sqs: Any, function_arn: str, event: Any, error: str, attempts: int) -> None:
+    """What Lambda's asynchronous ``OnFailure`` destination puts on the queue when it gives up on an event."""
+    from datetime import UTC, datetime
+
+    error_type, _, message = error.partition(": ")
+    record = {"version": "1.0", "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+              "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": f"{function_arn}:$LATEST",
+                                 "condition": "RetriesExhausted", "approximateInvokeCount": attempts},
+              "requestPayload": event,
+              "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+              "responsePayload": {"errorType": error_type, "errorMessage": message}}
+    url = sqs.get_queue_url(QueueName=DLQ_NAME)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
 
 
 def outbox_name(peer_id: str) -> str:

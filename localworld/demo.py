@@ -16,7 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from localworld import alerts_story, codepipeline, promotion_story, rotation_story, scaling_story, slack_user
+from localworld import (
+    alerts_story,
+    codepipeline,
+    deadletter_story,
+    promotion_story,
+    rotation_story,
+    scaling_story,
+    slack_user,
+)
 from localworld.world import World
 
 
@@ -69,8 +77,10 @@ def run(world: World, say: Callable[[str], None] = print) -> list[Step]:
     check("rejected with a reason, not retried", _outcome(runs) == "rejected", _describe(runs))
 
     say("\n5. stage hands a release candidate to prod (peer event across accounts)")
-    event_id = world.simulator("stage").to_peer(prod.id, "release-candidate",
-                                                {"app": "web", "revision": "9f2c1e7", "pipeline": "web-stage"})
+    sealed_detail = world.simulator("stage").seal({
+        "to_account": prod.id, "from_account": "stage", "flow": "release-candidate",
+        "payload": {"app": "web", "revision": "9f2c1e7", "pipeline": "web-stage"}})
+    event_id = world.simulator("stage").put("switchboard", "Switchboard release-candidate", sealed_detail)
     runs = world.wait_invocations("prod", event_id)
     check(f"prod's on_peer accepts it from stage ({stage.id}); promotion refuses a payload that names no promotion",
           _outcome(runs) == "processed" and runs[0]["result"]["results"][0]["capability"] == "promotion",
@@ -82,6 +92,17 @@ def run(world: World, say: Callable[[str], None] = print) -> list[Step]:
     check(f"prod refuses the flow from shared-services ({shared.id})", _outcome(runs) == "rejected",
           _describe(runs))
 
+    say("\n6b. Someone in stage who may call PutEvents, but is not stage's Switchboard, forges a release candidate;"
+        "\n    then the genuine one from step 5 is put on the bus again")
+    event_id = world.simulator("stage").to_peer(prod.id, "release-candidate", {"app": "web"}, signed=False)
+    runs = world.wait_invocations("prod", event_id)
+    check("prod refuses the unsigned event: only what stage's signing key signed is believed",
+          _outcome(runs) == "rejected" and "unsigned" in (runs[0]["result"]["reason"] or ""), _describe(runs))
+    replayed = world.simulator("stage").put("switchboard", "Switchboard release-candidate", sealed_detail)
+    runs = world.wait_invocations("prod", replayed)
+    check("prod refuses the copy: each envelope is believed once",
+          _outcome(runs) == "rejected" and "replayed" in (runs[0]["result"]["reason"] or ""), _describe(runs))
+
     slack_story(world, say, check)
     # Order matters where stories share the estate: scaling's alarm rule watches web-latency, which the alerts
     # storm then fires again (scaling has already acted on it); rotation's deliberate failure opens a real stage
@@ -90,6 +111,7 @@ def run(world: World, say: Callable[[str], None] = print) -> list[Step]:
     alerts_story.story(world, say, check)
     rotation_story.story(world, say, check, first=17, postgres=world.postgres)
     promotion_story.story(world, say, check, first=22)
+    deadletter_story.story(world, say, check, first=29)
     return steps
 
 

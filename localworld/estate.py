@@ -154,6 +154,7 @@ class Simulator:
         self.events = _client(session, "events", endpoint_url)
         self.cloudwatch = _client(session, "cloudwatch", endpoint_url)
         self.codepipeline = _client(session, "codepipeline", endpoint_url)
+        self.kms = _client(session, "kms", endpoint_url)
 
     def put(self, source: str, detail_type: str, detail: Any, resources: list[str] | None = None,
             time: datetime | None = None) -> str:
@@ -204,9 +205,25 @@ class Simulator:
                                          message=message, author=author, created=created)
         return execution_id, commit_id
 
-    def to_peer(self, peer_id: str, flow: str, payload: dict[str, Any]) -> str:
+    def to_peer(self, peer_id: str, flow: str, payload: dict[str, Any], *, signed: bool = True) -> str:
+        """Put a Switchboard event for a peer as this account's Switchboard does (sealed with its signing key);
+        ``signed=False`` is what any other principal of the account could put: no envelope."""
         detail = {"to_account": peer_id, "from_account": self.account.name, "flow": flow, "payload": payload}
-        return self.put("switchboard", f"Switchboard {flow}", detail)
+        return self.put("switchboard", f"Switchboard {flow}", self.seal(detail) if signed else detail)
+
+    def seal(self, detail: dict[str, Any]) -> dict[str, Any]:
+        """Sign a peer event's detail with this account's `alias/switchboard-signing` key (kms:Sign), as
+        chalicelib/peering/send.py does."""
+        from chalicelib.peering import envelope
+
+        def sign(digest: bytes) -> tuple[bytes, str]:
+            answer = self.kms.sign(KeyId="alias/switchboard-signing", Message=digest, MessageType="RAW",
+                                   SigningAlgorithm=envelope.ALGORITHM)
+            return answer["Signature"], answer["KeyId"]
+
+        return envelope.seal(sender=self.account.id, from_account=detail["from_account"],
+                             recipient=detail["to_account"], flow=detail["flow"], payload=detail.get("payload", {}),
+                             now=datetime.now(UTC), sign=sign)
 
 
 def _iso(value: Any) -> str:

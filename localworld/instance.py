@@ -78,9 +78,21 @@ def scheduled_event(name: str) -> dict[str, Any]:
             "resources": [f"arn:aws:events:{region}:local:rule/switchboard-{name}"], "detail": {}}
 
 
+class InjectedFault(RuntimeError):
+    """The local world's stand-in for a Lambda that crashes or times out (``World.fault``)."""
+
+
+def _faulted(name: str) -> bool:
+    """A file named after the handler in SWITCHBOARD_LOCAL_FAULTS makes its invocations fail (local world only)."""
+    folder = os.environ.get("SWITCHBOARD_LOCAL_FAULTS")
+    return bool(folder) and os.path.exists(os.path.join(folder, name))
+
+
 def invoke(handler: Any, name: str, event: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     try:
+        if _faulted(name):
+            raise InjectedFault(f"{name} crashed (a fault injected by the local world)")
         result = handler(event, LambdaContext(name))
         status = "ok"
     except Exception as exc:  # noqa: BLE001 - a failed invocation is reported and retried, like Lambda
@@ -114,10 +126,16 @@ def main(argv: list[str] | None = None) -> int:
         sqs = session.client("sqs", endpoint_url=endpoint)
         handler = handlers[name][0]
         while not stop.is_set():
-            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                               WaitTimeSeconds=1).get("Messages", []):
-                report = invoke(handler, name, json.loads(message["Body"]))
-                if report["status"] == "ok":  # else: visible again after the timeout -> retried, then DLQ
+            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                               AttributeNames=["ApproximateReceiveCount"]).get("Messages", []):
+                event = json.loads(message["Body"])
+                report = invoke(handler, name, event)
+                attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+                if report["status"] != "ok" and attempts >= delivery.MAX_RECEIVES:  # Lambda gives up: OnFailure
+                    delivery.dead_letter(sqs, LambdaContext(name).invoked_function_arn, event,
+                                         report["result"]["error"], attempts)
+                    report["dead_lettered"] = True
+                if report["status"] == "ok" or report.get("dead_lettered"):  # else: visible again, retried
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                 with out_lock:
                     print("INVOKED " + json.dumps({"account": args.account, **report}, default=str), flush=True)

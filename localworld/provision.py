@@ -163,9 +163,30 @@ def _fill_pitr(ctx: _Context, logical_id: str, spec: dict[str, Any]) -> str:
     return "dynamodb:UpdateContinuousBackups"
 
 
+def _fill_key_spec(ctx: _Context, logical_id: str, spec: Any) -> str:
+    """moto's CloudFormation makes every key symmetric; the signing key is made what the template says, in moto's
+    own backend (this process runs moto's server), with the local world's demo private half (localworld/keys.py:
+    moto cannot import asymmetric key material, and the shipped policies pin these keys' public halves)."""
+    from moto.kms.models import kms_backends
+    from moto.kms.utils import ECDSAPrivateKey
+
+    from localworld import keys
+
+    if spec != "ECC_NIST_P256":
+        raise ProvisionError(f"{logical_id}: provision.py emulates KeySpec ECC_NIST_P256 only, not {spec}")
+    account_id = ctx.refs["AWS::AccountId"]
+    key = kms_backends[account_id][ctx.region].describe_key(ctx.physical[logical_id])
+    if key.key_spec != spec:
+        key.key_spec, key.key_usage = spec, "SIGN_VERIFY"
+        key.private_key = ECDSAPrivateKey(spec)
+    keys.install(account_id, ctx.region, key.id)
+    return "moto's KMS backend: KeySpec, KeyUsage SIGN_VERIFY, demo private key (localworld/keys.py)"
+
+
 _IGNORED_PROPERTIES: dict[tuple[str, str], Callable[[_Context, str, Any], str]] = {
     ("AWS::DynamoDB::Table", "TimeToLiveSpecification"): _fill_ttl,
     ("AWS::DynamoDB::Table", "PointInTimeRecoverySpecification"): _fill_pitr,
+    ("AWS::KMS::Key", "KeySpec"): _fill_key_spec,
 }
 
 
@@ -187,8 +208,14 @@ def _fill_bus_policy(ctx: _Context, logical_id: str, props: dict[str, Any]) -> t
         raise ProvisionError(f"{logical_id}: only the Statement form of AWS::Events::EventBusPolicy is emulated")
     bus = props.get("EventBusName", "default")
     statement = {"Sid": props["StatementId"], **props["Statement"]}
-    ctx.client("events").put_permission(
-        EventBusName=bus, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+    # Each AWS::Events::EventBusPolicy adds its statement to the bus's policy; PutPermission with a Policy
+    # replaces the whole policy, so the statements already there are kept (one with the same Sid is replaced).
+    events = ctx.client("events")
+    existing = events.describe_event_bus(Name=bus).get("Policy")
+    kept = json.loads(existing)["Statement"] if existing else []
+    statements = [s for s in kept if s.get("Sid") != statement["Sid"]]
+    events.put_permission(
+        EventBusName=bus, Policy=json.dumps({"Version": "2012-10-17", "Statement": [*statements, statement]}))
     return props["StatementId"], "events:PutPermission (Policy)"
 
 
@@ -200,7 +227,16 @@ def _fill_queue_policy(ctx: _Context, logical_id: str, props: dict[str, Any]) ->
     return logical_id, "sqs:SetQueueAttributes (Policy)"
 
 
+def _fill_alarm(ctx: _Context, logical_id: str, props: dict[str, Any]) -> tuple[str, str]:
+    _only(props, logical_id, {"AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic",
+                              "Period", "EvaluationPeriods", "Threshold", "ComparisonOperator", "TreatMissingData",
+                              "Tags"})
+    ctx.client("cloudwatch").put_metric_alarm(**{k: v for k, v in props.items()})
+    return props["AlarmName"], "cloudwatch:PutMetricAlarm"
+
+
 _UNSUPPORTED_TYPES: dict[str, Callable[[_Context, str, dict[str, Any]], tuple[str, str]]] = {
+    "AWS::CloudWatch::Alarm": _fill_alarm,
     "AWS::SecretsManager::Secret": _fill_secret,
     "AWS::Events::EventBusPolicy": _fill_bus_policy,
     "AWS::SQS::QueuePolicy": _fill_queue_policy,
@@ -323,6 +359,8 @@ class _Context:
                 return self.client("iam").get_role(RoleName=physical)["Role"]["Arn"]
             if kind == "AWS::Events::Rule":
                 return self.client("events").describe_rule(Name=physical)["Arn"]
+        if attribute == "QueueName" and kind == "AWS::SQS::Queue":
+            return physical.rsplit("/", 1)[-1]
         raise ProvisionError(f"provision.py cannot resolve GetAtt {logical_id}.{attribute} ({kind})")
 
 

@@ -3,7 +3,8 @@
 An event goes on the bus of the account named by ``--account`` (else the account in the recording); moto's
 rules route it; the report names the handler(s) that ran, the outcome and the actions taken. What never
 reaches a handler is reported too, with the reason: a file that is not JSON, an event the bus refuses, an
-event no Switchboard rule matches.
+event no Switchboard rule matches. A recorded Switchboard peer event is sealed again by the sending account's
+key before it goes on the bus (its recorded envelope, if any, has expired; see chalicelib/peering).
 """
 
 from __future__ import annotations
@@ -54,8 +55,14 @@ def replay_one(world: World, name: str, event: Any, account: str | None) -> dict
     report["account"] = sender.name
     when = _time(event.get("time"))
     sim = world.simulator(sender.name)
+    detail = event["detail"]
+    if event["source"] == "switchboard" and isinstance(detail, dict) and {"to_account", "from_account", "flow"} <= set(
+            detail):
+        # A recorded envelope has long expired: the sending account's Switchboard seals it again, as it would send
+        # it now (its own key; the receiver checks it against the key its policy pins).
+        detail = sim.seal({k: v for k, v in detail.items() if k != "envelope"})
     try:
-        event_id = sim.put(event["source"], event["detail-type"], event["detail"], event.get("resources"), when)
+        event_id = sim.put(event["source"], event["detail-type"], detail, event.get("resources"), when)
     except Exception as exc:  # noqa: BLE001 - whatever the bus says is the reason
         return {**report, "reason": f"the bus refused it: {exc}"}
     report["event_id"] = event_id

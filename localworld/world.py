@@ -51,6 +51,7 @@ class World:
         self._invocations: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self._ready: set[str] = set()
+        self._stopping = threading.Event()
         self.http: dict[str, str] = {}  # account -> URL of its REST API (the front door's Slack request URLs)
         # a real PostgreSQL on loopback, standing in for the estate's Aurora (secret rotation logs in to it)
         self.postgres = PostgresServer()
@@ -97,10 +98,12 @@ class World:
                     raise WorldError(f"Switchboard instances did not start ({why}); see {self.workdir / 'logs'}")
                 self._cond.wait(0.2)
         self.relay.start()
+        threading.Thread(target=self._watch_dead_letters, daemon=True, name="dead-letter-watch").start()
         self._write_state()
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         for proc in self._procs.values():
             if proc.poll() is None:
                 proc.terminate()
@@ -137,8 +140,39 @@ class World:
             "AWS_DEFAULT_REGION": account.region, "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(self.root), env.get("PYTHONPATH")])),
             "SWITCHBOARD_SLACK_API_URL": self.slack.api_url,
+            "SWITCHBOARD_LOCAL_FAULTS": str(self.workdir / "faults" / name),
         })
         return env
+
+    def fault(self, account: str, handler: str, on: bool = True) -> None:
+        """Make every invocation of ``handler`` in ``account`` crash (a Lambda that dies), or stop doing so."""
+        marker = self.workdir / "faults" / account / handler
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        if on:
+            marker.touch()
+        else:
+            marker.unlink(missing_ok=True)
+
+    def _watch_dead_letters(self) -> None:
+        """CloudWatch's part for the `switchboard-dead-letters` alarm (moto evaluates no alarms): ALARM as soon as a
+        message is in an account's dead-letter queue, OK when it is empty again; each change puts the alarm event
+        AWS would."""
+        states: dict[str, str] = {}
+        while not self._stopping.wait(1.0):
+            for name in self.accounts:
+                try:
+                    sqs = self.client(name, "sqs")
+                    url = sqs.get_queue_url(QueueName=delivery.DLQ_NAME)["QueueUrl"]
+                    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+                    depth = sum(int(v) for v in attrs.values())
+                    state = "ALARM" if depth else "OK"
+                    if states.get(name, "OK") != state:
+                        self.simulator(name).alarm("switchboard-dead-letters", state,
+                                                   f"{depth} message(s) in {delivery.DLQ_NAME}")
+                        states[name] = state
+                except Exception as exc:  # noqa: BLE001 - the world is stopping, or moto is busy: next second
+                    self.log(f"dead-letter watch in {name}: {exc}")
 
     def run_in(self, name: str, module: str, *args: str) -> str:
         """Run ``python -m module args`` as the account's Switchboard would (its environment); returns stdout."""
@@ -255,6 +289,30 @@ class World:
                 if isinstance(item.get(key), str):
                     item[key] = json.loads(item[key])
         return sorted(items, key=lambda i: i["at"])
+
+
+def run_in_running_world(root: Path, name: str, module: str, *args: str, workdir: Path | None = None) -> str:
+    """``World.run_in`` for a world another process serves (`switchboard up`): its endpoints and credentials are
+    read from ``.world/world.json``."""
+    state_file = (workdir or root / ".world") / "world.json"
+    if not state_file.exists():
+        raise WorldError(f"no running local world ({state_file} is missing): start one with `switchboard up`")
+    state = json.loads(state_file.read_text())
+    accounts = load_accounts(root)
+    if name not in accounts or name not in state["accounts"]:
+        raise WorldError(f"unknown account {name!r} (known: {', '.join(sorted(state['accounts']))})")
+    account = accounts[name]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    env.update(account.env)
+    env.update(state["accounts"][name]["credentials"])
+    env.update({"AWS_ENDPOINT_URL": state["moto"], "AWS_REGION": account.region,
+                "AWS_DEFAULT_REGION": account.region, "SWITCHBOARD_SLACK_API_URL": state["slack"] + "/api/",
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))})
+    done = subprocess.run([sys.executable, "-m", module, *args], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=60)
+    if done.returncode != 0:
+        raise WorldError(f"{module} in {name} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return done.stdout
 
 
 class _endpoint:

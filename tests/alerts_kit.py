@@ -90,6 +90,7 @@ def write_policy(tmp_path: Any, monkeypatch: Any, alerts: str, *, account: str =
     path = tmp_path / f"{account}.yaml"
     path.write_text(text)
     monkeypatch.setenv("SWITCHBOARD_ACCOUNT_NAME", account)
+    monkeypatch.setenv("SWITCHBOARD_SIGNING_KEY", f"alias/switchboard-signing-{account}")
     monkeypatch.setenv("SWITCHBOARD_POLICY_FILE", str(path))
     settings.get_settings.cache_clear()
     policy.current.cache_clear()

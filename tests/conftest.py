@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from localworld.emulator import free_port  # noqa: E402
-from tests.harness import create_tables, reset_caches  # noqa: E402
+from tests.harness import create_signing_keys, create_tables, reset_caches  # noqa: E402
 
 MOTO_PORT = free_port()
 MOTO_URL = f"http://127.0.0.1:{MOTO_PORT}"
@@ -33,6 +33,7 @@ os.environ.update({
     "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true",
     "AWS_ENDPOINT_URL": MOTO_URL, "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
     "SWITCHBOARD_ACCOUNT_NAME": "prod", "SWITCHBOARD_POLICY_FILE": "policies/prod.yaml",
+    "SWITCHBOARD_SIGNING_KEY": "alias/switchboard-signing-prod",
     "POWERTOOLS_METRICS_NAMESPACE": "Switchboard", "POWERTOOLS_SERVICE_NAME": "switchboard",
 })
 # moto's default account: credentials that are not from sts:AssumeRole act here. The tests' "prod" policy
@@ -132,6 +133,7 @@ def aws(moto_server):
     moto_server.reset()
     reset_caches()
     create_tables()
+    create_signing_keys()
     yield moto_server
     reset_caches()
 

@@ -55,6 +55,7 @@ class Slack:
 
 def as_account(monkeypatch, name: str) -> None:
     monkeypatch.setenv("SWITCHBOARD_ACCOUNT_NAME", name)
+    monkeypatch.setenv("SWITCHBOARD_SIGNING_KEY", f"alias/switchboard-signing-{name}")
     monkeypatch.setenv("SWITCHBOARD_POLICY_FILE", f"policies/{name}.yaml")
     from chalicelib import policy, settings
 

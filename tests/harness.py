@@ -18,6 +18,27 @@ def create_tables() -> None:
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
 
 
+ACCOUNT_IDS = {"shared-services": "111122223333", "stage": "222233334444", "prod": "333344445555"}
+MOTO_ACCOUNT = "123456789012"  # moto's default account: every emulated account of the tests lives in it
+
+
+def signing_alias(account: str) -> str:
+    return f"alias/switchboard-signing-{account}"
+
+
+def create_signing_keys() -> None:
+    """Each account's signing key (with the local world's demo private half, which the shipped policies pin),
+    side by side in moto's default account under one alias per account; ``use_signing_key`` picks the one of
+    the account a test acts as."""
+    import boto3
+
+    from localworld import keys
+
+    kms = boto3.client("kms")
+    for name, account_id in ACCOUNT_IDS.items():
+        keys.create(kms, MOTO_ACCOUNT, os.environ["AWS_REGION"], alias=signing_alias(name), for_account=account_id)
+
+
 def reset_caches() -> None:
     from chalicelib import aws, policy, settings
     from chalicelib.frontdoor import http, slack

@@ -135,6 +135,7 @@ def use_policy(monkeypatch: pytest.MonkeyPatch, policy: Policy) -> Policy:
 
     current.cache_clear = lambda: None  # type: ignore[attr-defined] # reset_caches() clears it
     monkeypatch.setenv("SWITCHBOARD_ACCOUNT_NAME", policy.account.name)
+    monkeypatch.setenv("SWITCHBOARD_SIGNING_KEY", f"alias/switchboard-signing-{policy.account.name}")
     monkeypatch.setenv("SWITCHBOARD_POLICY_FILE", f"policies/{policy.account.name}.yaml")
     settings.get_settings.cache_clear()
     monkeypatch.setattr("chalicelib.policy.current", current)

@@ -65,3 +65,24 @@ def test_handlers_pass_the_raw_event_and_context_to_intake(monkeypatch):
     assert app.on_ecs(event, "ctx") == "done"
     assert app.on_schedule({"id": "x"}, "ctx") == "done"
     assert seen == [(Kind.ECS, event, "ctx"), (Kind.SCHEDULE, {"id": "x"}, "ctx")]
+
+
+@pytest.mark.parametrize(("handler", "payload", "reason"), [
+    ("on_codepipeline", {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "{\"approval\": {}}"}}]},
+     "not an EventBridge event (it looks like an SNS/SQS notification: Records): no version, id"),
+    ("on_alarm", {"detailType": "CodeCommit Repository State Change", "source": "aws.codecommit",
+                  "notificationRuleArn": "arn:aws:codestar-notifications:x"}, "not an EventBridge event: no version"),
+    ("on_peer", ["not", "an", "object"], "event is not a JSON object (got list)"),
+    ("on_ecs", {}, "not an EventBridge event: no version, id, detail-type"),
+])
+def test_any_payload_a_handler_is_given_is_answered_with_a_one_line_reason(aws, handler, payload, reason):
+    """Lambda may be invoked with anything (an SNS approval message, a CodeStar notification, a console test):
+    each is rejected with its reason and audited, never a KeyError inside Chalice's event wrapper."""
+    from chalicelib.state import audit
+    from tests.events import context
+
+    outcome = getattr(app, handler)(payload, context())
+    assert outcome["outcome"] == "rejected" and outcome["reason"].startswith(reason), outcome["reason"]
+    assert "\n" not in outcome["reason"] and "pydantic" not in outcome["reason"]
+    [entry] = audit.for_correlation(outcome["event_id"])
+    assert (entry.outcome, entry.reason) == ("rejected", outcome["reason"])

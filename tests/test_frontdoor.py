@@ -15,7 +15,7 @@ from chalicelib.frontdoor import slack as slack_adapter
 from chalicelib.frontdoor.models import OutboxItem
 from chalicelib.intake import Kind, handle
 from chalicelib.state import audit
-from tests.events import context
+from tests.events import context, signed
 from tests.frontdoor_kit import BOT_TOKEN, PROD, SHARED, SIGNING_SECRET, answers, as_account, uid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,7 +159,7 @@ def test_a_peer_refuses_a_forwarded_command_its_policy_denies(front, bus, monkey
     front.runner.drain()
     [event] = [e for e in bus() if e["detail"]["to_account"] == PROD]
     event["detail"]["payload"]["groups"] = []  # the front door says dave has no groups: prod's policy decides
-    event["account"] = SHARED
+    event = signed({**event, "account": SHARED})  # (re-signed: it is the front door that says so)
     as_account(monkeypatch, "prod")
     handle(Kind.PEER, event, context())
     assert any("Denied in prod: you need the viewer role in prod" in a for a in answers(front))
@@ -177,7 +177,7 @@ def test_a_peer_takes_commands_only_from_its_front_door(aws, monkeypatch):
              "detail": {"to_account": PROD, "from_account": "shared-services", "flow": "command", "payload": {
                  "text": "status", "user": "U0DAVE0001", "response_url": "https://hooks.slack.com/x",
                  "request_id": "r1"}}}
-    outcome = handle(Kind.PEER, event, context())
+    outcome = handle(Kind.PEER, signed(event), context())
     assert outcome["results"][0]["outcome"] == "rejected"
     assert "accepted only from the front door 'stage', not 'shared-services'" in outcome["results"][0]["reason"]
 

@@ -350,16 +350,40 @@ def test_provisioned_dead_letter_queue_and_slack_secret(world, account):
 
 
 @pytest.mark.parametrize("account", [*WORLD, STAGE])
-def test_bus_policy_admits_exactly_the_peers(world, account):
+def test_bus_policy_admits_only_the_peers_forwarders_and_keeps_switchboard_events_to_switchboard(world, account):
     bus = _client(world, account, "events").describe_event_bus(Name="default")
+    statements = {s["Sid"]: s for s in json.loads(bus["Policy"])["Statement"]}
+    deny = statements.pop("switchboard-source-is-switchboard-only")  # every account, peers or not
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "events:PutEvents")
+    assert deny["Condition"]["StringEquals"] == {"events:source": "switchboard"}
+    assert deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"] == [
+        f"arn:aws:iam::{account}:role/switchboard-app-*", f"arn:aws:iam::*:role/switchboard-to-{account}"]
     if account not in WORLD:
-        assert "Policy" not in bus  # PeerAccountIds empty: no policy at all
+        assert statements == {}  # PeerAccountIds empty: nobody else may put anything
         return
-    (statement,) = json.loads(bus["Policy"])["Statement"]
+    (statement,) = statements.values()
     principals = statement["Principal"]["AWS"]
     assert sorted([principals] if isinstance(principals, str) else principals) == sorted(WORLD[account][1])
     assert statement["Effect"] == "Allow" and statement["Action"] == "events:PutEvents"
     assert statement["Resource"] == f"arn:aws:events:{REGION}:{account}:event-bus/default"
+    # only the forwarder role each peer's peer-link stack creates for this account
+    assert statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/switchboard-to-{account}"}}
+
+
+@pytest.mark.parametrize("account", list(WORLD))
+def test_each_account_has_an_ecc_signing_key_whose_public_half_its_peers_pin(world, account):
+    from chalicelib.policy import load
+
+    kms = _client(world, account, "kms")
+    meta = kms.describe_key(KeyId="alias/switchboard-signing")["KeyMetadata"]
+    assert (meta["KeySpec"], meta["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    der = kms.get_public_key(KeyId="alias/switchboard-signing")["PublicKey"]
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
+
+    pem = load_der_public_key(der).public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    pinned = [p.public_key for name in ("prod", "stage", "shared-services")
+              for p in load(ROOT / "chalicelib" / "policies" / f"{name}.yaml").peers.values() if p.id == account]
+    assert pinned and all(key == pem for key in pinned)
 
 
 @pytest.mark.parametrize("account", list(WORLD))
@@ -438,5 +462,7 @@ def test_provisioning_again_keeps_what_is_there(world):
     assert again.stacks == world["reports"][PROD].stacks
     assert again.outputs == world["reports"][PROD].outputs
     assert json.loads(secrets.get_secret_value(SecretId="switchboard/slack")["SecretString"])["bot_token"] == "t"
-    (statement,) = json.loads(_client(world, PROD, "events").describe_event_bus(Name="default")["Policy"])["Statement"]
+    statements = json.loads(_client(world, PROD, "events").describe_event_bus(Name="default")["Policy"])["Statement"]
+    assert sorted(s["Sid"] for s in statements) == ["switchboard-peers", "switchboard-source-is-switchboard-only"]
+    (statement,) = [s for s in statements if s["Sid"] == "switchboard-peers"]
     assert sorted(statement["Principal"]["AWS"]) == sorted(peers)

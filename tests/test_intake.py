@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from chalicelib import capabilities
 from chalicelib.capabilities import Capability, Result
 from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import CapabilitiesFailed
 from chalicelib.state import audit
 from chalicelib.state.models import AuditEntry
 from tests.events import PROD, SHARED, STAGE, context, peer, sample
@@ -82,7 +83,7 @@ def test_non_object_event_is_rejected_under_a_content_hash(aws):
     assert "not a JSON object" in outcome["reason"]
 
 
-def test_capability_failure_is_audited_reraised_and_retried(aws, monkeypatch):
+def test_capability_failure_is_audited_raised_and_retried(aws, monkeypatch):
     calls = []
 
     def flaky(event, ctx):
@@ -93,15 +94,51 @@ def test_capability_failure_is_audited_reraised_and_retried(aws, monkeypatch):
 
     monkeypatch.setitem(capabilities._registry, Capability.SCALING, flaky)
     event = sample("autoscaling-api-launch-stage.json")
-    with pytest.raises(RuntimeError, match="throttled"):
+    with pytest.raises(CapabilitiesFailed, match="failed in scaling"):
         handle(Kind.AUTOSCALING, event, context())
     [failed] = entries(event["id"])
     assert failed.outcome == "failed" and failed.reason == "RuntimeError: throttled"
-    retried = handle(Kind.AUTOSCALING, event, context())  # the ledger forgot the failed attempt
-    assert retried["duplicate"] is False
+    retried = handle(Kind.AUTOSCALING, event, context())  # Lambda's retry runs the failed capability again
+    assert retried["duplicate"] is False and retried["retried"] == ["scaling"]
     assert retried["results"][0] == {"capability": "scaling", "outcome": "succeeded", "reason": None,
                                      "actions": ["did the thing"]}
     assert len(calls) == 2
+    assert handle(Kind.AUTOSCALING, event, context())["duplicate"] is True and len(calls) == 2
+
+
+def test_each_capability_fails_alone_and_only_the_failed_one_is_retried(aws, monkeypatch):
+    """An alarm goes to alerts, scaling and promotion: scaling failing neither stops promotion nor makes
+    alerts run twice when Lambda retries the event."""
+    calls: list[str] = []
+
+    def ok(name):
+        def handler(event, ctx):
+            calls.append(name)
+            return Result(audit.Outcome.SUCCEEDED, actions=[name])
+        return handler
+
+    def scaling(event, ctx):
+        calls.append("scaling")
+        if calls.count("scaling") < 3:
+            raise RuntimeError("throttled")
+        return Result(audit.Outcome.SUCCEEDED, actions=["scaled"])
+
+    monkeypatch.setitem(capabilities._registry, Capability.ALERTS, ok("alerts"))
+    monkeypatch.setitem(capabilities._registry, Capability.SCALING, scaling)
+    monkeypatch.setitem(capabilities._registry, Capability.PROMOTION, ok("promotion"))
+    event = sample("alarm-web-5xx-prod.json")
+    with pytest.raises(CapabilitiesFailed):
+        handle(Kind.ALARM, event, context())
+    assert calls == ["alerts", "scaling", "promotion"]  # promotion still saw the event
+    with pytest.raises(CapabilitiesFailed, match="failed in scaling"):
+        handle(Kind.ALARM, event, context())  # first retry: scaling alone, fails again
+    assert calls == ["alerts", "scaling", "promotion", "scaling"]
+    done = handle(Kind.ALARM, event, context())  # second retry: scaling alone, succeeds
+    assert calls == ["alerts", "scaling", "promotion", "scaling", "scaling"]
+    assert [r["capability"] for r in done["results"]] == ["alerts", "promotion", "scaling"]
+    assert handle(Kind.ALARM, event, context())["duplicate"] is True  # a late copy: nothing runs
+    assert calls.count("alerts") == 1 and calls.count("scaling") == 3
+    assert [e.outcome for e in entries(event["id"]) if e.capability == "scaling"] == ["failed", "failed"]
 
 
 def test_concurrent_delivery_in_progress_is_left_for_retry(aws, monkeypatch):

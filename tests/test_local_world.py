@@ -34,7 +34,7 @@ def test_pipeline_event_on_the_stage_bus_is_audited_in_stage_only(world):
 def test_demo_story_passes(world):
     steps = demo.run(world, say=lambda line: None)
     assert [s.title for s in steps if not s.ok] == []
-    assert len(steps) == 39
+    assert len(steps) == 43
     lines = demo.timeline(world)
     assert any("stage" in line and "app/web" in line and "promotion.to_handed_off" in line for line in lines)
     assert any("prod" in line and "app/web" in line and "promotion.to_rolled_back" in line for line in lines)

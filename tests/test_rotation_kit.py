@@ -36,6 +36,7 @@ def use_policy(monkeypatch: Any, tmp_path: Path, account: str = "prod", rotation
     path = tmp_path / f"{account}-policy.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     monkeypatch.setenv("SWITCHBOARD_ACCOUNT_NAME", account)
+    monkeypatch.setenv("SWITCHBOARD_SIGNING_KEY", f"alias/switchboard-signing-{account}")
     monkeypatch.setenv("SWITCHBOARD_POLICY_FILE", str(path))
     reset_caches()
     return path

@@ -23,11 +23,9 @@ The decision handler then gets ``verdict`` approved | rejected | expired, ``appr
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
-from chalicelib import aws
 from chalicelib import policy as policies
 from chalicelib.frontdoor.models import check_options
 from chalicelib.policy.schema import Flow, Policy, Role
@@ -45,15 +43,10 @@ def _send(current: Policy, flow: Flow, payload: dict[str, Any]) -> None:
 
 
 def send_to(current: Policy, account: str, flow: Flow, payload: dict[str, Any]) -> None:
-    """Put a Switchboard event for peer ``account`` on this account's bus (policy must allow the flow)."""
-    peer = current.peers.get(account)
-    if peer is None or flow not in peer.send:
-        raise RuntimeError(f"policy does not let this account send '{flow}' to '{account}'")
-    detail = {"to_account": peer.id, "from_account": current.account.name, "flow": str(flow), "payload": payload}
-    answer = aws.client("events").put_events(Entries=[{
-        "Source": "switchboard", "DetailType": f"Switchboard {flow}", "Detail": json.dumps(detail)}])
-    if answer.get("FailedEntryCount"):
-        raise RuntimeError(f"the bus refused the {flow} event: {answer['Entries'][0].get('ErrorMessage')}")
+    """Put a signed Switchboard event for peer ``account`` on this account's bus (policy must allow the flow)."""
+    from chalicelib.peering.send import send
+
+    send(current, account, flow, payload)
 
 
 def ask(*, capability: str, title: str, summary: str, environment: str, requester: str, channel: str,

@@ -8,7 +8,6 @@ Answers go to the command's response_url through ``slack.deliver`` (retries, the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib import aws, capabilities
+from chalicelib import capabilities
 from chalicelib import policy as policies
 from chalicelib.capabilities import Capability
 from chalicelib.frontdoor import blocks, decisions, grammar, mrkdwn, rbac, slack, targets
@@ -165,14 +164,10 @@ def _decide(cmd: Command, asked: Asked, answer: Callable[..., None], record: Cal
 
 
 def _forward(current: Policy, target: targets.Target, asked: Asked) -> None:
-    """Put the command on this account's bus addressed to the peer; the peer-link rule carries it over."""
-    peer = current.peers[target.account]
-    detail = {"to_account": peer.id, "from_account": current.account.name, "flow": str(Flow.COMMAND),
-              "payload": asked.model_dump()}
-    answer = aws.client("events").put_events(Entries=[{
-        "Source": "switchboard", "DetailType": "Switchboard command", "Detail": json.dumps(detail)}])
-    if answer.get("FailedEntryCount"):
-        raise RuntimeError(f"the bus refused the forwarded command: {answer['Entries'][0].get('ErrorMessage')}")
+    """Put the command, signed, on this account's bus addressed to the peer; the peer-link rule carries it over."""
+    from chalicelib.peering.send import send
+
+    send(current, target.account, Flow.COMMAND, asked.model_dump())
 
 
 # ---- the front door's own commands ----

@@ -1,6 +1,6 @@
 """Event intake: typed events, once-only processing, dispatch to the capability that owns them."""
 
 from chalicelib.intake.events import Kind
-from chalicelib.intake.pipeline import handle
+from chalicelib.intake.pipeline import entry, handle
 
-__all__ = ["Kind", "handle"]
+__all__ = ["Kind", "entry", "handle"]

@@ -159,6 +159,8 @@ class PeerDetail(Detail):
     from_account: Name
     flow: Flow
     payload: dict[str, Any] = Field(default_factory=dict)
+    # the sender's signed envelope (chalicelib/peering): checked by the intake against the raw detail
+    envelope: dict[str, Any] | None = None
 
 
 class PeerEvent(EventBridgeModel):

@@ -30,10 +30,24 @@ class Dangling:
 
 def check(policy: Policy) -> list[Dangling]:
     """Every dangling reference in the policy."""
-    found = check_core(policy)
+    found = check_core(policy) + list(_keys(policy))
     for name in LAZY_SECTIONS:
         found.extend(check_section(policy, name, getattr(policy, name)))
     return found
+
+
+def _keys(policy: PolicyCore) -> Iterator[Dangling]:
+    """Pinned public keys parse (a peer without one can send nothing that is believed: its events are refused
+    with that reason). Checked when the whole
+    policy is validated (deploy, CLI, tests), not at a Lambda cold start: parsing keys needs `cryptography`,
+    which only the peer handler imports (on its first event, where a bad key is refused with the same reason)."""
+    from chalicelib.peering.envelope import check_public_key
+
+    holders: list[tuple[Path, str | None]] = [(("account",), policy.account.public_key)]
+    holders += [(("peers", name), peer.public_key) for name, peer in policy.peers.items()]
+    for where, pem in holders:
+        if pem is not None and (problem := check_public_key(pem)) is not None:
+            yield Dangling(where, f"public_key: {problem}", (*where, "public_key"))
 
 
 def check_core(policy: PolicyCore) -> list[Dangling]:

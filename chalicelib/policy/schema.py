@@ -21,6 +21,7 @@ from chalicelib.policy.types import (  # noqa: F401 - re-exported: the schema's 
     Duration,
     EcsServiceRef,
     Name,
+    PublicKeyPem,
     Region,
     Role,
     SlackPrincipal,
@@ -53,12 +54,17 @@ class ThisAccount(Strict):
     id: AccountId
     environment: Name
     region: Region = "eu-west-1"
+    # This account's own signing key (`switchboard keys public`): needed only to accept events it sends itself.
+    public_key: PublicKeyPem | None = None
 
 
 class Peer(Strict):
     id: AccountId
     environment: Name
     region: Region = "eu-west-1"
+    # The peer's Switchboard signing key (PEM, ECC NIST P-256), printed in that account by
+    # `switchboard keys public`. Every event from the peer must be signed with it (chalicelib/peering).
+    public_key: PublicKeyPem | None = None
     send: tuple[Flow, ...] = ()  # flows this account may put on the peer's bus
     receive: tuple[Flow, ...] = ()  # flows this account accepts from the peer
 

@@ -16,6 +16,9 @@ AccountId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
 # A Slack channel id (C…/G…) or a #name.
 Channel = Annotated[str, StringConstraints(pattern=r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{8,})$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")]
+# A pinned public key in PEM (its shape here; references.py parses it when the whole policy is validated)
+PublicKeyPem = Annotated[str, StringConstraints(
+    pattern=r"^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]{40,2000}-----END PUBLIC KEY-----\n?$")]
 Duration = Annotated[str, StringConstraints(pattern=r"^[0-9]+[smhd]$")]
 # A Slack user (U…/W…) or user group (S…) id.
 SlackPrincipal = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9]{2,20}$")]
