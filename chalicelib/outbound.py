@@ -3,9 +3,9 @@ alert webhooks and PagerDuty, the API-key consumer's webhook). AWS and Slack cal
 
 The rules, in the order they are applied:
 
-1. **The URL.** ``https`` only, a host name or an address, no user:password part, at most 2,048 characters, no
-   whitespace or control characters. Plain ``http`` only to a loopback host, and only when the local world says
-   so (``SWITCHBOARD_ALLOW_LOOPBACK_HTTP``; never set on AWS).
+1. **The URL.** ``https`` only, a host name or an address, no user:password part, at most 2,048 characters, ASCII
+   only (percent-encoded, IDNA host names), no whitespace or control characters. Plain ``http`` only to a
+   loopback host, and only when the local world says so (``SWITCHBOARD_ALLOW_LOOPBACK_HTTP``; never on AWS).
 2. **The address, after DNS.** The host is resolved once, and every address it resolves to must be public:
    link-local (169.254.0.0/16: the instance metadata service 169.254.169.254, ECS's 169.254.170.2), loopback,
    private (10/8, 172.16/12, 192.168/16, fc00::/7 with the IPv6 metadata service fd00:ec2::254), shared
@@ -160,6 +160,8 @@ def check(url: str, *, loopback: bool | None = None) -> Target:
         raise Refused(f"is longer than {MAX_URL} characters")
     if _BAD_TEXT.search(url):
         raise Refused("contains whitespace or control characters")
+    if not url.isascii():
+        raise Refused("contains characters that are not ASCII (percent-encode them; IDNA for a host name)")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -241,7 +243,7 @@ def request(method: str, url: str, *, body: bytes | None = None, headers: dict[s
     try:
         response = pool.urlopen(method, target.path, body=body, headers={**(headers or {}), "Host": target.host_header},
                                 redirect=False, retries=False, preload_content=False, assert_same_host=False)
-    except urllib3.exceptions.HTTPError as exc:
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         pool.close()
         raise Unreachable(f"{target.host} did not answer ({_reason(exc)})") from None
     try:
@@ -271,7 +273,7 @@ def _read(response: Any, target: Target, max_body: int, total_read: float) -> by
             if time.monotonic() - started > total_read:
                 raise Unreachable(f"{target.host} took more than {total_read:g} s to answer")
             chunks.append(chunk)
-    except urllib3.exceptions.HTTPError as exc:
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise Unreachable(f"{target.host} did not finish its answer ({_reason(exc)})") from None
 
 
