@@ -39,6 +39,9 @@ class Settings(BaseModel):
     signing_key: str = Field("alias/switchboard-signing", alias="SWITCHBOARD_SIGNING_KEY", min_length=1)
     # How long Powertools Parameters caches the Slack secret; rotation takes effect within this time.
     secret_max_age_seconds: int = Field(300, alias="SWITCHBOARD_SECRET_MAX_AGE_SECONDS", ge=0)
+    # Outbound calls (chalicelib/outbound.py) may go to loopback, plain http included. Only the local world and the
+    # tests set it (their stand-ins listen on 127.0.0.1); never on AWS, where loopback is the Lambda runtime API.
+    allow_loopback_http: bool = Field(False, alias="SWITCHBOARD_ALLOW_LOOPBACK_HTTP")
     # Set by the Lambda runtime (and by bench/cold_start.py, which measures a Lambda cold start).
     lambda_task_root: str | None = Field(None, alias="LAMBDA_TASK_ROOT")
     # Set by the Chalice CLI (`chalice deploy`, `chalice package`, `chalice local`) before it imports app.py.

@@ -141,6 +141,7 @@ class World:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(self.root), env.get("PYTHONPATH")])),
             "SWITCHBOARD_SLACK_API_URL": self.slack.api_url,
             "SWITCHBOARD_LOCAL_FAULTS": str(self.workdir / "faults" / name),
+            "SWITCHBOARD_ALLOW_LOOPBACK_HTTP": "true",  # the stand-ins (webhooks, PagerDuty, consumers) are on loopback
         })
         return env
 

@@ -34,6 +34,7 @@ os.environ.update({
     "AWS_ENDPOINT_URL": MOTO_URL, "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
     "SWITCHBOARD_ACCOUNT_NAME": "prod", "SWITCHBOARD_POLICY_FILE": "policies/prod.yaml",
     "SWITCHBOARD_SIGNING_KEY": "alias/switchboard-signing-prod",
+    "SWITCHBOARD_ALLOW_LOOPBACK_HTTP": "true",  # as the local world: its stand-ins listen on loopback
     "POWERTOOLS_METRICS_NAMESPACE": "Switchboard", "POWERTOOLS_SERVICE_NAME": "switchboard",
 })
 # moto's default account: credentials that are not from sts:AssumeRole act here. The tests' "prod" policy

@@ -5,6 +5,7 @@ missing parts rejected with a reason, CloudWatch's own mute rules."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -42,6 +43,22 @@ def test_direction_overrides_and_zero_width_characters_are_shown_not_obeyed(worl
     for invisible in ("\u202e", "\u200b", "\u2028"):
         assert invisible not in shown
     assert "[U+202E]" in shown and "[U+200B]" in shown and "[U+2028]" in shown
+
+
+def test_a_right_to_left_override_in_an_alarm_is_neutralised_on_the_card_and_in_the_audit_log(world: AlertsWorld):
+    name, reason = "web-\u202egnp.exe-5xx", "Threshold crossed \u202e1 > 0\u202c\u200b"
+    world.send(alarm(name, at=T0, reason=reason))
+    world.flush(minutes=1)
+    [card] = world.messages("#team-web")
+    shown = blocks_text(card)
+    assert "web-[U+202E]gnp.exe-5xx" in shown and "crossed [U+202E]1 &gt; 0[U+202C][U+200B]" in shown
+    entries = [audit.as_dict(e) for e in audit.for_day(datetime.now(UTC).strftime("%Y-%m-%d"))]  # written now
+    [ingested] = [e for e in entries if e["action"] == "alerts.alarm"]
+    assert ingested["target"] == "alarm/web-[U+202E]gnp.exe-5xx"
+    assert ingested["detail"]["labels"]["alarm"] == "web-[U+202E]gnp.exe-5xx"
+    assert [e.action for e in audit.for_target(f"alarm/{name}")] == ["alerts.alarm"]  # found by the raw name too
+    stored = json.dumps(entries, default=str, ensure_ascii=False)
+    assert not any(ch in stored for ch in "\u202e\u202c\u200b")
 
 
 def test_text_helpers():

@@ -132,3 +132,34 @@ def test_only_https_or_loopback_is_ever_called(url, ok):
     else:
         with pytest.raises(ReceiverError, match="refusing"):
             http.check_url(url)
+
+
+@pytest.mark.parametrize(("integration", "url", "why"), [
+    ("webhook", "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+     "webhook refusing to send to 127.0.0.1: the URL names the Lambda runtime API (127.0.0.1)"),
+    ("webhook", "file:///etc/passwd", "webhook refusing to send to ?: the URL is not https"),
+    ("pagerduty", "https://169.254.169.254/latest/meta-data/iam/security-credentials/",
+     "pagerduty refusing to send to 169.254.169.254: the URL names the instance metadata service (169.254.169.254)"),
+])
+def test_a_url_in_a_secret_is_refused_at_run_time_and_audited(everything, integration, url, why):
+    world = everything
+    if integration == "webhook":
+        secret, value = "switchboard/webhook/status", {"url": url, "token": "hook-token"}
+    else:
+        secret, value = "switchboard/pagerduty/web", {"routing_key": "R0UT1NGKEY0F32CHARACTERSEXACTLY0", "url": url}
+    boto3.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps(value))
+    world.send(alarm("web-5xx", at=T0))
+    assert world.flush(seconds=1) == {"failed": 1}
+    [entry] = audit.for_target(f"incident/{world.open()[0].id}")
+    assert entry.outcome == "failed" and why in entry.reason
+    assert "slack announced in #prod-alerts" in entry.reason  # the others were still told
+
+
+def test_a_webhook_redirect_is_a_failure_not_followed(everything):
+    world = everything
+    world.receivers.fail_next("/hooks/status", 302)
+    world.send(alarm("web-5xx", at=T0))
+    assert world.flush(seconds=1) == {"failed": 1}
+    assert [r.status for r in world.receivers.received("/hooks/status")] == [302]  # asked once: not retried
+    [entry] = audit.for_target(f"incident/{world.open()[0].id}")
+    assert "webhook 127.0.0.1 answered HTTP 302 (a redirect, not followed)" in entry.reason

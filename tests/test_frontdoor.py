@@ -154,6 +154,22 @@ def test_the_peer_reauthorises_with_its_own_policy_and_answers_slack(front, bus,
     assert any("Audit in prod (prod) for web" in t for t in texts)
 
 
+def test_invisible_characters_in_ops_text_are_neutralised_in_answers_and_the_audit_log(front, bus, monkeypatch):
+    front.command("hold web code \u202eezeerf\u202c\u200b", user="alice")
+    front.runner.drain()
+    as_account(monkeypatch, "prod")
+    for event in [e for e in bus() if e["detail"]["to_account"] == PROD]:
+        event["account"] = SHARED
+        assert handle(Kind.PEER, event, context())["outcome"] == "processed"
+    texts = answers(front)
+    assert any("web held in prod" in t and "code [U+202E]ezeerf[U+202C][U+200B]" in t for t in texts)
+    entries = list(audit.for_day(__import__("datetime").date.today().isoformat()))
+    [held] = [e for e in entries if e.action == "promotion.hold"]
+    assert held.reason == "code [U+202E]ezeerf[U+202C][U+200B]" and held.actor == uid("alice")
+    stored = json.dumps([audit.as_dict(e) for e in entries], default=str, ensure_ascii=False)
+    assert not any(ch in stored + "".join(texts) for ch in "\u202e\u202c\u200b")
+
+
 def test_a_peer_refuses_a_forwarded_command_its_policy_denies(front, bus, monkeypatch):
     front.command("audit web", user="dave")
     front.runner.drain()

@@ -10,6 +10,7 @@ import pytest
 import chalicelib.policy  # noqa: F401 - the schema before the sections (import order of the package)
 from chalicelib.policy import PolicyError, load, parse
 from chalicelib.promotion import cards, permissions
+from chalicelib.promotion.gates import Health
 from chalicelib.promotion.store import Promotion, Revision
 
 POLICIES = Path(__file__).resolve().parent.parent / "chalicelib" / "policies"
@@ -95,3 +96,48 @@ def test_gate_reasons_keep_only_well_formed_user_mentions():
     lines = cards.gate_lines(p.gates)
     assert "<@U0BOB00001>" in lines[0]
     assert "<!here>" not in lines[1] and "&lt;@not-a-user&gt;" in lines[1]
+
+
+# ---- invisible text: what a commit carries is shown, never acted on ----
+
+def test_a_right_to_left_override_in_a_commit_is_neutralised_on_the_card():
+    p = _promotion(revision=Revision(id="4f1c2a9d8e7b", summary="fix login \u202egnp.exe\u202c for \u200bmobile",
+                                     author="mallory\u2066 <@U0BOSS>\u2069", url="https://git.example/c/4f1c\u202e"))
+    text = str(cards.body(p)) + cards.text(p)
+    assert not any(ch in text for ch in "\u202e\u202c\u200b\u2066\u2069")
+    assert "fix login [U+202E]gnp.exe[U+202C] for [U+200B]mobile" in text
+    assert "mallory[U+2066] &lt;@U0BOSS&gt;[U+2069]" in text
+    assert "|commit>" not in text  # a link whose URL hides something is not linked
+
+
+# ---- the health check, at run time: the outbound adapter's rules ----
+
+@pytest.mark.parametrize(("url", "error"), [
+    ("file:///etc/passwd", "refused: the URL is not https"),
+    ("http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+     "refused: the URL names the Lambda runtime API (127.0.0.1)"),
+    ("https://169.254.169.254/latest/meta-data/",
+     "refused: the URL names the instance metadata service (169.254.169.254)"),
+])
+def test_a_health_check_to_a_forbidden_url_is_refused_not_called(url, error):
+    from chalicelib.promotion import facts
+
+    assert facts.health(url, 1.0) == Health(url, None, error)
+
+
+@pytest.mark.parametrize(("status", "passes"), [(200, True), (302, False), (503, False)])
+def test_a_health_check_redirect_is_not_followed(status, passes):
+    from chalicelib.promotion import facts
+    from chalicelib.promotion.gates import OK
+    from tests.test_outbound import serve
+
+    target, target_seen = serve()
+    server, seen = serve((status, {"Location": f"http://127.0.0.1:{target.server_address[1]}/ok"}, b"x" * 100_000))
+    try:
+        found = facts.health(f"http://127.0.0.1:{server.server_address[1]}/health", 2.0)
+    finally:
+        for running in (server, target):
+            running.shutdown()
+            running.server_close()
+    assert (found.status_code == OK) is passes and found.status_code == status
+    assert [s["path"] for s in seen] == ["/health"] and target_seen == []

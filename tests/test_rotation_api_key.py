@@ -82,6 +82,11 @@ def test_a_webhook_that_is_down_fails_clearly(world, consumer):
     ({"url": "http://api.example/keys", "token": "t"}, "the webhook of web/api-key is not https"),
     ({"url": "ftp://127.0.0.1/keys", "token": "t"}, "the webhook of web/api-key is not https"),
     ({"url": "https://api.example/keys"}, "the webhook secret web/api-key-consumer is not"),
+    ({"url": "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next", "token": "t"},
+     "the webhook of web/api-key names the Lambda runtime API (127.0.0.1)"),
+    ({"url": "https://169.254.169.254/latest/api/token", "token": "t"},
+     "the webhook of web/api-key names the instance metadata service (169.254.169.254)"),
+    ({"url": "https://user:pw@api.example/keys", "token": "t"}, "the webhook of web/api-key has a user or password"),
 ])
 def test_webhook_secrets_are_checked(world, hook, message):
     world.sm.put_secret_value(SecretId="web/api-key-consumer", SecretString=json.dumps(hook))

@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from chalicelib.alerts import matchers as m
-from chalicelib.policy.types import Channel, Duration, Name, Path, Section, Strict
+from chalicelib.policy.types import Channel, Duration, Name, OutboundUrl, Path, Section, Strict
 
 if TYPE_CHECKING:
     from chalicelib.policy.schema import Policy
@@ -79,9 +79,7 @@ def _label(text: str) -> str:
 MatcherText = Annotated[str, AfterValidator(_matcher)]
 LabelName = Annotated[str, AfterValidator(_label)]
 SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")]
-# The length as max_length (was `[^\s]{1,2000}` in the pattern): pydantic-core's regex engine takes ~20 ms to compile a
-# bounded repetition of a Unicode class, whenever this section's validator is built (every full validation).
-Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=len("https://") + 2000)]
+Url = OutboundUrl  # https to a host name or a public address (chalicelib.outbound's rules)
 SnsTopicArn = Annotated[str, StringConstraints(
     pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")]
 LocalTime = Annotated[str, StringConstraints(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]

@@ -1,33 +1,21 @@
 """Outside text (alarm names, descriptions, reasons, label values) made harmless for Slack and for logs.
 
 On top of the front door's mrkdwn escaping (``&``, ``<``, ``>``: no ``<!channel>``, no disguised links) and
-truncation, characters that change how text *looks* are shown as their code point instead of acting: control
-characters, bidirectional overrides such as U+202E (which can make ``exe.txt`` read ``txt.exe``), zero-width
-characters (which can make two different names look the same), line and paragraph separators.
+truncation, characters that change how text *looks* are shown as their code point instead of acting, by the one
+sanitiser every Slack message and audit entry uses (``chalicelib.text.sanitise``: control characters,
+bidirectional overrides such as U+202E, zero-width characters, line and paragraph separators). Alert texts are
+one-line by default here: a newline is shown too unless ``newlines=True``, and tabs become spaces.
 """
 
 from __future__ import annotations
 
-import unicodedata
-
 from chalicelib.frontdoor import mrkdwn
-
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs"})
+from chalicelib.text import sanitise
 
 
 def visible(text: object, *, newlines: bool = False) -> str:
     """Every invisible or direction-changing character replaced by ``[U+XXXX]``; tabs become spaces."""
-    out = []
-    for ch in str(text):
-        if ch == "\n" and newlines:
-            out.append(ch)
-        elif ch == "\t":
-            out.append(" ")
-        elif unicodedata.category(ch) in _INVISIBLE_CATEGORIES:
-            out.append(f"[U+{ord(ch):04X}]")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return sanitise(text, newlines=newlines).replace("\t", " ")
 
 
 def safe(text: object, limit: int = mrkdwn.SECTION_TEXT, *, newlines: bool = False) -> str:

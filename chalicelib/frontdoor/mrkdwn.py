@@ -2,12 +2,15 @@
 
 Slack treats ``<…>`` as links and mentions (``<!channel>``, ``<https://evil|click>``, ``<@U123>``) and ``&`` as the
 start of an entity, so every outside text is escaped (``&`` first) before it is put in a message, and cut to
-Slack's limits with a visible marker rather than being rejected by the API.
+Slack's limits with a visible marker rather than being rejected by the API. Before that, ``chalicelib.text.sanitise``
+shows invisible and direction-changing characters as their code point (the audit log stores the same form).
 """
 
 from __future__ import annotations
 
 import re
+
+from chalicelib.text import sanitise
 
 MARKER = "… (truncated)"
 
@@ -39,9 +42,9 @@ def truncate(text: str, limit: int, marker: str = MARKER) -> str:
     return cut + marker
 
 
-def safe(text: object, limit: int = SECTION_TEXT) -> str:
-    """Escape, then truncate: the form every outside text takes in a message."""
-    return truncate(escape(text), limit)
+def safe(text: object, limit: int = SECTION_TEXT, *, newlines: bool = True) -> str:
+    """Sanitise, escape, then truncate: the form every outside text takes in a message."""
+    return truncate(escape(sanitise(text, newlines=newlines)), limit)
 
 
 _USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -63,4 +66,4 @@ def with_mentions(escaped: str) -> str:
 
 def code(text: object, limit: int = SECTION_TEXT) -> str:
     """Outside text shown verbatim in a code span (backticks inside are neutralised)."""
-    return "`" + truncate(escape(text).replace("`", "'"), max(limit - 2, 1)) + "`"
+    return "`" + truncate(escape(sanitise(text, newlines=False)).replace("`", "'"), max(limit - 2, 1)) + "`"

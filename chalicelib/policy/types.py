@@ -6,7 +6,10 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from chalicelib import outbound
 
 if TYPE_CHECKING:
     from chalicelib.policy.schema import Policy
@@ -23,6 +26,23 @@ Duration = Annotated[str, StringConstraints(pattern=r"^[0-9]+[smhd]$")]
 # A Slack user (U…/W…) or user group (S…) id.
 SlackPrincipal = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9]{2,20}$")]
 SlackUser = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,20}$")]
+
+
+def _outbound_url(url: str) -> str:
+    """The outbound adapter's own rules (``chalicelib.outbound.check``), with the local-world switch off whatever the
+    environment says: a policy is validated the same everywhere, and ships to AWS. Loopback stand-ins are named in
+    secrets (checked at run time, where the local world allows loopback)."""
+    try:
+        outbound.check(url, loopback=False)
+    except outbound.Refused as exc:
+        raise PydanticCustomError("outbound_url", "{url} {why}", {"url": repr(url), "why": str(exc)}) from None
+    return url
+
+
+# A URL Switchboard calls (a health check, a webhook): https to a host name or a public address. Its resolved
+# addresses are checked when it is called. The length as max_length, not in a pattern: pydantic-core's regex engine
+# takes ~20 ms to compile a bounded repetition of a Unicode class, whenever a section's validator is built.
+OutboundUrl = Annotated[str, StringConstraints(max_length=len("https://") + 2000), AfterValidator(_outbound_url)]
 
 Path = tuple[str | int, ...]
 

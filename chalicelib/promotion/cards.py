@@ -1,8 +1,9 @@
 """What promotion says in Slack: the promotion card (updated in place as it moves) and command answers.
 
 Pure functions over a ``Promotion``. Blocks are plain Block Kit dicts (no slack_sdk on the event path); every
-outside text (commit message, author, reasons, gate texts) goes through ``mrkdwn.safe``; Slack user ids are only
-put in a mention after checking their shape.
+outside text (commit message, author, reasons, gate texts) goes through ``mrkdwn.safe`` (sanitised: a right-to-left
+override or a zero-width space in a commit shows as ``[U+202E]``; then escaped); Slack user ids are only put in a
+mention after checking their shape; a commit link only when its URL has nothing to hide.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from chalicelib.frontdoor import mrkdwn
 from chalicelib.promotion.machine import State
 from chalicelib.promotion.store import Promotion
+from chalicelib.text import sanitise
 
 ICON = {
     State.PENDING: ":inbox_tray:", State.SOAKING: ":hourglass_flowing_sand:", State.HANDED_OFF: ":outbox_tray:",
@@ -87,8 +89,9 @@ def body(p: Promotion) -> list[dict[str, Any]]:
 
 
 def text(p: Promotion) -> str:
-    """The notification text (shown where blocks are not)."""
-    return f"{p.app} {p.revision.short} {p.source_env} → {p.target_env}: {str(p.state).replace('_', ' ')}"
+    """The notification text (shown where blocks are not). Sanitised, not escaped: the front door escapes it."""
+    return sanitise(f"{p.app} {p.revision.short} {p.source_env} → {p.target_env}: {str(p.state).replace('_', ' ')}",
+                    newlines=False)
 
 
 def status_lines(p: Promotion) -> list[str]:
@@ -101,4 +104,6 @@ def status_lines(p: Promotion) -> list[str]:
 
 
 def _safe_url(url: str) -> bool:
-    return url.startswith(("https://", "http://")) and not any(c in url for c in "<>|\n ")
+    """A link only to an http(s) URL with nothing that would break the link or hide part of it."""
+    return (url.startswith(("https://", "http://")) and not any(c in url for c in "<>|\n ")
+            and sanitise(url, newlines=False) == url)

@@ -5,12 +5,10 @@ Thin adapters: each returns plain data for ``gates.py``. Nothing here reads anot
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from datetime import datetime
 from fnmatch import fnmatchcase
 
-from chalicelib import aws, freezes
+from chalicelib import aws, freezes, outbound
 from chalicelib.policy.schema import Policy
 from chalicelib.promotion import store
 from chalicelib.promotion.gates import ActiveFreeze, Health, Hold
@@ -48,17 +46,17 @@ def watched(globs: tuple[str, ...], alarm_name: str) -> bool:
 
 
 def health(url: str, timeout_s: float) -> Health:
-    """GET ``url``; a 200 passes. Redirects are followed; any other answer or none is reported as it is."""
-    # a URL from the policy (validated to be http or https there), never from an event
-    request = urllib.request.Request(url, headers={"User-Agent": "switchboard-promotion"})  # noqa: S310
+    """GET ``url``; a 200 passes. Through the outbound adapter: https to a public address only, redirects are not
+    followed (a 3xx is the answer, and fails), the body is not read. A refused URL or no answer is reported as it is."""
+    # a URL from the policy (validated there by the same rules), never from an event
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310
-            return Health(url, answer.status)
-    except urllib.error.HTTPError as exc:
-        return Health(url, exc.code)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return Health(url, None, f"{type(exc).__name__}: {reason}"[:300])
+        answer = outbound.request("GET", url, headers={"User-Agent": "switchboard-promotion"},
+                                  connect_timeout=timeout_s, read_timeout=timeout_s, read_body=False)
+    except outbound.Refused as exc:
+        return Health(url, None, f"refused: the URL {exc}"[:300])
+    except outbound.Unreachable as exc:
+        return Health(url, None, str(exc)[:300])
+    return Health(url, answer.status)
 
 
 def open_incidents(app: str) -> tuple[str, ...]:

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
 
-from chalicelib.policy.types import Duration, Name, Path, Section, SlackPrincipal, Strict, seconds
+from chalicelib.policy.types import Duration, Name, OutboundUrl, Path, Section, SlackPrincipal, Strict, seconds
 
 if TYPE_CHECKING:
     from chalicelib.policy.schema import Policy
@@ -92,7 +92,7 @@ class Settings(Strict):
     deploy: Deploy | None = None
     soak: Duration | None = None
     alarms: tuple[str, ...] | None = None
-    health_checks: dict[Name, str] | None = None
+    health_checks: dict[Name, OutboundUrl] | None = None
     approvals: Approvals | None = None
     approval_expiry: Duration | None = None
     block_on_incident: bool | None = None
@@ -107,7 +107,7 @@ class Resolved(Strict):
     deploy: Deploy = Field(default_factory=Deploy)
     soak: Duration = "30m"
     alarms: tuple[str, ...] = ()
-    health_checks: dict[Name, str] = Field(default_factory=dict)
+    health_checks: dict[Name, OutboundUrl] = Field(default_factory=dict)
     approvals: Approvals = Field(default_factory=Approvals)
     approval_expiry: Duration = "24h"
     block_on_incident: bool = True

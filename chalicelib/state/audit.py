@@ -1,6 +1,8 @@
 """The audit log API every capability uses.
 
-``record()`` writes one immutable entry (conditional put: an entry is never overwritten). Reads answer the
+``record()`` writes one immutable entry (conditional put: an entry is never overwritten), its texts sanitised
+first (``chalicelib.text``: a right-to-left override or a zero-width space from a slash command, a commit message
+or an alarm is stored as ``[U+202E]``, never as the character that would disguise the entry). Reads answer the
 three questions operators ask: what happened to this target, what did this event cause, what happened on
 this day.
 """
@@ -16,6 +18,7 @@ from typing import Any
 from chalicelib.settings import get_settings
 from chalicelib.state.keys import stamp
 from chalicelib.state.models import AuditEntry
+from chalicelib.text import sanitise, sanitise_data
 
 SYSTEM = "system"
 
@@ -50,19 +53,19 @@ def record(
     settings = get_settings()
     now = now or datetime.now(UTC)
     entry = AuditEntry(
-        target=target or "-",
+        target=sanitise(target, newlines=False) if target else "-",
         at=_stamp(now),
         day=now.astimezone(UTC).strftime("%Y-%m-%d"),
-        actor=actor,
+        actor=sanitise(actor, newlines=False),
         action=action,
         capability=capability,
         outcome=str(outcome),
-        correlation_id=correlation_id,
+        correlation_id=sanitise(correlation_id, newlines=False),
         account=settings.account_name,
-        reason=reason,
-        before=before,
-        after=after,
-        detail=detail,
+        reason=None if reason is None else sanitise(reason),
+        before=sanitise_data(before),
+        after=sanitise_data(after),
+        detail=sanitise_data(detail),
         expires_at=now + timedelta(days=settings.audit_retention_days),
     )
     entry.save(condition=AuditEntry.target.does_not_exist())
@@ -70,11 +73,12 @@ def record(
 
 
 def for_target(target: str, limit: int = 20) -> list[AuditEntry]:
-    return list(AuditEntry.query(target, scan_index_forward=False, limit=limit))
+    # the key as record() stored it (sanitised)
+    return list(AuditEntry.query(sanitise(target, newlines=False), scan_index_forward=False, limit=limit))
 
 
 def for_correlation(correlation_id: str) -> list[AuditEntry]:
-    return list(AuditEntry.by_correlation.query(correlation_id))
+    return list(AuditEntry.by_correlation.query(sanitise(correlation_id, newlines=False)))
 
 
 def for_day(day: str, limit: int = 100) -> Iterator[AuditEntry]:

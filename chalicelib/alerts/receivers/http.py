@@ -1,30 +1,38 @@
-"""JSON over HTTPS for receivers (PagerDuty, webhooks): urllib, a short timeout, a few retries on 429/5xx and
-connection errors. Plain http is refused except to loopback (the local world's stand-ins)."""
+"""JSON POSTs for receivers (PagerDuty, webhooks) through the one outbound adapter (``chalicelib.outbound``: https
+only, public addresses only, checked after DNS, no redirects, bounded time and body), with a few retries on
+429/5xx and on no answer. A refused URL is never retried."""
 
 from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
+from chalicelib import outbound
 from chalicelib.alerts.receivers import ReceiverError
 
+CONNECT_TIMEOUT = 5
 TIMEOUT = 10
 RETRIES = 2
 BACKOFF = 0.5  # seconds, doubled each retry
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MAX_ANSWER = 10_000  # bytes of an answer kept (PagerDuty's and webhooks' answers are small)
+
+
+def _host(url: str) -> str:
+    """The URL's host, to name it in a message (never its path or query, which may hold a token)."""
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
 
 
 def check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
-        return
-    raise ReceiverError(f"refusing to send to {parts.scheme}://{parts.hostname or '?'}: only https (or loopback)")
+    """The URL's own rules (scheme, host, a literal address); its resolved addresses are checked when it is called."""
+    try:
+        outbound.check(url)
+    except outbound.Refused as exc:
+        raise ReceiverError(f"refusing to send to {_host(url)}: the URL {exc}") from None
 
 
 def post_json(url: str, body: dict[str, Any], headers: dict[str, str] | None = None,
@@ -32,19 +40,25 @@ def post_json(url: str, body: dict[str, Any], headers: dict[str, str] | None = N
     """POST; returns (status, body text) of a 2xx answer, else raises ReceiverError after the retries."""
     check_url(url)
     data = raw if raw is not None else json.dumps(body, separators=(",", ":")).encode()
+    sent = {"Content-Type": "application/json", "User-Agent": "switchboard-alerts", **(headers or {})}
     last = ""
     for attempt in range(RETRIES + 1):
         if attempt:
             time.sleep(BACKOFF * 2 ** (attempt - 1))
-        request = urllib.request.Request(url, data=data, method="POST", headers={  # noqa: S310 - scheme checked
-            "Content-Type": "application/json", "User-Agent": "switchboard-alerts", **(headers or {})})
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:  # noqa: S310 - scheme checked
-                return answer.status, answer.read(10_000).decode(errors="replace")
-        except urllib.error.HTTPError as exc:
-            last = f"HTTP {exc.code}: {exc.read(300).decode(errors='replace')}"
-            if exc.code != 429 and exc.code < 500:
-                break  # the request itself is wrong: retrying changes nothing
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            last = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-    raise ReceiverError(f"{urlsplit(url).hostname} answered {last}")
+            answer = outbound.request("POST", url, body=data, headers=sent, connect_timeout=CONNECT_TIMEOUT,
+                                      read_timeout=TIMEOUT, max_body=MAX_ANSWER)
+        except outbound.Refused as exc:
+            raise ReceiverError(f"refusing to send to {_host(url)}: the URL {exc}") from None
+        except outbound.Unreachable as exc:
+            last = str(exc)
+            continue
+        if 200 <= answer.status < 300:
+            return answer.status, answer.text
+        last = f"{_host(url)} answered HTTP {answer.status}: {answer.body[:300].decode(errors='replace')}"
+        if 300 <= answer.status < 400:
+            last = f"{_host(url)} answered HTTP {answer.status} (a redirect, not followed)"
+            break
+        if answer.status != 429 and answer.status < 500:
+            break  # the request itself is wrong: retrying changes nothing
+    raise ReceiverError(last)

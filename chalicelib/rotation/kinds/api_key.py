@@ -9,35 +9,30 @@ The webhook contract (JSON bodies, 2xx = yes):
     POST <url>  {"action": "test", "secret": <name>, "version": <id>}
                 Authorization: Bearer <key being tested>     2xx if the consumer accepts that key, 401/403 if not
 
-setSecret asks "test" first and returns if the new key already works (a retried step). The URL must be https
-(plain http only on loopback, for the local world); redirects are not followed (a redirect must not carry a key).
+setSecret asks "test" first and returns if the new key already works (a retried step). Calls go through the
+outbound adapter (``chalicelib.outbound``): the URL must be https to a public address, checked after DNS (plain
+http only on loopback, for the local world); redirects are not followed (a redirect must not carry a key).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlparse
 
+from chalicelib import outbound
 from chalicelib.rotation.exceptions import Malformed, Refused, TargetRejected
 from chalicelib.rotation.kinds.base import Kind, Value
 from chalicelib.rotation.policy import SecretKind
 from chalicelib.rotation.store import AWSCURRENT
 
 DEFAULT_LENGTH = 40
+CONNECT_SECONDS = 5
 TIMEOUT_SECONDS = 10
 
 
-@lru_cache(maxsize=1)
-def _http() -> Any:
-    import urllib3
-
-    return urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=TIMEOUT_SECONDS))
-
-
 def is_loopback(host: str | None) -> bool:
+    """``localhost`` or a loopback address (postgres.py's local-world check uses it too)."""
     if host in ("localhost",):
         return True
     try:
@@ -97,9 +92,10 @@ class ApiKey(Kind):
             if not isinstance(hook, dict) or not isinstance(hook.get("url"), str) or not isinstance(
                     hook.get("token"), str):
                 raise Malformed(f"the webhook secret {name} is not {{\"url\": …, \"token\": …}}")
-            url = urlparse(hook["url"])
-            if url.scheme != "https" and not (url.scheme == "http" and is_loopback(url.hostname)):
-                raise Refused(f"the webhook of {self.target.name} is not https")
+            try:
+                outbound.check(hook["url"])
+            except outbound.Refused as exc:
+                raise Refused(f"the webhook of {self.target.name} {exc}") from None
             self._webhook = {"url": hook["url"], "token": hook["token"]}
         return self._webhook
 
@@ -107,11 +103,14 @@ class ApiKey(Kind):
         hook = self.webhook()
         assert hook is not None
         try:
-            answer = _http().request("POST", hook["url"], body=json.dumps(body).encode(), redirect=False,
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {bearer}",
-                                              "User-Agent": "switchboard-rotation"})
-        except Exception as exc:  # noqa: BLE001 - urllib3's errors: one clear reason, no key in it
-            raise TargetRejected(f"the webhook of {self.target.name} did not answer: {type(exc).__name__}") from None
+            answer = outbound.request("POST", hook["url"], body=json.dumps(body).encode(),
+                                      headers={"Content-Type": "application/json", "Authorization": f"Bearer {bearer}",
+                                               "User-Agent": "switchboard-rotation"},
+                                      connect_timeout=CONNECT_SECONDS, read_timeout=TIMEOUT_SECONDS, read_body=False)
+        except outbound.Refused as exc:  # its host resolves to an address Switchboard never calls
+            raise Refused(f"the webhook of {self.target.name} {exc}") from None
+        except outbound.Unreachable as exc:  # one clear reason, no key in it (the adapter never puts the body in one)
+            raise TargetRejected(f"the webhook of {self.target.name} did not answer: {exc}") from None
         return answer.status
 
     def works(self, value: Value) -> bool:
