@@ -52,6 +52,8 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/cold_start.py --variant tracer
 	$(BIN)/python bench/slack_ack.py
 
+# One role per function per stage: writes .chalice/policy-<stage>-<function>.json and wires them into
+# .chalice/config.json (lambda_functions.<name>.iam_policy_file). tests/test_iam_*.py fail until it is re-run.
 iam-policy: $(INSTALLED)
 	$(BIN)/python -m infra.iam_policy
 

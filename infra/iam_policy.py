@@ -1,8 +1,17 @@
-"""Generate .chalice/policy-<stage>.json: the least-privilege role of one Switchboard instance.
+"""Generate .chalice/policy-<stage>-<function>.json: the least-privilege role of each Switchboard function.
 
-Every statement names the capability that needs it, so the role grows with the code and no further.
-`python -m infra.iam_policy` rewrites the files; tests/test_iam_policy.py fails when they drift from
-this declaration, from the table names in .chalice/config.json or from the account ids in policy YAML.
+Each capability declares, next to its code (``chalicelib/<capability>/permissions.py``), what each of its entry
+points needs (``needs(policy, stage) -> {entry point: [statement or group]}``), derived from the account's policy.
+An entry point is a ``Kind`` (an event routed to the capability), a ``Flow`` (a peer event: ``command`` for its
+``/ops`` executors, ``approval-result`` for its decision handler, ``release-candidate``...) or a function of
+app.py that runs the capability directly (``scaling_tick``, ``rotate_secret``...). This module turns entry points
+into functions the way the code routes them (``capabilities.KIND_ROUTES``, ``FLOW_ROUTES``, the flows this account
+receives, the front door running its own environment's commands and decisions) and adds what every function needs.
+
+``policies_for(stage) -> {function: policy document}`` is the single source of truth (the local world enforces it
+too); ``python -m infra.iam_policy`` (``make iam-policy``) writes the files and wires them into .chalice/config.json;
+tests/test_iam_policy.py fails when the committed files drift, and tests/test_iam_roles.py lints them (parliament)
+and states which dangerous actions each function may perform.
 """
 
 from __future__ import annotations
@@ -16,96 +25,171 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
 
+# The functions of app.py (Chalice's names; the API function is Chalice's `api_handler`), and how each is reached.
+EVENT_FUNCTIONS = {"on_codepipeline": "codepipeline", "on_alarm": "alarm", "on_ecs": "ecs",
+                   "on_autoscaling": "autoscaling", "on_secrets": "secrets", "on_schedule": "schedule"}
+DIRECT_FUNCTIONS = ("scaling_tick", "promotion_tick", "alerts_flush", "slack_outbox", "rotate_secret",
+                    "rotation_watch")
+FUNCTIONS = (*EVENT_FUNCTIONS, "on_peer", "api_handler", *DIRECT_FUNCTIONS)
+# Functions that take their input through the ledger (intake.handle, and Bolt's lazy listeners)
+LEDGER_FUNCTIONS = (*EVENT_FUNCTIONS, "on_peer", "api_handler")
+# The modules that declare needs, by capability name (the front door's first: it also defines the groups)
+PERMISSIONS = {"frontdoor": "chalicelib.frontdoor.permissions", "alerts": "chalicelib.alerts.permissions",
+               "promotion": "chalicelib.promotion.permissions", "rotation": "chalicelib.rotation.permissions",
+               "scaling": "chalicelib.scaling.permissions"}
+# Decisions and commands about the front door's own environment run where the front door takes them
+FRONT_DOOR_LOCAL = {"api_handler": ("command", "approval-result"), "slack_outbox": ("approval-result",)}
 
-def statements(account_id: str, region: str, env: dict[str, str], secret_name: str) -> list[dict[str, Any]]:
-    arn = f"arn:aws:dynamodb:{region}:{account_id}:table"
-    tables = [env["SWITCHBOARD_AUDIT_TABLE"], env["SWITCHBOARD_LEDGER_TABLE"], env["SWITCHBOARD_STATE_TABLE"]]
+
+def _config() -> dict[str, Any]:
+    return json.loads((CHALICE_DIR / "config.json").read_text())
+
+
+def _policy_and_env(stage: str) -> tuple[Any, dict[str, str]]:
+    sys.path.insert(0, str(ROOT))
+    from chalicelib.policy import load
+
+    config = _config()
+    env = {**config["environment_variables"], **config["stages"][stage]["environment_variables"]}
+    return load(ROOT / "chalicelib" / env["SWITCHBOARD_POLICY_FILE"]), env
+
+
+def base(policy: Any, stage: str) -> list[dict[str, Any]]:
+    """What every function needs: its logs, the Switchboard key through DynamoDB and SQS, the dead-letter queue."""
+    region, account = policy.account.region, policy.account.id
     return [
-        {   # Lambda's own logs (Powertools Logger JSON lines and Metrics EMF records).
+        {   # Lambda's own logs (Powertools Logger JSON lines and Metrics EMF records)
             "Sid": "Logs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"arn:aws:logs:{region}:{account_id}:log-group:/aws/lambda/switchboard-*",
+            "Resource": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/switchboard-*",
         },
-        {   # intake: the ledger (Powertools Idempotency) and the audit log; capabilities: the state table.
-            "Sid": "State",
-            "Effect": "Allow",
-            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                       "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"],
-            "Resource": [f"{arn}/{t}" for t in tables] + [f"{arn}/{t}/index/*" for t in tables],
-        },
-        {   # Tables and the dead-letter queue are encrypted with the account's Switchboard key: use it only
-            # through DynamoDB and SQS (Lambda puts failed async invocations on the queue with this role).
+        {   # tables and the dead-letter queue are encrypted with the account's Switchboard key: only through them
             "Sid": "StateEncryption",
             "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-            "Resource": f"arn:aws:kms:{region}:{account_id}:key/*",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": f"arn:aws:kms:{region}:{account}:key/*",
             "Condition": {
-                "StringEquals": {"kms:ViaService": [f"dynamodb.{region}.amazonaws.com", f"sqs.{region}.amazonaws.com",
-                                                    f"secretsmanager.{region}.amazonaws.com"]},
+                "StringEquals": {"kms:ViaService": [f"dynamodb.{region}.amazonaws.com", f"sqs.{region}.amazonaws.com"]},
                 "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/switchboard"},
             },
         },
-        {   # frontdoor: the Slack signing secret and bot token (Powertools Parameters, cached).
-            "Sid": "SlackSecret",
-            "Effect": "Allow",
-            "Action": ["secretsmanager:GetSecretValue"],
-            "Resource": f"arn:aws:secretsmanager:{region}:{account_id}:secret:{secret_name}-*",
-        },
-        {   # frontdoor: Bolt runs lazy listeners by invoking the API function itself, asynchronously.
-            "Sid": "SlackLazyListeners",
-            "Effect": "Allow",
-            "Action": ["lambda:InvokeFunction"],
-            # `chalice deploy` names it switchboard-<stage>; `chalice package` into the README's stack
-            # `switchboard-app` lets CloudFormation name it switchboard-app-APIHandler-<suffix>.
-            "Resource": [f"arn:aws:lambda:{region}:{account_id}:function:switchboard-{env['SWITCHBOARD_ACCOUNT_NAME']}",
-                         f"arn:aws:lambda:{region}:{account_id}:function:switchboard-app-APIHandler-*"],
-        },
-        {   # frontdoor (and later promotion): Switchboard events go on this account's own default bus; the
-            # peer-link rules (infra/peer-link.yaml, their own role) carry them to peers.
-            "Sid": "PeerEvents",
-            "Effect": "Allow",
-            "Action": ["events:PutEvents"],
-            "Resource": f"arn:aws:events:{region}:{account_id}:event-bus/default",
-        },
-        {   # Failed asynchronous invocations go to the dead-letter queue (Lambda uses the function's role).
+        {   # failed asynchronous invocations go to the dead-letter queue (Lambda uses the function's role)
             "Sid": "DeadLetters",
             "Effect": "Allow",
             "Action": ["sqs:SendMessage"],
-            "Resource": f"arn:aws:sqs:{region}:{account_id}:switchboard-dead-letters",
+            "Resource": f"arn:aws:sqs:{region}:{account}:switchboard-dead-letters",
         },
     ]
 
 
-def render(stage: str) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT))
-    from chalicelib.policy import load
+def entry_points(policy: Any, stage: str) -> dict[str, list[tuple[str, str]]]:
+    """Function -> the (capability, entry point) pairs it runs, as the code routes events in this account."""
+    from chalicelib.capabilities import FLOW_ROUTES, KIND_ROUTES, Capability
+    from chalicelib.frontdoor.permissions import is_front_door
+    from chalicelib.kinds import Kind
+    from chalicelib.policy.schema import Flow
 
-    config = json.loads((CHALICE_DIR / "config.json").read_text())
-    env = {**config["environment_variables"], **config["stages"][stage]["environment_variables"]}
+    capabilities = [str(c) for c in Capability if c is not Capability.FRONTDOOR]
+    found: dict[str, list[tuple[str, str]]] = {}
+    for function, kind in EVENT_FUNCTIONS.items():
+        routed = capabilities if kind == Kind.SCHEDULE else [str(c) for c in KIND_ROUTES[Kind(kind)]]
+        found[function] = [(c, kind) for c in routed]  # schedules are routed by name to any capability
+    received = sorted({flow for peer in policy.peers.values() for flow in peer.receive}, key=list(Flow).index)
+    found["on_peer"] = []
+    for flow in received:
+        # commands and approval results reach the front door's handler, which runs the capability's own part
+        owners = [str(FLOW_ROUTES[flow])] + (capabilities if flow in (Flow.COMMAND, Flow.APPROVAL_RESULT) else [])
+        found["on_peer"] += [(c, str(flow)) for c in owners]
+    for function in DIRECT_FUNCTIONS:
+        found[function] = [(c, function) for c in ["frontdoor", *capabilities]]
+    if is_front_door(policy):
+        found["api_handler"] = [("frontdoor", "api_handler")]
+        for function, entries in FRONT_DOOR_LOCAL.items():
+            found[function] += [(c, e) for e in entries for c in ["frontdoor", *capabilities]]
+    return found
 
-    policy = load(ROOT / "chalicelib" / env["SWITCHBOARD_POLICY_FILE"])
-    found = statements(policy.account.id, policy.account.region, env, policy.slack.secret_name)
-    # each landed capability declares what it calls, derived from this account's policy
-    for module in CAPABILITY_PERMISSIONS:
-        found += importlib.import_module(module).statements(policy, stage)
-    return {"Version": "2012-10-17", "Statement": found}
+
+def policies_for(stage: str) -> dict[str, dict[str, Any]]:
+    """Function -> its IAM policy document in this stage (no `api_handler` outside the front door)."""
+    from chalicelib.frontdoor import permissions as frontdoor
+    from chalicelib.state import permissions as state
+
+    policy, env = _policy_and_env(stage)
+    tables = {"audit": env["SWITCHBOARD_AUDIT_TABLE"], "ledger": env["SWITCHBOARD_LEDGER_TABLE"],
+              "state": env["SWITCHBOARD_STATE_TABLE"]}
+    groups = {**state.groups(policy, tables), **frontdoor.groups(policy, stage)}
+    needs = {name: importlib.import_module(module).needs(policy, stage) for name, module in PERMISSIONS.items()}
+
+    documents = {}
+    for function, entries in entry_points(policy, stage).items():
+        wanted: list[Any] = [*base(policy, stage), state.STATE, state.AUDIT_APPEND]
+        if function in LEDGER_FUNCTIONS:
+            wanted.append(state.LEDGER)
+        for capability, entry in entries:
+            wanted += needs[capability].get(entry, [])
+        documents[function] = {"Version": "2012-10-17", "Statement": _merge(wanted, groups, function)}
+    return documents
 
 
-CAPABILITY_PERMISSIONS = ["chalicelib.alerts.permissions", "chalicelib.promotion.permissions",
-                          "chalicelib.rotation.permissions", "chalicelib.scaling.permissions"]
+def _merge(wanted: list[Any], groups: dict[str, list[dict[str, Any]]], function: str) -> list[dict[str, Any]]:
+    """Groups resolved, each statement once (by Sid; two different statements under one Sid are an error)."""
+    found: dict[str, dict[str, Any]] = {}
+    for item in wanted:
+        for statement in groups[item] if isinstance(item, str) else [item]:
+            seen = found.setdefault(statement["Sid"], statement)
+            if seen != statement:
+                raise ValueError(f"{function}: two different statements named {statement['Sid']}")
+    return list(found.values())
 
 
-def path_for(stage: str) -> Path:
-    config = json.loads((CHALICE_DIR / "config.json").read_text())
-    return CHALICE_DIR / config["stages"][stage]["iam_policy_file"]
+def file_name(stage: str, function: str) -> str:
+    return f"policy-{stage}-{function}.json"
+
+
+def fallback(stage: str) -> dict[str, Any]:
+    """The stage-wide policy Chalice gives a function that has no file of its own (there should be none: an API
+    function outside the front door, for example): its logs, nothing else."""
+    policy, _ = _policy_and_env(stage)
+    return {"Version": "2012-10-17", "Statement": [base(policy, stage)[0]]}
+
+
+def configured(config: dict[str, Any]) -> dict[str, Any]:
+    """.chalice/config.json with each stage's functions wired to their files (other keys untouched)."""
+    for stage, cfg in config["stages"].items():
+        cfg["autogen_policy"] = False
+        cfg["iam_policy_file"] = f"policy-{stage}.json"
+        functions = cfg.setdefault("lambda_functions", {})
+        documents = policies_for(stage)
+        for name in list(functions):
+            if name not in documents:  # a function this stage no longer has (e.g. api_handler outside the front door)
+                for key in ("iam_policy_file", "autogen_policy"):
+                    functions[name].pop(key, None)
+                if not functions[name]:
+                    del functions[name]
+        for name in documents:
+            functions.setdefault(name, {}).update({"autogen_policy": False, "iam_policy_file": file_name(stage, name)})
+    return config
+
+
+def write() -> list[Path]:
+    config = configured(_config())
+    (CHALICE_DIR / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    written = []
+    for old in CHALICE_DIR.glob("policy-*.json"):
+        old.unlink()
+    for stage in config["stages"]:
+        files = {file_name(stage, name): doc for name, doc in policies_for(stage).items()}
+        files[f"policy-{stage}.json"] = fallback(stage)
+        for name, document in sorted(files.items()):
+            (CHALICE_DIR / name).write_text(json.dumps(document, indent=2) + "\n")
+            written.append(CHALICE_DIR / name)
+    return written
 
 
 def main() -> int:
-    config = json.loads((CHALICE_DIR / "config.json").read_text())
-    for stage in config["stages"]:
-        path_for(stage).write_text(json.dumps(render(stage), indent=2) + "\n")
-        print(f"wrote {path_for(stage).relative_to(ROOT)}")
+    for path in write():
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

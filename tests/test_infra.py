@@ -153,8 +153,7 @@ def test_key_alias_and_dead_letter_queue_are_the_ones_the_lambda_role_names():
     template = load_template(ACCOUNT_TEMPLATE)
     alias = next(iter(_resources(template, "AWS::KMS::Alias").values()))["Properties"]["AliasName"]
     queue = next(iter(_resources(template, "AWS::SQS::Queue").values()))["Properties"]
-    env = {**_chalice_config()["environment_variables"], "SWITCHBOARD_ACCOUNT_NAME": "prod"}
-    statements = {s["Sid"]: s for s in iam_policy.statements("123456789012", REGION, env, "switchboard/slack")}
+    statements = {s["Sid"]: s for s in iam_policy.policies_for("prod")["on_alarm"]["Statement"]}
     assert statements["StateEncryption"]["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"] == alias
     assert statements["DeadLetters"]["Resource"].endswith(f":{queue['QueueName']}")
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600

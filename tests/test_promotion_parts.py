@@ -28,7 +28,7 @@ def test_prod_may_start_its_pipelines_and_answer_only_the_named_approval_action(
         "arn:aws:codepipeline:eu-west-1:333344445555:web-prod"]
     assert found["PromotionApprove"]["Resource"] == [
         "arn:aws:codepipeline:eu-west-1:333344445555:api-prod/Prod/ApproveProd"]
-    assert found["PromotionAlarms"]["Resource"] == "*"
+    assert found["PromotionAlarms"]["Resource"] == "arn:aws:cloudwatch:eu-west-1:333344445555:alarm:*"
 
 
 def test_stage_only_reads_its_pipelines():

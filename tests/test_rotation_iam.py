@@ -24,9 +24,11 @@ def world(aws, monkeypatch, tmp_path):
     return secrets_world(aws.url)
 
 
-def service_user(name: str = USER) -> dict:
+def service_user(name: str = USER, tags: dict[str, str] | None = None) -> dict:
+    """A service user, tagged for rotation (iam_key.USER_TAG) unless ``tags`` says otherwise."""
     iam = aws.client("iam")
-    iam.create_user(UserName=name)
+    tags = {iam_key.USER_TAG: iam_key.USER_TAG_VALUE} if tags is None else tags
+    iam.create_user(UserName=name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
     made = iam.create_access_key(UserName=name)["AccessKey"]
     return {"user": name, "access_key_id": made["AccessKeyId"], "secret_access_key": made["SecretAccessKey"]}
 
@@ -51,6 +53,16 @@ def test_a_rotation_makes_a_new_key_and_retires_the_old_one(world):
     assert current["user"] == USER and current["access_key_id"] != first["access_key_id"]
     assert identity(current).endswith(f":user/{USER}")
     assert keys() == {first["access_key_id"]: "Inactive", current["access_key_id"]: "Active"}
+
+
+@pytest.mark.parametrize("tags", [{}, {"switchboard:rotation": "disabled"}, {"switchboard:rotation-kind": "enabled"}])
+def test_a_user_not_tagged_for_rotation_is_refused_before_any_key_is_made(world, tags):
+    first = service_user(tags=tags)
+    arn = world.create("ci/deployer-key", first, kind="iam-access-key")
+    report = world.rotate(arn)
+    assert report.failed_step == "createSecret"
+    assert f"user {USER} is not tagged switchboard:rotation=enabled" in report.error
+    assert keys() == {first["access_key_id"]: "Active"}  # nothing made, nothing deleted
 
 
 def test_three_rotations_keep_at_most_two_keys(world):

@@ -163,17 +163,25 @@ def test_permissions_follow_the_policy():
             ci/key: {kind: iam-access-key}
         """)
     found = {s["Sid"]: s for s in permissions.statements(policy, "prod")}
-    assert set(found) == {"RotationUnscoped", "RotationWatch", "RotationTaggedSecrets", "RotationFunction",
-                          "RotationSecretKeys", "RotationListedSecrets", "RotationHelperSecrets",
-                          "RotationIamAccessKeys"}
+    assert set(found) == {"RotationList", "RotationRandom", "RotationMetadata", "RotationKeyMetadata",
+                          "RotationValuesTagged", "RotationValuesListed", "RotationClearPendingTagged",
+                          "RotationClearPendingListed", "RotationStartTagged", "RotationStartListed",
+                          "RotationFunction", "RotationSecretKeys", "RotationSecretDecrypt", "RotationHelperSecrets",
+                          "RotationIamAccessKeys", "RotationIamAccessKeysCheck"}
     prefix = "arn:aws:secretsmanager:eu-west-1:333344445555:secret"
-    assert found["RotationListedSecrets"]["Resource"] == [f"{prefix}:ci/key-??????", f"{prefix}:web/api-key-??????",
-                                                          f"{prefix}:web/db-password-??????"]
+    assert found["RotationValuesListed"]["Resource"] == [f"{prefix}:ci/key-??????", f"{prefix}:web/api-key-??????",
+                                                         f"{prefix}:web/db-password-??????"]
     assert found["RotationHelperSecrets"] == {"Sid": "RotationHelperSecrets", "Effect": "Allow",
                                               "Action": ["secretsmanager:GetSecretValue"],
                                               "Resource": [f"{prefix}:db/admin-??????", f"{prefix}:web/hook-??????"]}
-    assert found["RotationTaggedSecrets"]["Condition"] == {
-        "Null": {"secretsmanager:ResourceTag/switchboard:rotation-kind": "false"}}
+    # a tagged secret only with a kind as the tag's value, not merely the tag
+    assert found["RotationValuesTagged"]["Condition"] == {"StringEquals": {
+        "secretsmanager:ResourceTag/switchboard:rotation-kind": ["api-key", "iam-access-key", "postgres-alternating",
+                                                                 "postgres-single"]}}
+    assert found["RotationIamAccessKeys"]["Condition"] == {
+        "StringEquals": {"iam:ResourceTag/switchboard:rotation": "enabled"}}
+    assert found["RotationSecretKeys"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}}
     assert found["RotationFunction"]["Resource"][0] == (
         "arn:aws:lambda:eu-west-1:333344445555:function:switchboard-prod-rotate_secret")
     for statement in found.values():
@@ -181,9 +189,16 @@ def test_permissions_follow_the_policy():
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         for resource in resources:  # this account's resources only; "*" only where AWS offers no resource
             if resource == "*":
-                assert statement["Sid"] == "RotationUnscoped"
+                assert statement["Sid"] in ("RotationList", "RotationRandom")
             else:
                 assert resource.split(":")[4] == "333344445555", resource
+    # each entry point gets its share: only the rotation function writes values or mints keys
+    needs = {entry: {s if isinstance(s, str) else s["Sid"] for s in got}
+             for entry, got in permissions.needs(policy, "prod").items()}
+    writers = {e for e, sids in needs.items() if {"RotationValuesTagged", "RotationIamAccessKeys"} & sids}
+    assert writers == {"rotate_secret"}
+    assert {e for e, sids in needs.items() if "RotationStartTagged" in sids} == {"command", "approval-result"}
+    assert needs["rotation_watch"] == {"RotationList", "RotationMetadata", "RotationKeyMetadata", "group:announce"}
 
 
 def test_no_iam_permissions_without_an_iam_secret():

@@ -254,7 +254,7 @@ def test_clear_deletes_the_iam_key_made_for_the_stuck_version(front, monkeypatch
 
     monkeypatch.setattr(aws, "client_as", client_as, raising=False)
     iam = aws.client("iam")
-    iam.create_user(UserName="svc")
+    iam.create_user(UserName="svc", Tags=[{"Key": "switchboard:rotation", "Value": "enabled"}])
     made = iam.create_access_key(UserName="svc")["AccessKey"]
     arn = front.create("ci/key", {"user": "svc", "access_key_id": made["AccessKeyId"],
                                   "secret_access_key": made["SecretAccessKey"]}, kind="iam-access-key")

@@ -1,7 +1,10 @@
 """The IAM statements alerts needs in one account, derived from its policy (like Cloud Custodian's actions, which
 declare their permissions): reading alarm tags, the receivers' secrets and SNS topics the policy names, nothing
-else. ``infra/iam_policy.py`` adds them to the account's role. (DynamoDB, events:PutEvents for announcements
-and the KMS key are already granted to every capability.)
+else.
+
+``needs``: alarm events read tags and write incidents (nobody is notified from there); the flush, and the ``/ops
+ack|silence|unsilence`` executors (which flush the incidents they touch), deliver: receivers' secrets, topics and
+Slack cards (``ANNOUNCE``). Rotation's alerts (``secrets`` events) only write incidents.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.alerts.policy import section
+from chalicelib.frontdoor.permissions import ANNOUNCE
+from chalicelib.policy.schema import Flow
 
 
 def statements(policy: Any, stage: str | None = None) -> list[dict[str, Any]]:
@@ -32,7 +37,7 @@ def statements(policy: Any, stage: str | None = None) -> list[dict[str, Any]]:
             "Sid": "AlertReceiverSecrets",
             "Effect": "Allow",
             "Action": ["secretsmanager:GetSecretValue"],
-            "Resource": [f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-*" for name in secrets],
+            "Resource": [f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-??????" for name in secrets],
         })
     if topics:
         found.append({
@@ -42,3 +47,14 @@ def statements(policy: Any, stage: str | None = None) -> list[dict[str, Any]]:
             "Resource": topics,
         })
     return found
+
+
+def needs(policy: Any, stage: str | None = None) -> dict[str, list[Any]]:
+    """Entry point (a ``Kind``, a ``Flow`` or a function of app.py) -> statements and groups."""
+    found = {s["Sid"]: s for s in statements(policy, stage)}
+    if not found:
+        return {}
+    deliver = [found[sid] for sid in ("AlertReceiverSecrets", "AlertTopics") if sid in found]
+    if any(r.slack for r in section(policy).receivers.values()):
+        deliver.append(ANNOUNCE)
+    return {"alarm": [found["AlarmTags"]], "alerts_flush": deliver, str(Flow.COMMAND): deliver, "secrets": []}

@@ -9,6 +9,10 @@
 - testSecret calls ``sts:GetCallerIdentity`` with the new key and expects the user's ARN (retrying a few times:
   a new key takes a moment to be accepted everywhere).
 - finishSecret, once AWSCURRENT has moved, deactivates the old key; the next rotation deletes it.
+
+Only users tagged ``switchboard:rotation=enabled`` are rotated: the rotation function's role is allowed the IAM
+calls on those users only (``rotation/permissions.py``), and createSecret refuses an untagged user with that reason
+rather than IAM's AccessDenied.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ MAX_KEYS = 2
 PROVE_ATTEMPTS = 6
 PROVE_PAUSE_SECONDS = 2.0
 CLOCK_SKEW = timedelta(seconds=5)
+USER_TAG = "switchboard:rotation"  # the tag a service user must carry for Switchboard to rotate its keys
+USER_TAG_VALUE = "enabled"
 
 
 class IamAccessKey(Kind):
@@ -56,6 +62,7 @@ class IamAccessKey(Kind):
 
     def generate(self, current: Value) -> Value:
         user, name, version = current["user"], self.target.name, self.target.version or "-"
+        self._require_tag(user)
         mark, _ = models.mark_once(name, f"iam-key#{version}", self.target.now())
         began = _parse_time(mark.started_at) - CLOCK_SKEW
         previous = self.target.store.value(self.target.arn, AWSPREVIOUS)
@@ -78,6 +85,15 @@ class IamAccessKey(Kind):
         except ClientError as exc:
             raise TargetRejected(f"IAM did not make a new key for {user}: {code_of(exc)}") from None
         return {**current, "access_key_id": made["AccessKeyId"], "secret_access_key": made["SecretAccessKey"]}
+
+    def _require_tag(self, user: str) -> None:
+        try:
+            tags = {t["Key"]: t["Value"] for t in self.iam.get_user(UserName=user)["User"].get("Tags", [])}
+        except ClientError as exc:
+            raise TargetRejected(f"IAM did not describe user {user}: {code_of(exc)}") from None
+        if tags.get(USER_TAG) != USER_TAG_VALUE:
+            raise Refused(f"user {user} is not tagged {USER_TAG}={USER_TAG_VALUE}: Switchboard rotates the keys of "
+                          "tagged users only (tag the user to allow it)")
 
     # ---- setSecret / testSecret ----
 
