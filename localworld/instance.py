@@ -19,7 +19,7 @@ import time
 import uuid
 from typing import Any
 
-from localworld import delivery
+from localworld import clock, delivery
 
 
 class LambdaContext:
@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"environment is for {os.environ.get('SWITCHBOARD_ACCOUNT_NAME')!r}, not {args.account!r}",
               file=sys.stderr)
         return 2
+
+    if os.environ.get(clock.ENV) == "1":  # a freshly booted microVM: time.monotonic() starts near 0
+        clock.install(clock.booted())
 
     import boto3
 
