@@ -98,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
 
-    if os.environ.get(clock.ENV) == "1":  # a freshly booted microVM: time.monotonic() starts near 0
-        clock.install(clock.booted())
+    boot_clock()
 
     import boto3
 
@@ -147,6 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     for thread in threads:
         thread.join(timeout=3)
     return 0
+
+
+def boot_clock() -> None:
+    """With ``SWITCHBOARD_FRESH_BOOT_CLOCK=1`` (localworld.world sets it), this instance is a freshly booted
+    microVM: its ``time.monotonic()`` starts near 0 (before app.py and chalicelib are imported)."""
+    if os.environ.get(clock.ENV) == "1":
+        clock.install(clock.booted())
 
 
 def _is_front_door(account: str) -> bool:

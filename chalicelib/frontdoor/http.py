@@ -106,7 +106,13 @@ def _unusable(reason: str, metric: str = "SlackSecretUnusable") -> door.Refusal:
     return refusal
 
 
-_audited_unusable: set[str] = set()
+_audited_unusable: set[str] = set()  # reasons this container has audited already
+
+
+def forget_unusable() -> None:
+    """Audit the next unusable-front-door reason again (a new container; tests)."""
+    with _lock:
+        _audited_unusable.clear()
 
 
 def _refuse(request: Any, refusal: door.Refusal) -> Any:
