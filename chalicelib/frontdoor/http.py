@@ -89,7 +89,7 @@ def _drop_lazy_headers(request: Any) -> None:
     logger.warning("slack request: lazy-mode headers dropped", extra={"headers": found})
     metrics.add_metric(name="SlackLazyHeadersDropped", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()
-    audit.record(action="frontdoor.request", target=f"slack{request.path}", outcome=audit.Outcome.REJECTED,
+    audit.record(action="frontdoor.request", target=f"http{request.path}", outcome=audit.Outcome.REJECTED,
                  correlation_id=_correlation(request), capability="frontdoor", reason=reason)
 
 
@@ -122,7 +122,7 @@ def _refuse(request: Any, refusal: door.Refusal) -> Any:
     metrics.flush_metrics()
     if refusal.status != 503:  # an unusable front door was logged and audited in _unusable
         logger.warning("slack request refused", extra={"status": refusal.status, "reason": refusal.reason})
-        audit.record(action="frontdoor.request", target=f"slack{request.path}", outcome=audit.Outcome.REJECTED,
+        audit.record(action="frontdoor.request", target=f"http{request.path}", outcome=audit.Outcome.REJECTED,
                      correlation_id=_correlation(request), capability="frontdoor", reason=refusal.reason)
     return Response(status_code=refusal.status, body={"error": refusal.reason},
                     headers={"Content-Type": "application/json"})

@@ -64,7 +64,7 @@ def test_the_handler_itself_refuses_outside_the_front_door(front, bus, monkeypat
     assert "account prod is not the Slack front door" in json.loads(response.body)["error"]
     nothing_happened(front, bus)
     [entry] = refusals("is not the Slack front door")
-    assert entry.account == "prod" and entry.action == "frontdoor.request" and entry.target == "slack/slack/commands"
+    assert entry.account == "prod" and entry.action == "frontdoor.request" and entry.target == "http/slack/commands"
 
 
 # ---- the front door with infra's placeholder (or no) secret ----
