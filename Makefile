@@ -59,7 +59,8 @@ iam-policy: $(INSTALLED)
 
 # Build the CloudFormation for one account: make package STAGE=prod  (then see README, "Deploying")
 package: $(INSTALLED)
-	$(BIN)/chalice package --stage $(STAGE) --merge-template infra/app.yaml build/$(STAGE)
+	$(BIN)/python -m infra.merge_template $(STAGE) build/$(STAGE)-merge.json
+	$(BIN)/chalice package --stage $(STAGE) --merge-template build/$(STAGE)-merge.json build/$(STAGE)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .world build .pytest_cache .ruff_cache

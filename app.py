@@ -2,10 +2,10 @@
 
 Reads as a table of contents of everything Switchboard reacts to. ``intake.entry`` lets each EventBridge
 handler answer any payload Lambda may be given (a non-EventBridge one is rejected with its reason, audited).
-The patterns live in chalicelib/intake/patterns.py; the peer pattern depends on this stage's policy, which is
-loaded here: in full by `chalice deploy` (which imports this file with the stage's environment variables set),
-and at a Lambda cold start only its core (account, peers), each other section on first use (see
-chalicelib/policy/__init__.py).
+The patterns live in chalicelib/intake/patterns.py; the peer pattern and the Slack routes (the front door's
+only) depend on this stage's policy, which is loaded here: in full by `chalice deploy` (which imports this file
+with the stage's environment variables set), and at a Lambda cold start only its core (account, peers) and its
+slack section, each other section on first use (see chalicelib/policy/__init__.py).
 """
 
 from chalice import Chalice, Cron, Rate
@@ -59,23 +59,23 @@ def on_schedule(event, context):
     return intake.handle(Kind.SCHEDULE, event, context)
 
 
-# ---- Slack: the front door (served in the account the Slack app points at) ----
+# ---- Slack: the front door, only in the account the Slack app points at (policy: slack.front_door) ----
+# Every other account defines no route, so it has no API Gateway at all (`chalice package` makes no RestApi).
 # Imported inside the handlers: the event functions share this file and must not pay for Bolt at cold start.
-SLACK_FORM = ["application/x-www-form-urlencoded"]
+if POLICY.slack.front_door == POLICY.account.name:
+    SLACK_FORM = ["application/x-www-form-urlencoded"]
 
+    @app.route("/slack/commands", methods=["POST"], content_types=SLACK_FORM)
+    def slack_commands():
+        from chalicelib.frontdoor import http
 
-@app.route("/slack/commands", methods=["POST"], content_types=SLACK_FORM)
-def slack_commands():
-    from chalicelib.frontdoor import http
+        return http.handle(app)
 
-    return http.handle(app)
+    @app.route("/slack/interactive", methods=["POST"], content_types=SLACK_FORM)
+    def slack_interactive():
+        from chalicelib.frontdoor import http
 
-
-@app.route("/slack/interactive", methods=["POST"], content_types=SLACK_FORM)
-def slack_interactive():
-    from chalicelib.frontdoor import http
-
-    return http.handle(app)
+        return http.handle(app)
 
 
 # ---- Scaling: schedules fire and temporary changes end, checked every minute ----

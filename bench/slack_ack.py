@@ -57,8 +57,8 @@ CLEAR_PENDING_EVERY = 50
 
 ACK_PATH = (
     "chalice local server (HTTP/1.1) -> LocalGateway -> app route -> frontdoor.http.handle",
-    "slack.credentials() (Powertools Parameters cache hit)",
-    "Bolt: v0 HMAC-SHA256 signature verification + 5-minute timestamp window",
+    "slack.credentials() (Powertools Parameters cache hit; placeholder and rotation-window checks)",
+    "the door: v0 HMAC-SHA256 signature (current/previous secret) + 5-minute window, pinned workspace, response_url",
     "Bolt: body parse, middleware (single-team authorization, cached auth.test), dispatch to the /ops listener",
     "ack listener: the pure grammar parse of 'status web' -> ephemeral '... on it'",
     "hand-off to the lazy runner: Bolt builds the lazy payload, lambda_client.invoke (queued, not run)",

@@ -19,7 +19,7 @@ import time
 import uuid
 from typing import Any
 
-from localworld import delivery
+from localworld import clock, delivery
 
 
 class LambdaContext:
@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
 
+    boot_clock()
+
     import boto3
 
     endpoint = os.environ["AWS_ENDPOINT_URL"]
@@ -162,6 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     for thread in threads:
         thread.join(timeout=3)
     return 0
+
+
+def boot_clock() -> None:
+    """With ``SWITCHBOARD_FRESH_BOOT_CLOCK=1`` (localworld.world sets it), this instance is a freshly booted
+    microVM: its ``time.monotonic()`` starts near 0 (before app.py and chalicelib are imported)."""
+    if os.environ.get(clock.ENV) == "1":
+        clock.install(clock.booted())
 
 
 def _is_front_door(account: str) -> bool:

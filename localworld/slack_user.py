@@ -15,9 +15,12 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
+from localworld.slack_standin import APP_ID, TEAM_ID
+
 LOCAL_SIGNING_SECRET = "local-world-signing-secret"  # noqa: S105 - the emulated workspace's, not a real one
 LOCAL_BOT_TOKEN = "xoxb-local-world"  # noqa: S105
-TEAM = "T0ACME0001"
+# The stand-in's workspace and app: the ids the front door's policy pins (slack.team_id, slack.api_app_id).
+TEAM, APP = TEAM_ID, APP_ID
 
 # handle -> (user id, user-group ids). Roles come from the groups, per environment, in chalicelib/policies/.
 USERS: dict[str, tuple[str, list[str]]] = {
@@ -49,17 +52,17 @@ def signed_headers(body: str, *, secret: str = LOCAL_SIGNING_SECRET, timestamp: 
 
 
 def command_body(text: str, handle: str, response_url: str, *, command: str = "/ops",
-                 channel: str = "C0OPS00001") -> str:
+                 channel: str = "C0OPS00001", team: str = TEAM, app: str = APP) -> str:
     return urlencode({
-        "token": "deprecated-verification-token", "team_id": TEAM, "team_domain": "acme", "channel_id": channel,
+        "token": "deprecated-verification-token", "team_id": team, "team_domain": "acme", "channel_id": channel,
         "channel_name": "ops", "user_id": uid(handle), "user_name": handle, "command": command, "text": text,
-        "api_app_id": "A0SWITCH01", "response_url": response_url, "trigger_id": f"tr-{uuid.uuid4().hex[:12]}"})
+        "api_app_id": app, "response_url": response_url, "trigger_id": f"tr-{uuid.uuid4().hex[:12]}"})
 
 
 def click_body(action_id: str, value: str, handle: str, response_url: str, *, channel: str = "C0OPS00001",
-               message_ts: str = "1") -> str:
-    payload = {"type": "block_actions", "team": {"id": TEAM}, "user": {"id": uid(handle), "name": handle},
-               "api_app_id": "A0SWITCH01", "trigger_id": f"tr-{uuid.uuid4().hex[:12]}", "response_url": response_url,
+               message_ts: str = "1", team: str = TEAM, app: str = APP) -> str:
+    payload = {"type": "block_actions", "team": {"id": team}, "user": {"id": uid(handle), "name": handle},
+               "api_app_id": app, "trigger_id": f"tr-{uuid.uuid4().hex[:12]}", "response_url": response_url,
                "channel": {"id": channel}, "container": {"type": "message", "message_ts": message_ts,
                                                          "channel_id": channel},
                "actions": [{"action_id": action_id, "value": value, "block_id": f"decision:{value}",

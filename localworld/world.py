@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
-from localworld import delivery, estate, slack_user
+from localworld import clock, delivery, estate, slack_user
 from localworld.accounts import ROOT, Account, load_accounts
 from localworld.emulator import Credentials, Emulator, assume, session_for
 from localworld.postgres import PostgresServer
@@ -77,9 +77,10 @@ class World:
             with _endpoint(self.emulator.url):
                 self.provisioned[name] = provision_account(
                     session, account_name=name, peer_account_ids=account.admitted_peer_ids,
-                    peer_links=account.peer_links)
+                    peer_links=account.peer_links, slack_front_door=account.policy.slack.front_door == name)
             self.seeded[name] = estate.seed(session, account, self.emulator.url)
-            self._slack_secret(session, account)
+            if account.policy.slack.front_door == name:  # only the front door holds a Slack secret
+                self._slack_secret(session, account)
             outboxes = delivery.redirect_peer_links(session, self.emulator.url, [p for p, _ in account.peer_links])
             for peer_id, url in outboxes.items():
                 peer_name = self.account_by_id(peer_id).name
@@ -142,6 +143,7 @@ class World:
             "SWITCHBOARD_SLACK_API_URL": self.slack.api_url,
             "SWITCHBOARD_LOCAL_FAULTS": str(self.workdir / "faults" / name),
             "SWITCHBOARD_ALLOW_LOOPBACK_HTTP": "true",  # the stand-ins (webhooks, PagerDuty, consumers) are on loopback
+            clock.ENV: "1",  # each instance is a freshly booted microVM: time.monotonic() starts near 0
         })
         return env
 

@@ -20,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from localworld import clock  # noqa: E402
 from localworld.emulator import free_port  # noqa: E402
 from tests.harness import create_signing_keys, create_tables, reset_caches  # noqa: E402
 
@@ -117,6 +118,20 @@ def _no_network_escape():
         pytest.fail(f"test tried to reach non-loopback address(es): {escaped}")
 
 
+# ---- the clock: every test runs on a freshly booted machine ----
+
+@pytest.fixture(autouse=True)
+def fresh_boot_clock():
+    """``time.monotonic()`` reads about 0.5 s when each test starts, as on a machine booted a moment ago or in a
+    new Lambda microVM: a cache that takes "never filled" for fresh fails a test (localworld/clock.py).
+    Its own MonkeyPatch: the test's ``monkeypatch`` must still be undone before the other fixtures' teardown."""
+    booted = clock.booted()
+    patch = pytest.MonkeyPatch()
+    clock.install(booted, patch.setattr)
+    yield booted
+    patch.undo()
+
+
 # ---- moto ----
 
 @pytest.fixture(scope="session")
@@ -163,22 +178,20 @@ def front(aws, slack, monkeypatch):
     """The shared-services account (the front door), with the Slack secret, directory and a lazy runner."""
     from chalice.test import Client
 
-    import app
     from chalicelib.frontdoor import http
     from localworld.lambda_runner import LocalLambdaClient
-    from tests.frontdoor_kit import Slack, as_account, directory, put_slack_secret
+    from tests.frontdoor_kit import Slack, app_for, directory, put_slack_secret
 
     monkeypatch.setenv("SWITCHBOARD_SLACK_API_URL", slack.api_url)
-    as_account(monkeypatch, "shared-services")
+    front_door = app_for(monkeypatch, "shared-services")  # app.py as the front door imports it: Slack routes
     reset_caches()
     put_slack_secret()
     slack.reset(directory=True)
     directory(slack)
-    runner = LocalLambdaClient(app.app, asynchronous=False)
+    runner = LocalLambdaClient(front_door.app, asynchronous=False)
     http.use_lambda_client(runner)
-    with Client(app.app, stage_name="shared-services", project_dir=str(ROOT)) as client:
-        kit = Slack(client, slack)
-        kit.runner = runner
+    with Client(front_door.app, stage_name="shared-services", project_dir=str(ROOT)) as client:
+        kit = Slack(client, slack, runner=runner, app=front_door)
         yield kit
 
 

@@ -6,8 +6,11 @@ Slack sends.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -18,13 +21,32 @@ from localworld.slack_user import LOCAL_SIGNING_SECRET as SIGNING_SECRET
 from localworld.slack_user import click_body, command_body, load_directory, signed_headers, uid
 
 SHARED, STAGE, PROD = "111122223333", "222233334444", "333344445555"
-__all__ = ["BOT_TOKEN", "PROD", "SHARED", "SIGNING_SECRET", "STAGE", "Slack", "answers", "as_account", "directory",
-           "put_slack_secret", "uid"]
+ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["BOT_TOKEN", "PROD", "SHARED", "SIGNING_SECRET", "STAGE", "Slack", "answers", "app_for", "as_account",
+           "directory", "put_slack_secret", "uid"]
 
 
-def put_slack_secret() -> None:
-    boto3.client("secretsmanager").create_secret(
-        Name="switchboard/slack", SecretString=json.dumps({"signing_secret": SIGNING_SECRET, "bot_token": BOT_TOKEN}))
+def put_slack_secret(**value: Any) -> None:
+    """The front door's Slack secret: the local world's workspace, or ``value`` (e.g. a placeholder)."""
+    boto3.client("secretsmanager").create_secret(Name="switchboard/slack", SecretString=json.dumps(
+        value or {"signing_secret": SIGNING_SECRET, "bot_token": BOT_TOKEN}))
+
+
+_APPS: dict[str, ModuleType] = {}
+
+
+def app_for(monkeypatch, account: str) -> ModuleType:
+    """app.py as the account's Lambda imports it: with that account's environment, so with what its policy wires
+    (only the front door has Slack routes). The test run's ``import app`` is prod's (conftest); this is another
+    module from the same file, imported once per account."""
+    as_account(monkeypatch, account)
+    if account not in _APPS:
+        spec = importlib.util.spec_from_file_location(f"app_{account.replace('-', '_')}", ROOT / "app.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _APPS[account] = module
+    return _APPS[account]
 
 
 directory = load_directory
@@ -37,15 +59,16 @@ class Slack:
     client: Client
     standin: Any
     runner: Any = None
+    app: Any = None  # the front door's app module (app.py imported as shared-services)
 
     def signed(self, body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
         return signed_headers(body, secret=secret, timestamp=timestamp)
 
-    def command_body(self, text: str, user: str = "dave") -> str:
-        return command_body(text, user, self.standin.response_url())
+    def command_body(self, text: str, user: str = "dave", **fields: Any) -> str:
+        return command_body(text, user, fields.pop("response_url", None) or self.standin.response_url(), **fields)
 
-    def command(self, text: str, user: str = "dave", headers: dict[str, str] | None = None) -> Any:
-        body = self.command_body(text, user)
+    def command(self, text: str, user: str = "dave", headers: dict[str, str] | None = None, **fields: Any) -> Any:
+        body = self.command_body(text, user, **fields)
         return self.client.http.post("/slack/commands", body=body, headers=headers or self.signed(body))
 
     def click(self, action_id: str, value: str, user: str) -> Any:

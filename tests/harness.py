@@ -51,6 +51,7 @@ def reset_caches() -> None:
     slack._provider.cache_clear()
     slack.forget_groups()
     http.use_lambda_client(None)
+    http.forget_unusable()
     from chalicelib import alerts
 
     alerts.forget_caches()

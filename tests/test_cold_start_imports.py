@@ -27,8 +27,9 @@ def test_importing_app_defers_what_only_some_invocations_need():
 
 
 def test_a_lambda_cold_start_validates_the_policy_core_and_builds_no_section_model():
-    """Inside Lambda app.py validates only what the peer pattern needs; each section's models are built (and the
-    section validated) when a handler first reads it. See chalicelib/policy/__init__.py."""
+    """Inside Lambda app.py validates only what the peer pattern and the Slack routes need (the core, and the slack
+    section: only the front door defines Slack routes); each other section's models are built (and the section
+    validated) when a handler first reads it. See chalicelib/policy/__init__.py."""
     env = {**os.environ, "SWITCHBOARD_ACCOUNT_NAME": "prod", "SWITCHBOARD_POLICY_FILE": "policies/prod.yaml",
            "LAMBDA_TASK_ROOT": str(ROOT)}
     env.pop("AWS_CHALICE_CLI_MODE", None)
@@ -47,6 +48,6 @@ def test_a_lambda_cold_start_validates_the_policy_core_and_builds_no_section_mod
     """
     found = json.loads(subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True,
                                       text=True, check=True, timeout=60).stdout)
-    assert found["built"] == ["chalicelib.policy.schema.PolicyCore"]
-    assert found["pending"] == ["apps", "slack", "alerts", "promotion", "scaling", "rotation", "freezes"]
+    assert found["built"] == ["chalicelib.policy.schema.PolicyCore", "chalicelib.policy.schema.SlackSection"]
+    assert found["pending"] == ["apps", "alerts", "promotion", "scaling", "rotation", "freezes"]
     assert "chalicelib.alerts.policy.AlertsSection" in found["after_alerts"]

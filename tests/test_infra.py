@@ -178,15 +178,17 @@ def test_peer_link_forwards_what_a_switchboard_sender_puts():
 
 # ---- app.yaml <-> the Chalice app ----
 
-def _chalice_function_ids() -> set[str]:
+def _chalice_function_ids(chalice_app: Any = None) -> set[str]:
     from chalice.utils import to_cfn_resource_name
 
     import app  # conftest set SWITCHBOARD_ACCOUNT_NAME=prod, SWITCHBOARD_POLICY_FILE=policies/prod.yaml
 
-    names = [s.name for s in app.app.event_sources] + [f.name for f in app.app.pure_lambda_functions]
+    chalice_app = chalice_app or app.app
+    names = [s.name for s in chalice_app.event_sources] + [f.name for f in chalice_app.pure_lambda_functions]
     assert len(names) == len(set(names)) and names
-    # the REST API (Slack's request URLs) is one function, which Bolt also invokes asynchronously (lazy listeners)
-    api = {"APIHandler"} if app.app.routes else set()
+    # the REST API (Slack's request URLs: the front door only) is one function, which Bolt also invokes
+    # asynchronously (lazy listeners)
+    api = {"APIHandler"} if chalice_app.routes else set()
     return {to_cfn_resource_name(name) for name in names} | api
 
 
@@ -195,10 +197,12 @@ def _invoke_configs(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
             for res in _resources(template, "AWS::Lambda::EventInvokeConfig").values()}
 
 
-def test_app_yaml_configures_async_invocation_of_every_function():
+def test_app_yaml_configures_async_invocation_of_every_function(monkeypatch):
+    from tests.frontdoor_kit import app_for
+
     template = load_template(APP_TEMPLATE)
     configs = _invoke_configs(template)
-    assert set(configs) == _chalice_function_ids()
+    assert set(configs) == _chalice_function_ids(app_for(monkeypatch, "shared-services").app)  # the front door's
     account_outputs = load_template(ACCOUNT_TEMPLATE)["Outputs"]
     assert account_outputs["DeadLetterQueueArn"]["Export"]["Name"] == {
         "Fn::Sub": "${AWS::StackName}-DeadLetterQueueArn"}
@@ -211,15 +215,20 @@ def test_app_yaml_configures_async_invocation_of_every_function():
             "Fn::ImportValue": {"Fn::Sub": "${AccountStackName}-DeadLetterQueueArn"}}}}
 
 
-@pytest.fixture
-def merged_template(tmp_path, monkeypatch) -> dict[str, Any]:
-    """What `chalice package --stage prod --merge-template infra/app.yaml` writes, built in-process.
+def package(stage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], Any]:
+    """What `make package STAGE=<stage>` writes (infra.merge_template, then `chalice package --merge-template`),
+    built in-process; with the stage's Chalice app.
 
     Only the deployment zip is faked (building it would download wheels); the template generator, the
     merge and the YAML serializer are Chalice's own.
     """
+    import sys
+
     from chalice.cli.factory import CLIFactory
     from chalice.deploy.packager import LambdaDeploymentPackager
+
+    from infra import merge_template
+    from tests.frontdoor_kit import app_for
 
     zip_path = tmp_path / "deployment.zip"
     with zipfile.ZipFile(zip_path, "w") as zf:
@@ -228,25 +237,41 @@ def merged_template(tmp_path, monkeypatch) -> dict[str, Any]:
                         lambda self, project_dir, python_version: str(zip_path))
     # Chalice registers its CloudFormation tags on yaml.SafeLoader itself; keep that out of other tests.
     monkeypatch.setattr(yaml.SafeLoader, "yaml_multi_constructors", dict(yaml.SafeLoader.yaml_multi_constructors))
+    stage_app = app_for(monkeypatch, stage)
+    monkeypatch.setitem(sys.modules, "app", stage_app)  # Chalice imports `app`: the stage's, as chalice package would
+    merge = tmp_path / "merge.json"
+    assert merge_template.main([stage, str(merge)]) == 0
 
     factory = CLIFactory(project_dir=str(ROOT), environ={})
-    config = factory.create_config_obj("prod")
+    config = factory.create_config_obj(stage)
     packager = factory.create_app_packager(config, factory.create_package_options(), "cloudformation", "yaml",
-                                           merge_template=str(APP_TEMPLATE))
+                                           merge_template=str(merge))
     out = tmp_path / "out"
-    packager.package_app(config, str(out), "prod")
-    return load_template(out / "sam.yaml")
+    packager.package_app(config, str(out), stage)
+    return load_template(out / "sam.yaml"), stage_app.app
 
 
-def test_merged_template_wires_every_function_and_lints_clean(merged_template):
+@pytest.mark.parametrize("stage", ["prod", "shared-services"])
+def test_merged_template_wires_every_function_and_lints_clean(stage, tmp_path, monkeypatch):
+    merged_template, chalice_app = package(stage, tmp_path, monkeypatch)
     functions = _resources(merged_template, "AWS::Serverless::Function")
-    assert set(functions) == _chalice_function_ids()
+    assert set(functions) == _chalice_function_ids(chalice_app)
     assert set(_invoke_configs(merged_template)) == set(functions)
     # app.yaml tells cfn-lint to ignore its refs to functions it does not define; merged, they must resolve.
     for res in _resources(merged_template, "AWS::Lambda::EventInvokeConfig").values():
         res.pop("Metadata", None)
     matches = lint(json.dumps(merged_template), config=LINT_CONFIG)
     assert not matches, "\n".join(str(m) for m in matches)
+
+
+@pytest.mark.parametrize(("stage", "slack"), [("prod", False), ("stage", False), ("shared-services", True)])
+def test_only_the_front_door_has_an_api(stage, slack, tmp_path, monkeypatch):
+    """Accounts that are not slack.front_door define no Slack route, so their package has no API Gateway at all."""
+    merged_template, _ = package(stage, tmp_path, monkeypatch)
+    apis = {res["Type"] for res in merged_template["Resources"].values()} & {
+        "AWS::Serverless::Api", "AWS::ApiGateway::RestApi", "AWS::ApiGateway::Deployment"}
+    assert bool(apis) is slack
+    assert ("APIHandler" in merged_template["Resources"]) is slack
 
 
 # ---- localworld.provision <-> moto's CloudFormation ----
@@ -285,7 +310,7 @@ def world():
             _reset(url)  # moto's backends are per process: start from nothing
             sessions = {acct: session_for(assume(url, acct, REGION), REGION) for acct in [*WORLD, STAGE]}
             reports = {acct: provision_account(sessions[acct], account_name=name, peer_account_ids=peers,
-                                               peer_links=links)
+                                               peer_links=links, slack_front_door=acct == SHARED)
                        for acct, (name, peers, links) in WORLD.items()}
             reports[STAGE] = provision_account(sessions[STAGE], account_name="stage", peer_account_ids=[],
                                                peer_links=[])
@@ -341,11 +366,26 @@ def test_provisioned_dead_letter_queue_and_slack_secret(world, account):
     assert json.loads(attrs["Policy"])["Statement"][0]["Effect"] == "Deny"
 
     secrets = _client(world, account, "secretsmanager")
+    if account != SHARED:  # only the Slack front door holds a Slack secret
+        assert "SlackSecretArn" not in outputs
+        assert [s["Name"] for s in secrets.list_secrets()["SecretList"] if s["Name"] == "switchboard/slack"] == []
+        return
     secret = secrets.describe_secret(SecretId="switchboard/slack")
     assert secret["ARN"] == outputs["SlackSecretArn"]
     assert secret["KmsKeyId"] == outputs["KeyArn"]
     value = json.loads(secrets.get_secret_value(SecretId="switchboard/slack")["SecretString"])
     assert set(value) == {"signing_secret", "bot_token"}
+
+
+def test_the_templates_placeholder_is_one_the_front_door_refuses():
+    """infra/account.yaml creates the secret with a placeholder; the front door refuses it (503) until replaced."""
+    from chalicelib.frontdoor import slack
+
+    template = load_template(ACCOUNT_TEMPLATE)
+    created = json.loads(template["Resources"]["SlackSecret"]["Properties"]["SecretString"])
+    assert set(created.values()) == {slack.PLACEHOLDER}
+    with pytest.raises(slack.SlackSecretUnusable, match="signing_secret is still the placeholder REPLACE_ME"):
+        slack.parse_credentials("switchboard/slack", created)
 
 
 @pytest.mark.parametrize("account", [*WORLD, STAGE])
@@ -453,15 +493,17 @@ def test_report_lists_every_gap_filled(world):
 
 
 def test_provisioning_again_keeps_what_is_there(world):
-    session = world["sessions"][PROD]
-    secrets = _client(world, PROD, "secretsmanager")
+    session = world["sessions"][SHARED]
+    secrets = _client(world, SHARED, "secretsmanager")
     secrets.put_secret_value(SecretId="switchboard/slack", SecretString='{"signing_secret": "s", "bot_token": "t"}')
-    name, peers, links = WORLD[PROD]
-    again = provision_account(session, account_name=name, peer_account_ids=peers, peer_links=links)
-    assert again.stacks == world["reports"][PROD].stacks
-    assert again.outputs == world["reports"][PROD].outputs
+    name, peers, links = WORLD[SHARED]
+    again = provision_account(session, account_name=name, peer_account_ids=peers, peer_links=links,
+                              slack_front_door=True)
+    assert again.stacks == world["reports"][SHARED].stacks
+    assert again.outputs == world["reports"][SHARED].outputs
     assert json.loads(secrets.get_secret_value(SecretId="switchboard/slack")["SecretString"])["bot_token"] == "t"
-    statements = json.loads(_client(world, PROD, "events").describe_event_bus(Name="default")["Policy"])["Statement"]
+    statements = json.loads(_client(world, SHARED, "events").describe_event_bus(Name="default")["Policy"])[
+        "Statement"]
     assert sorted(s["Sid"] for s in statements) == ["switchboard-peers", "switchboard-source-is-switchboard-only"]
     (statement,) = [s for s in statements if s["Sid"] == "switchboard-peers"]
     assert sorted(statement["Principal"]["AWS"]) == sorted(peers)

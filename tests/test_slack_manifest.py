@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-import app
 from chalicelib.policy import load
+from tests.frontdoor_kit import app_for
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((ROOT / "docs" / "slack-app-manifest.yaml").read_text())
@@ -18,8 +18,9 @@ FRONT_DOOR_POLICY = load(ROOT / "chalicelib" / "policies" / "shared-services.yam
 SCOPES = {"chat_postMessage": "chat:write", "chat_update": "chat:write", "usergroups_list": "usergroups:read"}
 
 
-def test_request_urls_are_the_routes_the_app_serves():
-    routes = {path for path, methods in app.app.routes.items() if "POST" in methods}
+def test_request_urls_are_the_routes_the_app_serves(monkeypatch):
+    front_door = app_for(monkeypatch, "shared-services")  # only the front door serves Slack
+    routes = {path for path, methods in front_door.app.routes.items() if "POST" in methods}
     [command] = MANIFEST["features"]["slash_commands"]
     urls = {command["url"], MANIFEST["settings"]["interactivity"]["request_url"]}
     assert {u.removeprefix("API_URL") for u in urls} == routes == {"/slack/commands", "/slack/interactive"}

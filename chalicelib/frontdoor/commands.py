@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,7 +21,6 @@ from chalicelib.capabilities import Capability
 from chalicelib.frontdoor import blocks, decisions, grammar, mrkdwn, rbac, slack, targets
 from chalicelib.frontdoor.grammar import Command, ParseError
 from chalicelib.policy.schema import Flow, Policy
-from chalicelib.settings import get_settings
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
 
@@ -39,11 +37,7 @@ class Asked(BaseModel):
     request_id: str = Field(min_length=1, max_length=200)
 
     def response_url_ok(self) -> bool:
-        url = urlparse(self.response_url)
-        local = get_settings().slack_api_url
-        if local:  # the local world: the Slack stand-in on loopback
-            return f"{url.scheme}://{url.netloc}" == "{0.scheme}://{0.netloc}".format(urlparse(local))
-        return url.scheme == "https" and url.hostname == "hooks.slack.com"
+        return slack.response_url_ok(self.response_url)
 
 
 @dataclass

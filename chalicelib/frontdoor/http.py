@@ -1,28 +1,36 @@
-"""Slack's request URLs, served by slack-bolt: signature check and ack inside Slack's 3 s, work in lazy listeners.
+"""Slack's request URLs, served by slack-bolt: checked at the door, ack inside Slack's 3 s, work in lazy listeners.
 
-- Verification is Bolt's (v0 HMAC-SHA256 over ``v0:{timestamp}:{body}``, constant-time compare, 5-minute window):
-  a missing, wrong or stale signature is answered 401 before any listener runs.
+- The door (``door.py``, before Bolt sees anything): only the front-door account serves Slack (404 elsewhere);
+  the Slack secret must be usable (503 while it is missing, empty or infra's placeholder); the signature is
+  verified here, with the current signing secret or, during a rotation window, the previous one (Bolt verifies
+  with one secret, so its own check is off); a missing, wrong, stale or non-numeric-timestamp signature is 401;
+  the signed body must name the workspace and app policy pins (401). Every refusal is logged, measured and
+  audited (an unusable secret once per container). Bolt's lazy-mode headers are dropped from anything but
+  Bolt's own re-invocation of this function.
 - ``ack`` answers at once: a parse error is answered in the ack itself (the grammar is pure and fast);
   everything else ("on it") is done by the lazy listener, which Bolt runs by invoking this same Lambda function
   asynchronously (``lambda:InvokeFunction`` on itself). The local world injects its own runner through
   ``use_lambda_client`` because there is no Lambda there.
 - A lazy run is processed once per Slack trigger (the ledger), so a retried async invocation does not act twice.
+- Answers go only to response_urls on Slack's host (``slack.response_url_ok``); a request naming another is
+  refused and audited before any work.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import aws
 from chalicelib import policy as policies
-from chalicelib.frontdoor import blocks, commands, decisions, grammar, mrkdwn, slack
-from chalicelib.observability import logger
-from chalicelib.state import ledger
+from chalicelib.frontdoor import blocks, commands, decisions, door, grammar, mrkdwn, slack
+from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.state import audit, ledger
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {"handler": None, "credentials": None, "lambda_client": None}
+_state: dict[str, Any] = {"handler": None, "credentials": None, "lambda_client": None, "app": None}
 
 
 def use_lambda_client(client: Any) -> None:
@@ -34,26 +42,117 @@ def use_lambda_client(client: Any) -> None:
 
 def handle(chalice_app: Any) -> Any:
     _state["chalice_app"] = chalice_app  # its lambda_context bounds the ledger's in-progress lock
-    return _handler(chalice_app).handle(chalice_app.current_request)
+    request = chalice_app.current_request
+    admitted = _admit(request)
+    if isinstance(admitted, door.Refusal):
+        return _refuse(request, admitted)
+    return _handler(chalice_app, admitted).handle(request)
 
 
-def _handler(chalice_app: Any) -> Any:
+def _admit(request: Any) -> slack.Credentials | door.Refusal:
+    """The door's checks (see door.py), in order; the credentials when the request may go on to Bolt."""
+    from slack_sdk.signature import Clock
+
+    current = policies.current()
+    refusal = door.not_the_front_door(current.account.name, current.slack.front_door)
+    if refusal:
+        return refusal
+    _drop_lazy_headers(request)
+    try:
+        creds = slack.credentials()
+    except slack.SlackSecretUnusable as exc:
+        return _unusable(str(exc))
+    refusal = door.unpinned(current.slack.team_id, current.slack.api_app_id)
+    if refusal:
+        return _unusable(refusal.reason, refusal.metric)
+    body = request.raw_body.decode("utf-8", errors="replace") if request.raw_body else ""
+    now = Clock().now()  # slack_sdk's clock, as Bolt's own check would read it
+    refusal = door.signature_problem(body, request.headers, creds.signing_secrets(datetime.fromtimestamp(now, UTC)),
+                                     now)
+    if refusal:
+        return refusal
+    named = door.named_in(body)
+    return (door.foreign_workspace(named, current.slack.team_id, current.slack.api_app_id)
+            or door.foreign_response_url(named, slack.response_url_ok) or creds)
+
+
+def _drop_lazy_headers(request: Any) -> None:
+    """Bolt's lazy-mode headers mean "run this listener now, without an ack": only Bolt's re-invocation of this
+    function may set them. From anywhere else they are dropped (and the request served as Slack sent it)."""
+    from chalice.app import CaseInsensitiveMapping
+
+    found = [name for name in door.LAZY_HEADERS if name in request.headers]
+    if not found or door.self_invocation(request.to_original_event()):
+        return
+    request.headers = CaseInsensitiveMapping({k: v for k, v in request.headers.items() if k not in door.LAZY_HEADERS})
+    reason = f"Bolt's lazy-mode header(s) {', '.join(found)} from outside: dropped"
+    logger.warning("slack request: lazy-mode headers dropped", extra={"headers": found})
+    metrics.add_metric(name="SlackLazyHeadersDropped", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
+    audit.record(action="frontdoor.request", target=f"http{request.path}", outcome=audit.Outcome.REJECTED,
+                 correlation_id=_correlation(request), capability="frontdoor", reason=reason)
+
+
+def _unusable(reason: str, metric: str = "SlackSecretUnusable") -> door.Refusal:
+    """The front door cannot serve Slack until an operator acts: say so loudly, audit it once per container."""
+    logger.error(f"Slack front door unusable: {reason}")
+    refusal = door.Refusal(503, reason, metric)
+    with _lock:
+        first = reason not in _audited_unusable
+        _audited_unusable.add(reason)
+    if first:
+        audit.record(action="frontdoor.start", target="slack", outcome=audit.Outcome.FAILED,
+                     correlation_id=f"frontdoor-start:{metric}", capability="frontdoor", reason=reason)
+    return refusal
+
+
+_audited_unusable: set[str] = set()  # reasons this container has audited already
+
+
+def forget_unusable() -> None:
+    """Audit the next unusable-front-door reason again (a new container; tests)."""
+    with _lock:
+        _audited_unusable.clear()
+
+
+def _refuse(request: Any, refusal: door.Refusal) -> Any:
+    from chalice import Response
+
+    metrics.add_metric(name=refusal.metric, unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
+    if refusal.status != 503:  # an unusable front door was logged and audited in _unusable
+        logger.warning("slack request refused", extra={"status": refusal.status, "reason": refusal.reason})
+        audit.record(action="frontdoor.request", target=f"http{request.path}", outcome=audit.Outcome.REJECTED,
+                     correlation_id=_correlation(request), capability="frontdoor", reason=refusal.reason)
+    return Response(status_code=refusal.status, body={"error": refusal.reason},
+                    headers={"Content-Type": "application/json"})
+
+
+def _correlation(request: Any) -> str:
+    context = request.context or {}
+    return f"http:{context.get('requestId') or context.get('extendedRequestId') or 'unknown'}"
+
+
+def _handler(chalice_app: Any, creds: slack.Credentials) -> Any:
     from slack_bolt.adapter.aws_lambda.chalice_handler import ChaliceSlackRequestHandler
 
-    creds = slack.credentials()  # cached by Powertools Parameters; a rotated secret rebuilds the Bolt app
-    with _lock:
-        if _state["handler"] is None or _state["credentials"] != creds:
+    with _lock:  # a rotated secret (Powertools Parameters' cache expired) rebuilds the Bolt app
+        if _state["handler"] is None or _state["credentials"] != creds or _state["app"] is not chalice_app:
             client = _state["lambda_client"] or aws.client("lambda")
             _state["handler"] = ChaliceSlackRequestHandler(_bolt(creds), chalice_app, lambda_client=client)
             _state["credentials"] = creds
+            _state["app"] = chalice_app
         return _state["handler"]
 
 
 def _bolt(creds: slack.Credentials) -> Any:
     from slack_bolt import App
 
+    # Bolt's own signature check is off: the door verified the request (with the previous secret too, while a
+    # rotation lasts), which Bolt's single-secret check cannot.
     app = App(signing_secret=creds.signing_secret, client=slack.web(creds.bot_token), process_before_response=True,
-              token_verification_enabled=False, logger=logging.getLogger("switchboard.bolt"))
+              token_verification_enabled=False, request_verification_enabled=False,
+              logger=logging.getLogger("switchboard.bolt"))
     app.command(policies.current().slack.command)(ack=_ack_command, lazy=[_run_command])
     app.action("decision_approve")(ack=_ack_action, lazy=[_approve])
     app.action("decision_reject")(ack=_ack_action, lazy=[_reject])

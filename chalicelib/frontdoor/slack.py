@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalicelib import aws, policy
 from chalicelib.frontdoor.models import OutboxItem
@@ -29,10 +30,28 @@ MAX_OUTBOX_ATTEMPTS = 12  # with a 5-minute schedule: an hour of trying before a
 RESPONSE_URL_LIFETIME = timedelta(minutes=30)
 
 
+PLACEHOLDER = "REPLACE_ME"  # noqa: S105 - what infra/account.yaml creates the secret with, never a real value
+
+
+class SlackSecretUnusable(RuntimeError):
+    """The Slack secret is missing, empty, a placeholder or malformed: the front door cannot serve Slack."""
+
+
 @dataclass(frozen=True)
 class Credentials:
     signing_secret: str
     bot_token: str
+    # during a rotation of the signing secret in Slack: the old one, still accepted until ``previous_valid_until``
+    previous_signing_secret: str | None = None
+    previous_valid_until: datetime | None = None
+
+    def signing_secrets(self, now: datetime) -> tuple[str, ...]:
+        """The signing secrets a request may be signed with at ``now``: the current one, then the previous one
+        while its rotation window lasts."""
+        previous = self.previous_signing_secret
+        if previous and self.previous_valid_until is not None and now < self.previous_valid_until:
+            return self.signing_secret, previous
+        return (self.signing_secret,)
 
     def __repr__(self) -> str:  # never let a secret reach a log line through repr()
         return "Credentials(signing_secret='***', bot_token='***')"
@@ -46,12 +65,45 @@ def _provider() -> Any:
 
 
 def credentials() -> Credentials:
+    """The Slack app's secrets; raises ``SlackSecretUnusable`` (naming the field, never its value) for a secret
+    that is missing, not JSON, empty, still infra/account.yaml's placeholder, or with a malformed rotation window."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+
     name = policy.current().slack.secret_name
-    value = _provider().get(name, transform="json", max_age=get_settings().secret_max_age_seconds)
-    missing = [k for k in ("signing_secret", "bot_token") if not value.get(k)]
-    if missing:
-        raise RuntimeError(f"secret {name} lacks {', '.join(missing)}")
-    return Credentials(value["signing_secret"], value["bot_token"])
+    try:
+        value = _provider().get(name, transform="json", max_age=get_settings().secret_max_age_seconds)
+    except TransformParameterError:
+        raise SlackSecretUnusable(f"secret {name} is not JSON") from None  # (its text is never quoted)
+    except GetParameterError as exc:
+        raise SlackSecretUnusable(f"secret {name} cannot be read: {_clip(exc)}") from None
+    return parse_credentials(name, value)
+
+
+def parse_credentials(name: str, value: Any) -> Credentials:
+    """``credentials()``'s checks over the secret's JSON (pure)."""
+    if not isinstance(value, dict):
+        raise SlackSecretUnusable(f"secret {name} is not a JSON object")
+    problems = [f"{k} is missing or empty" for k in ("signing_secret", "bot_token")
+                if not isinstance(value.get(k), str) or not value[k].strip()]
+    problems += [f"{k} is still the placeholder {PLACEHOLDER}" for k in ("signing_secret", "bot_token",
+                                                                         "previous_signing_secret")
+                 if isinstance(value.get(k), str) and value[k].strip() == PLACEHOLDER]
+    previous, until = value.get("previous_signing_secret"), value.get("previous_valid_until")
+    valid_until = None
+    if previous is not None or until is not None:
+        if not isinstance(previous, str) or not previous.strip():
+            problems.append("previous_valid_until is set but previous_signing_secret is missing or empty")
+        try:
+            valid_until = datetime.fromisoformat(str(until)) if until is not None else None
+        except ValueError:
+            valid_until = None
+        if valid_until is None or valid_until.tzinfo is None:
+            problems.append("previous_valid_until must be an ISO 8601 time with a time zone "
+                            "(e.g. 2026-01-31T12:00:00Z)")
+            valid_until = None
+    if problems:
+        raise SlackSecretUnusable(f"secret {name}: {'; '.join(problems)}")
+    return Credentials(value["signing_secret"], value["bot_token"], previous or None, valid_until)
 
 
 def retry_handlers() -> list[Any]:
@@ -76,37 +128,66 @@ def web(token: str | None = None) -> Any:
 # ---- who is in which user group (for RBAC) ----
 
 _groups_lock = threading.Lock()
-_groups: tuple[float, dict[str, frozenset[str]]] = (0.0, {})
+_groups: tuple[float, dict[str, frozenset[str]]] | None = None  # (monotonic time filled, members); None: never
 GROUPS_MAX_AGE = 300.0
+
+
+def fresh(filled_at: float | None, max_age: float, now: float) -> bool:
+    """Whether a cache filled at monotonic time ``filled_at`` may still be used at ``now``. Never filled is stale,
+    whatever the clock says: a fresh Lambda microVM starts ``time.monotonic()`` near 0."""
+    return filled_at is not None and 0.0 <= now - filled_at <= max_age
 
 
 def groups_of(user: str, client: Any = None) -> frozenset[str]:
     """The user-group ids the user belongs to (``usergroups.list`` with users, cached for 5 minutes)."""
     global _groups
     with _groups_lock:
-        fetched_at, members = _groups
-        if time.monotonic() - fetched_at > GROUPS_MAX_AGE:
+        if _groups is None or not fresh(_groups[0], GROUPS_MAX_AGE, time.monotonic()):
             answer = (client or web()).usergroups_list(include_users=True)
             by_user: dict[str, set[str]] = {}
             for group in answer.get("usergroups", []):
                 for member in group.get("users", []):
                     by_user.setdefault(member, set()).add(group["id"])
-            members = {u: frozenset(g) for u, g in by_user.items()}
-            _groups = (time.monotonic(), members)
+            _groups = (time.monotonic(), {u: frozenset(g) for u, g in by_user.items()})
+        members = _groups[1]
     return members.get(user, frozenset())
 
 
 def forget_groups() -> None:
     global _groups
     with _groups_lock:
-        _groups = (0.0, {})
+        _groups = None
 
 
 # ---- deliveries ----
 
+SLACK_RESPONSE_URL_HOST = "hooks.slack.com"
+
+
+def response_url_ok(url: str) -> bool:
+    """Whether Switchboard may post to this response_url: Slack's (``https://hooks.slack.com/...``), or in the local
+    world the Slack stand-in's (the scheme and host of ``SWITCHBOARD_SLACK_API_URL``, and then nothing else).
+    Whoever forges a request must not choose where the answer goes."""
+    try:
+        parsed = urlsplit(url)
+        port = parsed.port
+    except ValueError:
+        return False
+    if parsed.username is not None or parsed.password is not None:
+        return False
+    local = get_settings().slack_api_url
+    if local:
+        stand_in = urlsplit(local)
+        return (parsed.scheme, parsed.netloc) == (stand_in.scheme, stand_in.netloc)
+    return parsed.scheme == "https" and parsed.hostname == SLACK_RESPONSE_URL_HOST and port is None
+
+
 def _send(method: str, payload: dict[str, Any]) -> None:
     if method == "response_url":
         from slack_sdk.webhook import WebhookClient
+
+        if not response_url_ok(payload["url"]):
+            raise ValueError("response_url is not on Slack's host")
 
         body = {k: v for k, v in payload.items() if k not in ("url", "fallback")}
         answer = WebhookClient(payload["url"], retry_handlers=retry_handlers(), timeout=10).send_dict(body)
@@ -125,7 +206,17 @@ def _send(method: str, payload: dict[str, Any]) -> None:
 
 
 def deliver(method: str, payload: dict[str, Any], *, correlation_id: str, target: str) -> bool:
-    """Send now (with slack_sdk's retries); on failure keep it in the outbox. True when delivered."""
+    """Send now (with slack_sdk's retries); on failure keep it in the outbox. True when delivered.
+
+    A response_url that is not Slack's is never posted to (nor kept): refused, measured and audited."""
+    if method == "response_url" and not response_url_ok(str(payload.get("url", ""))):
+        host = urlsplit(str(payload.get("url", ""))).netloc[:100] or "none"
+        reason = f"response_url host {host!r} is not Slack's: not posted"
+        logger.warning("slack delivery refused", extra={"method": method, "reason": reason})
+        metrics.add_metric(name="SlackResponseUrlRefused", unit=MetricUnit.Count, value=1)
+        audit.record(action=f"slack.{method}", target=target, outcome=audit.Outcome.REJECTED,
+                     correlation_id=correlation_id, capability="frontdoor", reason=reason)
+        return False
     try:
         _send(method, payload)
         return True

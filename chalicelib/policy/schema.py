@@ -95,6 +95,10 @@ class SlackSection(Strict):
     command: Annotated[str, StringConstraints(pattern=r"^/[a-z0-9_-]+$")] = "/ops"
     front_door: Name | None = None  # account name (this one or a peer) where the Slack app points
     secret_name: str = "switchboard/slack"  # noqa: S105 - a Secrets Manager name, not a secret
+    # the one workspace and Slack app the front door answers (Slack's "Basic Information" page: App ID; the
+    # workspace's Team ID); a signed request from any other is refused with 401. Required in the front door.
+    team_id: Annotated[str, StringConstraints(pattern=r"^T[A-Z0-9]{2,20}$")] | None = None
+    api_app_id: Annotated[str, StringConstraints(pattern=r"^A[A-Z0-9]{2,20}$")] | None = None
     # environment -> role -> Slack user ids and user-group ids holding that role there
     roles: dict[Name, dict[Role, tuple[SlackPrincipal, ...]]] = Field(default_factory=dict)
     # environments where an approval must come from someone who is neither the requester nor the commit author
