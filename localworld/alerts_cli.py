@@ -53,12 +53,20 @@ def labels_from(inputs: list[str], policy: Any, state: str | None) -> dict[str, 
         if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
             return {**data, **({"state": state} if state else {})}
         raise ValueError(f"{inputs[0]} is neither an alarm event nor a JSON object of string labels")
+    from chalicelib.alerts import matchers
+
     labels: dict[str, str] = {}
-    for item in inputs:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise ValueError(f"{item!r} is not label=value")
-        labels[{"env": "environment", "alertname": "alarm"}.get(name, name)] = value
+    for item in inputs:  # label=value or label="value", read by the one matcher parser (Alertmanager's grammar)
+        try:
+            given = matchers.parse(item)
+        except matchers.MatcherError as exc:
+            raise ValueError(f"{item!r} is not label=value: {exc}") from None
+        if given.op != "=":
+            raise ValueError(f"{item!r} is not label=value (a label has a value, not {given.op})")
+        labels[given.label] = given.value
+    for alias, name in matchers.ALIASES.items():  # alertname=X is the alarm's name, env=Y its environment
+        if alias in labels and name not in labels:
+            labels[name] = labels.pop(alias)
     labels.setdefault("state", state or "ALARM")
     return labels
 

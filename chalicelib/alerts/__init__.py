@@ -2,7 +2,7 @@
 resolved in place (issue 4). Alertmanager's routing and grouping plus PagerDuty-style incidents.
 
     policy.py      the alerts section as written in YAML (receivers, route tree, inhibit rules, time intervals)
-    matchers.py    label matchers (=, !=, =~, !~), pure
+    matchers.py    label matchers: Alertmanager's grammar (one parser for routes, inhibit rules, silences), RE2
     routing.py     the compiled route tree; route(labels) -> routes; explain() for `switchboard routes test`
     model.py       alarm event -> alerts and their labels (tags looked up and cached)
     incidents.py   the incident state machine (group_wait/interval/repeat, flapping, escalation, ack), pure

@@ -78,7 +78,7 @@ def inhibited_by(rules: Sequence[InhibitRule], labels: Mapping[str, str], fp: st
         for other_fp, other in sources:
             if other_fp == fp or not m.match_all(source, other):
                 continue
-            if all(other.get(name, "") == labels.get(name, "") for name in rule.equal):
+            if all((m.lookup(other, name) or "") == (m.lookup(labels, name) or "") for name in rule.equal):
                 return other.get("alarm", other_fp)
     return None
 

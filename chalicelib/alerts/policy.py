@@ -63,16 +63,18 @@ ALL_LABELS = "..."  # group_by: [...] groups by every label (one group per alert
 
 
 def _matcher(text: str) -> str:
+    """One entry of a ``matchers:`` list: one matcher or several (``a=b, c=~"d|e"``, braces allowed), as in
+    Alertmanager's config; a regex must compile with RE2."""
     try:
-        m.parse(text)
+        m.parse_matchers(text)
     except m.MatcherError as exc:
         raise ValueError(str(exc)) from None
     return text
 
 
 def _label(text: str) -> str:
-    if text != ALL_LABELS and not m.LABEL.fullmatch(text):
-        raise ValueError(f"{text!r} is not a label name")
+    if not text:  # Alertmanager's UTF-8 label names: any non-empty text
+        raise ValueError("a label name cannot be empty")
     return text
 
 
@@ -229,6 +231,8 @@ class AlertsSection(Section):
                 yield root, "the root route takes every alert: it has no matchers", (*root, "matchers")
             if self.route.mute_time_intervals:
                 yield root, "the root route cannot have mute_time_intervals", (*root, "mute_time_intervals")
+            if self.route.continue_:
+                yield root, "the root route cannot have continue (it is the last resort)", (*root, "continue")
             yield from self._route(self.route, root, receivers)
         for name, interval in self.time_intervals.items():
             entry = ("alerts", "time_intervals", name)
@@ -256,6 +260,13 @@ class AlertsSection(Section):
                 yield path, f"unknown time interval '{name}'", (*path, "mute_time_intervals", i)
         if route.group_by and ALL_LABELS in route.group_by and len(route.group_by) > 1:
             yield path, "group_by '...' (every label) cannot be combined with other labels", (*path, "group_by")
+        for i, name in enumerate(route.group_by or ()):
+            if name in (route.group_by or ())[:i]:
+                yield path, f"duplicated label '{name}' in group_by", (*path, "group_by", i)
+        for option in ("group_interval", "repeat_interval"):
+            value = getattr(route, option)
+            if value is not None and int(value[:-1]) == 0:
+                yield path, f"{option} cannot be zero (it would notify at every flush)", (*path, option)
         for i, child in enumerate(route.routes):
             yield from self._route(child, (*path, "routes", i), receivers)
 

@@ -118,9 +118,11 @@ def chain(root: Node, target: Node) -> list[Node]:
 
 
 def group_labels(node: Node, labels: Mapping[str, str]) -> dict[str, str]:
-    """The labels that identify the alert's group on this route (only those the alert has)."""
+    """The labels that identify the alert's group on this route (only those the alert has; ``alertname`` and
+    ``env`` through their aliases, as matchers read them)."""
     names = sorted(labels) if node.options.group_by is None else node.options.group_by
-    return {name: labels[name] for name in names if name in labels}
+    found = {name: m.lookup(labels, name) for name in names}
+    return {name: value for name, value in found.items() if value is not None}
 
 
 def group_key(node: Node, labels: Mapping[str, str]) -> str:

@@ -38,7 +38,10 @@ class SilenceItem(Model):
 
     pk = UnicodeAttribute(hash_key=True)  # "silence"
     sk = UnicodeAttribute(range_key=True)  # the silence id, e.g. prod.s9f2c1e0a
-    matchers = JSONAttribute()  # ["alarm=~web-.*", "environment=prod"]
+    matchers = JSONAttribute()  # ["alarm=~web-.*", 'environment="prod"'], each in Alertmanager's grammar
+    # "alertmanager": `matchers` is read with the one matcher grammar; absent (silences stored before it): read as
+    # they were written (label<op>value, the value verbatim), so a stored silence keeps its meaning
+    syntax = UnicodeAttribute(null=True)
     author = UnicodeAttribute()  # Slack user id
     reason = UnicodeAttribute()
     starts_at = UnicodeAttribute()  # iso (clock.iso)
@@ -69,8 +72,17 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+SYNTAX = "alertmanager"
+
+
+def _matchers(item: SilenceItem) -> tuple[m.Matcher, ...]:
+    if item.syntax == SYNTAX:
+        return m.parse_all(item.matchers)
+    return tuple(m.parse_legacy(text) for text in item.matchers)
+
+
 def _of(item: SilenceItem) -> Silence:
-    return Silence(id=item.sk, matchers=m.parse_all(item.matchers), author=item.author, reason=item.reason,
+    return Silence(id=item.sk, matchers=_matchers(item), author=item.author, reason=item.reason,
                    starts_at=_parse_time(item.starts_at), ends_at=_parse_time(item.ends_at), ended_by=item.ended_by)
 
 
@@ -90,7 +102,7 @@ def create(matchers: Sequence[m.Matcher], *, duration: timedelta, author: str, r
     check(matchers, duration)
     silence_id = ids.new_silence_id(environment)
     ends = now + duration
-    item = SilenceItem(PARTITION, silence_id, matchers=[x.as_text() for x in matchers], author=author,
+    item = SilenceItem(PARTITION, silence_id, matchers=[x.as_text() for x in matchers], syntax=SYNTAX, author=author,
                        reason=reason[:MAX_REASON], starts_at=iso(now), ends_at=iso(ends), created_at=iso(now),
                        expires_at=ends + KEEP_AFTER_END)
     try:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import difflib
 import re
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
+from chalicelib.alerts import matchers as _matchers
 from chalicelib.capabilities import Capability
 from chalicelib.policy.schema import Role
 
@@ -28,24 +28,16 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
 _DIGITS = re.compile(r"[0-9]+")
 _DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
 _UNIT_SECONDS = (86_400, 3_600, 60, 1)
-_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-_OPS = ("=~", "!~", "!=", "=")  # longest first
-_REGEX_OPS = frozenset({"=~", "!~"})
 
 _NAME_RULE = "use letters, digits and ._:/@+-, starting with a letter or digit, up to 200 characters"
 _DURATION_HINT = "use e.g. 30m, 2h, 1d"
-_MATCHER_HINT = "use label=value, label!=value, label=~regex or label!~regex"
+_MATCHER_HINT = _matchers.HINT
 _ARTICLES = {"app": "an app", "environment": "an environment", "id": "an id", "incident": "an incident"}
 
 
+Matcher = _matchers.Matcher  # silences' matchers are the alerts' own (one parser, one type)
+
 _RANK = {None: 0, Role.VIEWER: 1, Role.OPERATOR: 2, Role.APPROVER: 3, Role.ADMIN: 4}  # a flag may raise the role
-
-
-@dataclass(frozen=True)
-class Matcher:
-    label: str
-    op: str  # one of "=", "!=", "=~", "!~"
-    value: str
 
 
 @dataclass(frozen=True)
@@ -168,30 +160,6 @@ def _entries(token: str) -> int:
     return int(token)
 
 
-def _matcher(token: str) -> Matcher:
-    label = _LABEL.match(token)
-    rest = token[label.end():] if label else ""
-    op = next((o for o in _OPS if rest.startswith(o)), None)
-    if label is None or op is None or len(rest) == len(op):
-        raise _Invalid(f"{_q(token)} is not a matcher ({_MATCHER_HINT})")
-    value = rest[len(op):]
-    if op in _REGEX_OPS:
-        problem = None
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                re.compile(value)
-        except re.error as e:
-            problem = str(e)
-        except RecursionError:
-            problem = "nested too deeply"
-        except OverflowError as e:
-            problem = str(e)
-        if problem is not None:
-            raise _Invalid(f"bad regex {_q(value)} in matcher {_q(token)}: {problem}")
-    return Matcher(label.group(), op, value)
-
-
 # -- one parser per command: positional tokens in, the args mapping out ---------------------------------------------
 
 
@@ -256,16 +224,27 @@ def _scale(t: _Tokens) -> dict[str, Any]:
     return {"target": target, "count": count, "duration": duration}
 
 
-def _silence(t: _Tokens) -> dict[str, Any]:
-    matchers: list[Matcher] = []
-    while t.peek() is not None and not t.at("for"):
-        matchers.append(_matcher(t.take()))
-    if not matchers:
+def _silence(text: str) -> tuple[dict[str, Any], list[str]]:
+    """The matchers are read from the raw text by the one matcher parser (Alertmanager's grammar: quoted values
+    may hold spaces, ``{a="b", c=~"d"}`` lists, spaces or commas between matchers, as ``amtool silence add``
+    takes them), up to the first word that does not start a matcher, which must be ``for``."""
+    try:
+        found, rest_at = _matchers.parse_leading(text)
+    except _matchers.MatcherError as e:
+        raise _Invalid(f"bad matcher in {_q(text)}: {e} ({_MATCHER_HINT})") from None
+    return {"matchers": found}, text[rest_at:].split()
+
+
+def _silence_rest(t: _Tokens, args: dict[str, Any]) -> dict[str, Any]:
+    word = t.peek()
+    if word is not None and not t.at("for"):
+        raise _Invalid(f"{_q(word)} is not a matcher ({_MATCHER_HINT})")
+    if not args["matchers"]:
         raise _Invalid("silence needs at least one matcher (e.g. alertname=HighCPU)")
     if not t.at("for"):
         raise _Invalid("silence needs 'for <duration>' after the matchers")
     duration = _duration(t.after_keyword("for", "duration"))
-    return {"matchers": tuple(matchers), "duration": duration, "reason": t.reason()}
+    return {**args, "duration": duration, "reason": t.reason()}
 
 
 def _audit(t: _Tokens) -> dict[str, Any]:
@@ -287,8 +266,10 @@ class _Spec:
     description: str
     capability: Capability
     role: Role | None
-    parse: Callable[[_Tokens], dict[str, Any]]
+    parse: Callable[..., dict[str, Any]]  # (tokens) -> args; with `raw`: (tokens, args from raw) -> args
     flag_roles: Mapping[str, Role | None] = field(default_factory=dict)  # accepted flags -> role each needs
+    # reads the start of the raw text after the command word: (text) -> (args, the remaining words to tokenise)
+    raw: Callable[[str], tuple[dict[str, Any], list[str]]] | None = None
 
 
 _SPECS: dict[str, _Spec] = {
@@ -312,7 +293,7 @@ _SPECS: dict[str, _Spec] = {
     ),
     "silence": _Spec(
         "<matcher...> for <duration> <reason...>", "silence alerts matching every matcher (label=value, !=, =~, !~)",
-        Capability.ALERTS, Role.OPERATOR, _silence,
+        Capability.ALERTS, Role.OPERATOR, _silence_rest, raw=_silence,
     ),
     "silences": _Spec("", "list active silences", Capability.ALERTS, Role.VIEWER, _no_args),
     "unsilence": _Spec("<id>", "end a silence early", Capability.ALERTS, Role.OPERATOR, _one("id")),
@@ -362,7 +343,11 @@ def parse(text: str, command_name: str = "/ops") -> Command:
     try:
         flags: set[str] = set()
         positionals: list[str] = []
-        for token in tokens[1:]:
+        raw_args: dict[str, Any] | None = None
+        rest = tokens[1:]
+        if spec.raw is not None:
+            raw_args, rest = spec.raw(stripped[len(word):].strip())
+        for token in rest:
             if not token.startswith("--"):
                 positionals.append(token)
             elif token[2:] in spec.flag_roles:
@@ -370,7 +355,8 @@ def parse(text: str, command_name: str = "/ops") -> Command:
             else:
                 accepted = ", ".join(f"--{f}" for f in spec.flag_roles) or "no flags"
                 raise _Invalid(f"unknown flag {_q(token)} ({name} accepts {accepted})")
-        args = spec.parse(_Tokens(name, positionals))
+        args = spec.parse(_Tokens(name, positionals)) if raw_args is None else \
+            spec.parse(_Tokens(name, positionals), raw_args)
     except _Invalid as e:
         raise ParseError(str(e), usage_line(name, command_name)) from None
     role = max([spec.role, *(spec.flag_roles[f] for f in flags)], key=_RANK.get) if flags else spec.role
