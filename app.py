@@ -8,12 +8,13 @@ with the stage's environment variables set), and at a Lambda cold start only its
 slack section, each other section on first use (see chalicelib/policy/__init__.py).
 """
 
-from chalice import Chalice, Cron, Rate
+from chalice import Cron, Rate
 
 from chalicelib import intake, policy
 from chalicelib.intake import Kind, patterns
+from chalicelib.lambda_app import App
 
-app = Chalice(app_name="switchboard")
+app = App(app_name="switchboard")  # Chalice, raising what Chalice and Bolt would swallow (lambda_app.py)
 POLICY = policy.current()
 
 

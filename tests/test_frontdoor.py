@@ -360,3 +360,51 @@ def test_the_signing_secret_and_token_never_reach_a_log(front):
     assert "Incoming request" in logged and "chat.postMessage" in logged  # debug logging really was on
     assert SIGNING_SECRET not in logged and BOT_TOKEN not in logged
     assert repr(slack_adapter.credentials()) == "Credentials(signing_secret='***', bot_token='***')"
+
+
+# ---- what is not ours, and what fails ----
+
+def test_a_command_this_app_does_not_own_gets_a_polite_200(front):
+    from localworld.slack_user import command_body
+
+    body = command_body("deploy everything", "dave", front.standin.response_url(), command="/deploy")
+    response = front.client.http.post("/slack/commands", body=body, headers=front.signed(body))
+    assert response.status_code == 200
+    text = json.loads(response.body)["text"]
+    assert "`/deploy` isn't mine" in text and "`/ops help`" in text
+    assert front.runner.drain() == 0  # nothing handed to a lazy listener
+
+
+def test_a_button_this_app_does_not_own_gets_200_and_a_note(front):
+    response = front.click("launch_missiles", "all", "dave")
+    assert response.status_code == 200
+    front.runner.drain()
+    [note] = front.standin.responses()
+    assert "`launch_missiles` isn't one of mine: nothing was done" in note["text"]
+
+
+def test_a_failing_lazy_listener_apologises_with_an_error_id_and_fails_the_invocation(front, monkeypatch):
+    """Bolt swallows a lazy listener's exception; Switchboard tells the person, audits it, and makes the Lambda
+    invocation fail so Lambda retries it and then dead-letters it. The retry (the ledger forgot it) does the work."""
+    calls = []
+
+    def flaky(asked, **kwargs):
+        calls.append(asked.text)
+        if len(calls) == 1:
+            raise RuntimeError("DynamoDB throttled")
+        return ["succeeded"]
+
+    monkeypatch.setattr(commands, "handle", flaky)
+    assert front.command("status web").status_code == 200
+    [(function, event)] = list(front.runner.pending)
+    front.runner.drain()
+    [apology] = front.standin.responses()
+    error_id = apology["text"].split("error id `")[1].split("`")[0]
+    assert "Sorry, that failed on my side" in apology["text"] and len(error_id) == 10
+    [failure] = front.runner.errors  # the invocation raised: Lambda would retry it
+    assert "InvocationFailed" in failure and error_id in failure
+    [entry] = [e for e in audit.for_target("slack/command") if e.outcome == "failed"]
+    assert error_id in entry.reason and "DynamoDB throttled" in entry.reason
+    front.runner.pending.append((function, event))  # Lambda's retry of the same invocation
+    front.runner.drain()
+    assert calls == ["status web", "status web"] and len(front.runner.errors) == 1

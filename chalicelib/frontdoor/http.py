@@ -19,11 +19,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import aws
+from chalicelib import aws, lambda_app
 from chalicelib import policy as policies
 from chalicelib.frontdoor import blocks, commands, decisions, door, grammar, mrkdwn, slack
 from chalicelib.observability import MetricUnit, logger, metrics
@@ -159,7 +161,30 @@ def _bolt(creds: slack.Credentials) -> Any:
     # Buttons on incident cards (alerts): each runs the /ops command it stands for (RBAC, forwarding, answer).
     for action_id in ("incident_ack", "silence_1h"):
         app.action(action_id)(ack=_ack_action, lazy=[_alert_button])
+    # Last (Bolt runs the first listener that matches): whatever else Slack sends this app is answered with 200
+    # and a short "not mine", never Bolt's 404 (which Slack shows the user as an error).
+    anything = re.compile(".*")
+    app.command(anything)(_not_mine_command)
+    app.action(anything)(ack=_ack_action, lazy=[_not_mine_action])
+    for register in (app.shortcut, app.view, app.options):
+        register(anything)(_ack_action)
     return app
+
+
+def _not_mine_command(ack: Any, body: dict[str, Any]) -> None:
+    ours = policies.current().slack.command
+    ack(response_type="ephemeral", text=f"{mrkdwn.code(str(body.get('command', '?')), 40)} isn't mine: this app "
+                                         f"answers {mrkdwn.code(ours)} (try {mrkdwn.code(ours + ' help')})")
+
+
+def _not_mine_action(body: dict[str, Any]) -> None:
+    url = body.get("response_url")
+    action = ((body.get("actions") or [{}])[0]).get("action_id", "?")
+    if url:
+        slack.deliver("response_url", {"url": url, "response_type": "ephemeral", "replace_original": False,
+                                       "text": f"the button {mrkdwn.code(str(action), 60)} isn't one of mine: "
+                                               "nothing was done"},
+                      correlation_id=f"slack:{body.get('trigger_id') or 'action'}", target="slack/unknown-action")
 
 
 # ---- listeners ----
@@ -183,13 +208,34 @@ def _ack_action(ack: Any) -> None:
     ack()
 
 
-def _once(kind: str, trigger: str, work: Any) -> Any:
+def _once(kind: str, trigger: str, work: Any, *, answer_to: str | None = None) -> Any:
+    """Run ``work`` once per Slack trigger. If it fails: the person is told (an apology with an error id, on the
+    response_url), it is logged with that id, measured (``LazyListenerFailed``) and audited, and the invocation
+    fails (``lambda_app.fail``: Bolt swallows the exception), so Lambda retries it (the ledger forgot the attempt)
+    and then dead-letters it."""
     def run(data: dict[str, Any]) -> dict[str, Any]:
         work()
         return {"done": True}
 
     context = getattr(_state.get("chalice_app"), "lambda_context", None)
-    return ledger.once(run, context=context)(data={"id": f"slack-{kind}:{trigger}"})
+    try:
+        return ledger.once(run, context=context)(data={"id": f"slack-{kind}:{trigger}"})
+    except Exception as exc:
+        error_id = uuid.uuid4().hex[:10]
+        lambda_app.fail(f"lazy {kind} listener failed (error id {error_id}): {type(exc).__name__}: {exc}")
+        logger.exception("lazy listener failed", extra={"error_id": error_id, "kind": kind})
+        metrics.add_metric(name="LazyListenerFailed", unit=MetricUnit.Count, value=1)
+        metrics.flush_metrics()
+        audit.record(action=f"frontdoor.{kind}", target=f"slack/{kind}", outcome=audit.Outcome.FAILED,
+                     correlation_id=f"slack:{trigger}", capability="frontdoor",
+                     reason=f"error id {error_id}: {type(exc).__name__}: {exc}")
+        if answer_to:
+            slack.deliver("response_url", {
+                "url": answer_to, "response_type": "ephemeral", "replace_original": False,
+                "text": f":warning: Sorry, that failed on my side (error id `{error_id}`). It is retried "
+                        "automatically; if nothing follows, tell the platform team and quote the error id."},
+                correlation_id=f"slack:{trigger}", target=f"slack/{kind}")
+        raise
 
 
 def _run_command(body: dict[str, Any]) -> None:
@@ -198,7 +244,8 @@ def _run_command(body: dict[str, Any]) -> None:
                            response_url=body["response_url"], channel=body.get("channel_id"),
                            request_id=f"slack:{body['trigger_id']}")
     logger.set_correlation_id(asked.request_id)
-    _once("command", body["trigger_id"], lambda: commands.handle(asked, parse_error_answered=True))
+    _once("command", body["trigger_id"], lambda: commands.handle(asked, parse_error_answered=True),
+          answer_to=body["response_url"])
 
 
 def _click(body: dict[str, Any], verdict: str) -> None:
@@ -214,7 +261,7 @@ def _click(body: dict[str, Any], verdict: str) -> None:
             "url": body["response_url"], "response_type": "ephemeral", "replace_original": False,
             "text": result.message}, correlation_id=request_id, target=f"decision/{action['value']}")
 
-    _once("action", request_id, work)
+    _once("action", request_id, work, answer_to=body.get("response_url"))
 
 
 def _alert_button(body: dict[str, Any]) -> None:
@@ -235,7 +282,7 @@ def _alert_button(body: dict[str, Any]) -> None:
     asked = commands.Asked(text=text, user=user, groups=tuple(sorted(slack.groups_of(user))),
                            response_url=body["response_url"], channel=(body.get("channel") or {}).get("id"),
                            request_id=request_id)
-    _once("action", request_id, lambda: commands.handle(asked))
+    _once("action", request_id, lambda: commands.handle(asked), answer_to=body.get("response_url"))
 
 
 def _approve(body: dict[str, Any]) -> None:
