@@ -1,10 +1,9 @@
 """infra/: the templates lint clean, agree with the code that uses what they create, and deploy into moto.
 
-- cfn-lint on every template, and on the template `chalice package --merge-template infra/app.yaml` builds;
+- cfn-lint on every template (the packaged template of every stage: tests/test_packaging.py);
 - account.yaml's tables are the PynamoDB models' (and Powertools Idempotency's) tables, named as in
   .chalice/config.json;
 - peer-link.yaml forwards exactly what a Switchboard sender puts on the bus;
-- app.yaml configures asynchronous invocation for every function the Chalice app defines;
 - localworld.provision deploys both templates into a real moto server for several accounts, filling every
   gap moto's CloudFormation leaves.
 """
@@ -13,13 +12,11 @@ from __future__ import annotations
 
 import json
 import typing
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from cfnlint.api import ManualArgs, lint, lint_file
+from cfnlint.api import ManualArgs, lint_file
 
 from localworld.provision import (
     ACCOUNT_TEMPLATE,
@@ -177,79 +174,6 @@ def test_peer_link_forwards_what_a_switchboard_sender_puts():
     assert receiving["source"] == [source] and set(receiving["detail"]) == {"to_account"}
 
 
-# ---- app.yaml <-> the Chalice app ----
-
-def _chalice_function_ids() -> set[str]:
-    from chalice.utils import to_cfn_resource_name
-
-    import app  # conftest set SWITCHBOARD_ACCOUNT_NAME=prod, SWITCHBOARD_POLICY_FILE=policies/prod.yaml
-
-    names = [s.name for s in app.app.event_sources] + [f.name for f in app.app.pure_lambda_functions]
-    assert len(names) == len(set(names)) and names
-    # the REST API (Slack's request URLs) is one function, which Bolt also invokes asynchronously (lazy listeners)
-    api = {"APIHandler"} if app.app.routes else set()
-    return {to_cfn_resource_name(name) for name in names} | api
-
-
-def _invoke_configs(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {res["Properties"]["FunctionName"]["Ref"]: res["Properties"]
-            for res in _resources(template, "AWS::Lambda::EventInvokeConfig").values()}
-
-
-def test_app_yaml_configures_async_invocation_of_every_function():
-    template = load_template(APP_TEMPLATE)
-    configs = _invoke_configs(template)
-    assert set(configs) == _chalice_function_ids()
-    account_outputs = load_template(ACCOUNT_TEMPLATE)["Outputs"]
-    assert account_outputs["DeadLetterQueueArn"]["Export"]["Name"] == {
-        "Fn::Sub": "${AWS::StackName}-DeadLetterQueueArn"}
-    assert template["Parameters"]["AccountStackName"]["Default"] == provision_account.__kwdefaults__["stack_name"]
-    for props in configs.values():
-        assert props["Qualifier"] == "$LATEST"
-        assert props["MaximumRetryAttempts"] == 2
-        assert props["MaximumEventAgeInSeconds"] == 3600
-        assert props["DestinationConfig"] == {"OnFailure": {"Destination": {
-            "Fn::ImportValue": {"Fn::Sub": "${AccountStackName}-DeadLetterQueueArn"}}}}
-
-
-@pytest.fixture
-def merged_template(tmp_path, monkeypatch) -> dict[str, Any]:
-    """What `chalice package --stage prod --merge-template infra/app.yaml` writes, built in-process.
-
-    Only the deployment zip is faked (building it would download wheels); the template generator, the
-    merge and the YAML serializer are Chalice's own.
-    """
-    from chalice.cli.factory import CLIFactory
-    from chalice.deploy.packager import LambdaDeploymentPackager
-
-    zip_path = tmp_path / "deployment.zip"
-    with zipfile.ZipFile(zip_path, "w") as zf:
-        zf.writestr("app.py", "")
-    monkeypatch.setattr(LambdaDeploymentPackager, "create_deployment_package",
-                        lambda self, project_dir, python_version: str(zip_path))
-    # Chalice registers its CloudFormation tags on yaml.SafeLoader itself; keep that out of other tests.
-    monkeypatch.setattr(yaml.SafeLoader, "yaml_multi_constructors", dict(yaml.SafeLoader.yaml_multi_constructors))
-
-    factory = CLIFactory(project_dir=str(ROOT), environ={})
-    config = factory.create_config_obj("prod")
-    packager = factory.create_app_packager(config, factory.create_package_options(), "cloudformation", "yaml",
-                                           merge_template=str(APP_TEMPLATE))
-    out = tmp_path / "out"
-    packager.package_app(config, str(out), "prod")
-    return load_template(out / "sam.yaml")
-
-
-def test_merged_template_wires_every_function_and_lints_clean(merged_template):
-    functions = _resources(merged_template, "AWS::Serverless::Function")
-    assert set(functions) == _chalice_function_ids()
-    assert set(_invoke_configs(merged_template)) == set(functions)
-    # app.yaml tells cfn-lint to ignore its refs to functions it does not define; merged, they must resolve.
-    for res in _resources(merged_template, "AWS::Lambda::EventInvokeConfig").values():
-        res.pop("Metadata", None)
-    matches = lint(json.dumps(merged_template), config=LINT_CONFIG)
-    assert not matches, "\n".join(str(m) for m in matches)
-
-
 # ---- localworld.provision <-> moto's CloudFormation ----
 
 def test_every_resource_type_moto_cannot_deploy_is_emulated():
@@ -326,7 +250,11 @@ def test_provisioned_tables_have_ttl_pitr_and_the_account_key(world, account):
     aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
     assert outputs["KeyArn"].endswith(f"/{aliases['alias/switchboard']}")
     policy = json.loads(kms.get_key_policy(KeyId=outputs["KeyArn"], PolicyName="default")["Policy"])
-    assert {s["Principal"]["AWS"] for s in policy["Statement"]} == {f"arn:aws:iam::{account}:root"}
+    # principals: the account itself (through IAM), and CloudWatch Logs for Switchboard's log groups only
+    assert [s["Principal"] for s in policy["Statement"]] == [
+        {"AWS": f"arn:aws:iam::{account}:root"}, {"AWS": f"arn:aws:iam::{account}:root"},
+        {"Service": f"logs.{REGION}.amazonaws.com"}]
+    assert set(policy["Statement"][2]["Condition"]["ArnLike"]) == {"kms:EncryptionContext:aws:logs:arn"}
 
 
 @pytest.mark.parametrize("account", list(WORLD))
