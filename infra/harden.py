@@ -148,7 +148,7 @@ def harden(template: dict[str, Any], limits: LimitsSection) -> dict[str, Any]:
             if new in resources:
                 raise TemplateError(f"{new}: already in the template; infra/harden.py makes it for every function")
         props["ReservedConcurrentExecutions"] = sized[lid]
-        props["KmsKeyArn"] = KEY_ARN
+        props["KmsKeyArn"] = copy.deepcopy(KEY_ARN)
         props["LoggingConfig"] = {"LogGroup": {"Ref": f"{lid}LogGroup"}}
         resources[f"{lid}LogGroup"] = _log_group(f"/aws/lambda/${{AWS::StackName}}-{lid}", limits)
         resources[f"{lid}EventInvokeConfig"] = {
@@ -158,7 +158,7 @@ def harden(template: dict[str, Any], limits: LimitsSection) -> dict[str, Any]:
                 "Qualifier": "$LATEST",
                 "MaximumRetryAttempts": 2,
                 "MaximumEventAgeInSeconds": 3600,
-                "DestinationConfig": {"OnFailure": {"Destination": DEAD_LETTER_QUEUE_ARN}},
+                "DestinationConfig": {"OnFailure": {"Destination": copy.deepcopy(DEAD_LETTER_QUEUE_ARN)}},
             },
         }
         _skip(function, "CKV_AWS_116", DLQ_BY_DESTINATION.format(config=f"{lid}EventInvokeConfig"))
@@ -191,7 +191,8 @@ def _log_group(name: str, limits: LimitsSection) -> dict[str, Any]:
         "Properties": {
             "LogGroupName": {"Fn::Sub": name},
             "RetentionInDays": limits.log_retention_days,
-            "KmsKeyId": KEY_ARN,  # infra/account.yaml's key policy lets CloudWatch Logs use it for these groups
+            # infra/account.yaml's key policy lets CloudWatch Logs use the key for these groups
+            "KmsKeyId": copy.deepcopy(KEY_ARN),
         },
     }
 

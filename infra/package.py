@@ -48,8 +48,15 @@ def load_sam(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Writes a value used twice twice: CloudFormation takes no YAML anchors (the AWS CLI flattens them too)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump_sam(template: dict[str, Any]) -> str:
-    return yaml.safe_dump(template, sort_keys=True, width=120)
+    return yaml.dump(template, Dumper=_NoAliases, sort_keys=True, width=120)
 
 
 # the `chalice` command, run by this interpreter (tests put a stand-in for the deployment zip in front of it)

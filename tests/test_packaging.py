@@ -59,15 +59,27 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory) -> dict[str, dict[str, Any]]:
-    """Stage -> its packaged template, built with no AWS configuration in the environment."""
+def packaged_files(tmp_path_factory) -> dict[str, Path]:
+    """Stage -> its packaged template's file, built with no AWS configuration in the environment."""
     out = tmp_path_factory.mktemp("build")
     with pytest.MonkeyPatch.context() as mp:
         for var in packaging.AWS_CONFIGURATION:
             mp.delenv(var, raising=False)
         mp.setenv("AWS_PROFILE", "no-such-profile")  # dropped by infra/package.py: packaging reads no profile
-        return {stage: packaging.load_sam(packaging.package(stage, out / stage, chalice=FAKE_ZIP_CHALICE))
-                for stage in STAGES}
+        return {stage: packaging.package(stage, out / stage, chalice=FAKE_ZIP_CHALICE) for stage in STAGES}
+
+
+@pytest.fixture(scope="module")
+def packaged(packaged_files) -> dict[str, dict[str, Any]]:
+    return {stage: packaging.load_sam(path) for stage, path in packaged_files.items()}
+
+
+def test_the_packaged_file_spells_every_value_out(packaged_files):
+    """No YAML anchors or aliases (the key's ARN is used by every function): CloudFormation takes none."""
+    for path in packaged_files.values():
+        text = path.read_text()
+        assert "&id0" not in text and "*id0" not in text
+        assert text.count("Fn::Sub: ${AccountStackName}-KeyArn") > 14
 
 
 def test_the_stages_are_the_accounts():
