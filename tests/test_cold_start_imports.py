@@ -37,7 +37,7 @@ def test_a_lambda_cold_start_validates_the_policy_core_and_builds_no_section_mod
         import json, sys, app
         from pydantic import BaseModel
         modules = ["chalicelib.policy.schema", "chalicelib.alerts.policy", "chalicelib.promotion.policy",
-                   "chalicelib.scaling.policy", "chalicelib.rotation.policy"]
+                   "chalicelib.scaling.policy", "chalicelib.rotation.policy", "chalicelib.policy.limits"]
         def built():
             return sorted(f"{m}.{n}" for m in modules for n, v in vars(sys.modules[m]).items()
                           if isinstance(v, type) and issubclass(v, BaseModel) and v.__module__ == m
@@ -49,5 +49,5 @@ def test_a_lambda_cold_start_validates_the_policy_core_and_builds_no_section_mod
     found = json.loads(subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True,
                                       text=True, check=True, timeout=60).stdout)
     assert found["built"] == ["chalicelib.policy.schema.PolicyCore", "chalicelib.policy.schema.SlackSection"]
-    assert found["pending"] == ["apps", "alerts", "promotion", "scaling", "rotation", "freezes"]
+    assert found["pending"] == ["apps", "alerts", "promotion", "scaling", "rotation", "freezes", "limits"]
     assert "chalicelib.alerts.policy.AlertsSection" in found["after_alerts"]

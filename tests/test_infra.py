@@ -1,10 +1,9 @@
 """infra/: the templates lint clean, agree with the code that uses what they create, and deploy into moto.
 
-- cfn-lint on every template, and on the template `chalice package --merge-template infra/app.yaml` builds;
+- cfn-lint on every template (the packaged template of every stage: tests/test_packaging.py);
 - account.yaml's tables are the PynamoDB models' (and Powertools Idempotency's) tables, named as in
   .chalice/config.json;
 - peer-link.yaml forwards exactly what a Switchboard sender puts on the bus;
-- app.yaml configures asynchronous invocation for every function the Chalice app defines;
 - localworld.provision deploys both templates into a real moto server for several accounts, filling every
   gap moto's CloudFormation leaves.
 """
@@ -13,13 +12,11 @@ from __future__ import annotations
 
 import json
 import typing
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from cfnlint.api import ManualArgs, lint, lint_file
+from cfnlint.api import ManualArgs, lint_file
 
 from localworld.provision import (
     ACCOUNT_TEMPLATE,
@@ -176,104 +173,6 @@ def test_peer_link_forwards_what_a_switchboard_sender_puts():
     assert receiving["source"] == [source] and set(receiving["detail"]) == {"to_account"}
 
 
-# ---- app.yaml <-> the Chalice app ----
-
-def _chalice_function_ids(chalice_app: Any = None) -> set[str]:
-    from chalice.utils import to_cfn_resource_name
-
-    import app  # conftest set SWITCHBOARD_ACCOUNT_NAME=prod, SWITCHBOARD_POLICY_FILE=policies/prod.yaml
-
-    chalice_app = chalice_app or app.app
-    names = [s.name for s in chalice_app.event_sources] + [f.name for f in chalice_app.pure_lambda_functions]
-    assert len(names) == len(set(names)) and names
-    # the REST API (Slack's request URLs: the front door only) is one function, which Bolt also invokes
-    # asynchronously (lazy listeners)
-    api = {"APIHandler"} if chalice_app.routes else set()
-    return {to_cfn_resource_name(name) for name in names} | api
-
-
-def _invoke_configs(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {res["Properties"]["FunctionName"]["Ref"]: res["Properties"]
-            for res in _resources(template, "AWS::Lambda::EventInvokeConfig").values()}
-
-
-def test_app_yaml_configures_async_invocation_of_every_function(monkeypatch):
-    from tests.frontdoor_kit import app_for
-
-    template = load_template(APP_TEMPLATE)
-    configs = _invoke_configs(template)
-    assert set(configs) == _chalice_function_ids(app_for(monkeypatch, "shared-services").app)  # the front door's
-    account_outputs = load_template(ACCOUNT_TEMPLATE)["Outputs"]
-    assert account_outputs["DeadLetterQueueArn"]["Export"]["Name"] == {
-        "Fn::Sub": "${AWS::StackName}-DeadLetterQueueArn"}
-    assert template["Parameters"]["AccountStackName"]["Default"] == provision_account.__kwdefaults__["stack_name"]
-    for props in configs.values():
-        assert props["Qualifier"] == "$LATEST"
-        assert props["MaximumRetryAttempts"] == 2
-        assert props["MaximumEventAgeInSeconds"] == 3600
-        assert props["DestinationConfig"] == {"OnFailure": {"Destination": {
-            "Fn::ImportValue": {"Fn::Sub": "${AccountStackName}-DeadLetterQueueArn"}}}}
-
-
-def package(stage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], Any]:
-    """What `make package STAGE=<stage>` writes (infra.merge_template, then `chalice package --merge-template`),
-    built in-process; with the stage's Chalice app.
-
-    Only the deployment zip is faked (building it would download wheels); the template generator, the
-    merge and the YAML serializer are Chalice's own.
-    """
-    import sys
-
-    from chalice.cli.factory import CLIFactory
-    from chalice.deploy.packager import LambdaDeploymentPackager
-
-    from infra import merge_template
-    from tests.frontdoor_kit import app_for
-
-    zip_path = tmp_path / "deployment.zip"
-    with zipfile.ZipFile(zip_path, "w") as zf:
-        zf.writestr("app.py", "")
-    monkeypatch.setattr(LambdaDeploymentPackager, "create_deployment_package",
-                        lambda self, project_dir, python_version: str(zip_path))
-    # Chalice registers its CloudFormation tags on yaml.SafeLoader itself; keep that out of other tests.
-    monkeypatch.setattr(yaml.SafeLoader, "yaml_multi_constructors", dict(yaml.SafeLoader.yaml_multi_constructors))
-    stage_app = app_for(monkeypatch, stage)
-    monkeypatch.setitem(sys.modules, "app", stage_app)  # Chalice imports `app`: the stage's, as chalice package would
-    merge = tmp_path / "merge.json"
-    assert merge_template.main([stage, str(merge)]) == 0
-
-    factory = CLIFactory(project_dir=str(ROOT), environ={})
-    config = factory.create_config_obj(stage)
-    packager = factory.create_app_packager(config, factory.create_package_options(), "cloudformation", "yaml",
-                                           merge_template=str(merge))
-    out = tmp_path / "out"
-    packager.package_app(config, str(out), stage)
-    return load_template(out / "sam.yaml"), stage_app.app
-
-
-@pytest.mark.parametrize("stage", ["prod", "shared-services"])
-def test_merged_template_wires_every_function_and_lints_clean(stage, tmp_path, monkeypatch):
-    merged_template, chalice_app = package(stage, tmp_path, monkeypatch)
-    functions = _resources(merged_template, "AWS::Serverless::Function")
-    assert set(functions) == _chalice_function_ids(chalice_app)
-    assert set(_invoke_configs(merged_template)) == set(functions)
-    # app.yaml tells cfn-lint to ignore its refs to functions it does not define; merged, they must resolve.
-    for res in _resources(merged_template, "AWS::Lambda::EventInvokeConfig").values():
-        res.pop("Metadata", None)
-    matches = lint(json.dumps(merged_template), config=LINT_CONFIG)
-    assert not matches, "\n".join(str(m) for m in matches)
-
-
-@pytest.mark.parametrize(("stage", "slack"), [("prod", False), ("stage", False), ("shared-services", True)])
-def test_only_the_front_door_has_an_api(stage, slack, tmp_path, monkeypatch):
-    """Accounts that are not slack.front_door define no Slack route, so their package has no API Gateway at all."""
-    merged_template, _ = package(stage, tmp_path, monkeypatch)
-    apis = {res["Type"] for res in merged_template["Resources"].values()} & {
-        "AWS::Serverless::Api", "AWS::ApiGateway::RestApi", "AWS::ApiGateway::Deployment"}
-    assert bool(apis) is slack
-    assert ("APIHandler" in merged_template["Resources"]) is slack
-
-
 # ---- localworld.provision <-> moto's CloudFormation ----
 
 def test_every_resource_type_moto_cannot_deploy_is_emulated():
@@ -350,7 +249,11 @@ def test_provisioned_tables_have_ttl_pitr_and_the_account_key(world, account):
     aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
     assert outputs["KeyArn"].endswith(f"/{aliases['alias/switchboard']}")
     policy = json.loads(kms.get_key_policy(KeyId=outputs["KeyArn"], PolicyName="default")["Policy"])
-    assert {s["Principal"]["AWS"] for s in policy["Statement"]} == {f"arn:aws:iam::{account}:root"}
+    # principals: the account itself (through IAM), and CloudWatch Logs for Switchboard's log groups only
+    assert [s["Principal"] for s in policy["Statement"]] == [
+        {"AWS": f"arn:aws:iam::{account}:root"}, {"AWS": f"arn:aws:iam::{account}:root"},
+        {"Service": f"logs.{REGION}.amazonaws.com"}]
+    assert set(policy["Statement"][2]["Condition"]["ArnLike"]) == {"kms:EncryptionContext:aws:logs:arn"}
 
 
 @pytest.mark.parametrize("account", list(WORLD))

@@ -12,7 +12,7 @@ Where what is validated (a deliberate choice, for the cold start):
 * Lazily, in ``current()`` inside Lambda (``Settings.in_lambda``: ``LAMBDA_TASK_ROOT`` set, not the Chalice
   CLI), at every cold start: the YAML pass (syntax, duplicate keys, unknown top-level keys) and the core
   (``PolicyCore``: version, account, peers; app.py builds the peer event pattern from them) at once; each other
-  section (apps, slack, alerts, promotion, scaling, rotation, freezes) when a handler first reads it, shape then
+  section (apps, slack, alerts, promotion, scaling, rotation, freezes, limits) when a handler first reads it, shape then
   references, then kept for the life of the process. A section with a problem raises, on every read, the same
   ``PolicyError`` (paths, lines) a full load reports for it, and is never kept; so is a section whose check
   needs a bad one. Other sections keep working; but that cannot happen to a deployed policy (see above).

@@ -158,5 +158,6 @@ SECTIONS: dict[str, Callable[[Policy, Any], Iterator[Dangling]]] = {
     "scaling": _own,
     "rotation": _own,
     "freezes": _freezes,
+    "limits": _own,
 }
 assert set(SECTIONS) == set(LAZY_SECTIONS), "every section of the policy has its reference check"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field, PrivateAttr, StringConstraints
 
 from chalicelib.alerts.policy import AlertsSection
+from chalicelib.policy.limits import LimitsSection
 from chalicelib.policy.types import (  # noqa: F401 - re-exported: the schema's vocabulary
     AccountId,
     Channel,
@@ -185,6 +186,7 @@ class Policy(PolicyCore):
     scaling: ScalingSection = Field(default_factory=ScalingSection)
     rotation: RotationSection = Field(default_factory=RotationSection)
     freezes: tuple[Freeze, ...] = ()
+    limits: LimitsSection = Field(default_factory=LimitsSection)  # read by infra/package.py only
 
     # sections still to validate (a lazily loaded policy only)
     _pending: Pending | None = PrivateAttr(None)
