@@ -134,6 +134,38 @@ def test_tags_are_looked_up_when_the_event_has_none_and_cached(world: AlertsWorl
     assert entry.detail["labels"]["severity"] == "page" and entry.detail["labels"]["tag_team"] == "web"
 
 
+def test_a_tag_lookup_that_fails_is_never_taken_for_no_tags(world: AlertsWorld):
+    """A page must not go out as a ticket because ListTagsForResource was throttled: the alerts capability fails
+    alone (scaling and promotion still saw the alarm), Lambda retries the event, and the retry reads the tags."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib import aws
+    from chalicelib.intake.pipeline import CapabilitiesFailed
+
+    cw = boto3.client("cloudwatch")
+    cw.put_metric_alarm(AlarmName="web-5xx", Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
+                        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=10,
+                        ComparisonOperator="GreaterThanThreshold", Tags=[{"Key": "severity", "Value": "page"}])
+    arn = cw.describe_alarms(AlarmNames=["web-5xx"])["MetricAlarms"][0]["AlarmArn"]
+    failing = [True]
+
+    def throttle(**kwargs):
+        if failing[0]:
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "ListTagsForResource")
+
+    aws.client("cloudwatch").meta.events.register("before-call.cloudwatch.ListTagsForResource", throttle)
+    event = alarm("web-5xx", at=T0, account=arn.split(":")[4])
+    with pytest.raises(CapabilitiesFailed, match="failed in alerts"):
+        world.send(event)
+    [failed] = [e for e in audit.for_target("alarm/web-5xx") if e.capability == "alerts"]
+    assert failed.outcome == "failed" and "could not be read" in failed.reason
+    failing[0] = False
+    retried = world.send(event)  # Lambda's retry
+    assert retried["retried"] == ["alerts"]
+    [entry] = [e for e in audit.for_target("alarm/web-5xx") if e.capability == "alerts" and e.outcome != "failed"]
+    assert entry.detail["labels"]["severity"] == "page"
+
+
 def test_alarm_tags_in_the_event_are_used_without_a_lookup(world: AlertsWorld):
     from chalicelib import aws
 

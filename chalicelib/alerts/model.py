@@ -184,18 +184,28 @@ _tags_lock = threading.Lock()
 _tags: dict[str, tuple[float, dict[str, str]]] = {}
 
 
+class TagsUnavailable(RuntimeError):
+    """ListTagsForResource failed (after boto3's retries) for another reason than the alarm being gone: the alert
+    cannot be routed right (its severity may be a tag), so the event fails and Lambda retries it."""
+
+
 def tags_for(arn: str, region: str) -> dict[str, str]:
-    """The alarm's tags, cached for 10 minutes (failures too: an alarm we may not read costs one call per 10 min)."""
+    """The alarm's tags, cached for 10 minutes once read. A failed read is never cached as "no tags" (a page
+    would go out as a ticket): it raises ``TagsUnavailable``, so the alerts capability fails alone and the event
+    is retried. An alarm that no longer exists has no tags (cached: that answer is true)."""
     with _tags_lock:
         found = _tags.get(arn)
         if found is not None and time.monotonic() - found[0] < TAGS_MAX_AGE:
             return found[1]
+    client = aws.client("cloudwatch", region=region)
     try:
-        answer = aws.client("cloudwatch", region=region).list_tags_for_resource(ResourceARN=arn)
+        answer = client.list_tags_for_resource(ResourceARN=arn)
         tags = {str(t["Key"]): str(t["Value"]) for t in answer.get("Tags", [])}
-    except Exception as exc:  # noqa: BLE001 - no tags is a usable answer; the reason is logged
-        logger.warning("alarm tags unavailable", extra={"arn": arn, "reason": f"{type(exc).__name__}: {exc}"})
+    except client.exceptions.ResourceNotFoundException:
         tags = {}
+    except Exception as exc:
+        logger.warning("alarm tags unavailable", extra={"arn": arn, "reason": f"{type(exc).__name__}: {exc}"})
+        raise TagsUnavailable(f"the tags of {arn} could not be read: {type(exc).__name__}: {exc}") from exc
     with _tags_lock:
         if len(_tags) >= TAGS_MAX_ENTRIES:
             _tags.clear()
