@@ -37,6 +37,9 @@ class Settings(BaseModel):
     slack_api_url: str | None = Field(None, alias="SWITCHBOARD_SLACK_API_URL")
     # How long Powertools Parameters caches the Slack secret; rotation takes effect within this time.
     secret_max_age_seconds: int = Field(300, alias="SWITCHBOARD_SECRET_MAX_AGE_SECONDS", ge=0)
+    # Unset on AWS (PostgreSQL rotation trusts policy's ca_file, by default the Amazon RDS bundle shipped in the
+    # package). The local world points it at the CA its PostgreSQL server's certificate was made with.
+    pg_ca_file: str | None = Field(None, alias="SWITCHBOARD_PG_CA_FILE")
     # Set by the Lambda runtime (and by bench/cold_start.py, which measures a Lambda cold start).
     lambda_task_root: str | None = Field(None, alias="LAMBDA_TASK_ROOT")
     # Set by the Chalice CLI (`chalice deploy`, `chalice package`, `chalice local`) before it imports app.py.

@@ -137,6 +137,8 @@ class World:
             "AWS_DEFAULT_REGION": account.region, "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(self.root), env.get("PYTHONPATH")])),
             "SWITCHBOARD_SLACK_API_URL": self.slack.api_url,
+            # rotation verifies the local PostgreSQL's certificate (tls: verify-full) against the CA it made
+            "SWITCHBOARD_PG_CA_FILE": str(self.postgres.ca_file),
         })
         return env
 
