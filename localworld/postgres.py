@@ -13,7 +13,7 @@
 - The server listens on 127.0.0.1 only, on a free port (another one is tried if it was taken in between), with no
   Unix socket. ``pg_hba.conf`` allows SCRAM-SHA-256 password logins from 127.0.0.1 and nothing else.
 - The bootstrap superuser is the admin role, with a random password.
-- TLS: at start it makes its own CA and a server certificate for ``127.0.0.1``/``localhost`` (``cryptography``;
+- TLS: at start it makes its own CA and a server certificate for ``127.0.0.1`` (``cryptography``;
   keys never leave the server's directory), so clients verify it as they would Amazon RDS's (``tls:
   verify-full``): ``ca_file`` is the CA's certificate, and ``connect()`` verifies against it. Plain connections
   stay allowed, for ``tls: disable``.
@@ -189,7 +189,7 @@ class PostgresServer:
         self._certificates()
 
     def _certificates(self) -> None:
-        """A CA, and a certificate it signs for 127.0.0.1 and localhost (the server's key readable by it only)."""
+        """A CA, and a certificate it signs for 127.0.0.1 (the server's key readable by it only)."""
         ca_pem, cert_pem, key_pem = make_certificates(self.host)
         self.ca_file.write_bytes(ca_pem)
         os.chmod(self.ca_file, 0o644)
@@ -279,7 +279,7 @@ class PostgresServer:
 
 def make_certificates(host: str, days: int = 30) -> tuple[bytes, bytes, bytes]:
     """(CA certificate, server certificate, server key), PEM: a throwaway CA and a certificate it signs for
-    ``host`` (an IP address or a name) and localhost."""
+    ``host`` (an IP address or a name), and nothing else."""
     import datetime
     import ipaddress
 
@@ -304,7 +304,6 @@ def make_certificates(host: str, days: int = 30) -> tuple[bytes, bytes, bytes]:
         names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(host))]
     except ValueError:
         names = [x509.DNSName(host)]
-    names.append(x509.DNSName("localhost"))
     cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
             .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))

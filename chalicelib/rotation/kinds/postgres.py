@@ -189,6 +189,10 @@ def partner(username: str) -> str:
 
 def _why(exc: Exception) -> str:
     """A short, value-free reason from a pg8000 error."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"the server's certificate is not trusted: {exc.verify_message} (tls: verify-full)"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {exc.reason or exc}"
     detail = exc.args[0] if exc.args else exc
     if isinstance(detail, dict):
         return f"{detail.get('C', '?')} {detail.get('M', '')}".strip()
@@ -414,6 +418,7 @@ class AlternatingPostgres(Postgres):
         conn = self._manager(current)
         try:
             with self._changing(conn, current, pending):
+                self._may_manage(conn)
                 user, verifier = pending["username"], scram_sha_256(pending["password"])
                 if conn.run("SELECT 1 FROM pg_roles WHERE rolname = :u", u=user):
                     conn.run(f"ALTER ROLE {identifier(user)} WITH LOGIN PASSWORD {literal(verifier)}")
