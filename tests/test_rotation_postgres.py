@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.rotation.exceptions import Refused, TargetRejected
 from chalicelib.rotation.kinds import postgres as pg_kind
-from tests.postgres_fixture import database, postgres  # noqa: F401
+from tests.postgres_fixture import database, postgres, trust_local_ca  # noqa: F401
 from tests.test_rotation_kit import Crash, crash_after, secrets_world, use_policy
 
 
@@ -23,7 +23,7 @@ def postgres_db(postgres):  # noqa: F811 - the session fixture imported above
 
 @pytest.fixture
 def world(aws, monkeypatch, tmp_path, postgres):  # noqa: F811 - the session fixture imported above
-    monkeypatch.setenv("SWITCHBOARD_PG_CA_FILE", str(postgres.ca_file))  # as the local world does: tls verify-full
+    trust_local_ca(monkeypatch, postgres)  # as the local world does: tls verify-full
     use_policy(monkeypatch, tmp_path, "stage")
     return secrets_world(aws.url)
 
