@@ -430,3 +430,29 @@ def test_the_shipped_rds_bundle_is_the_default_trust():
     for cert in certs:  # every certificate is signed by one in the bundle (roots by themselves)
         cert.verify_directly_issued_by(by_subject[cert.issuer])
     assert pg_kind._verifying_context(str(path)).cert_store_stats()["x509_ca"] >= 100
+
+
+def test_default_privileges_follow_the_current_users_both_ways(aws, monkeypatch, tmp_path, postgres_db):
+    db = postgres_db
+    analytics = f"analytics_{db.name[3:]}"
+    world = world_for(aws, monkeypatch, tmp_path, db, admin=True)
+    arn = world.create("web/db-password", db.secret())
+    clone = db.user + "_clone"
+
+    def analytics_defaults(user):
+        conn = db.server.admin(db.name)
+        try:
+            return conn.run(
+                "SELECT a.privilege_type FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) a "
+                "WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = :u) "
+                "AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = :g)", u=user, g=analytics)
+        finally:
+            conn.close()
+
+    dba(db, f"ALTER DEFAULT PRIVILEGES FOR ROLE {db.user} GRANT SELECT ON TABLES TO {analytics}")
+    assert world.rotate(arn).ok
+    assert analytics_defaults(clone) == [["SELECT"]]
+    assert world.rotate(arn).ok  # the base user is current again
+    dba(db, f"ALTER DEFAULT PRIVILEGES FOR ROLE {db.user} REVOKE SELECT ON TABLES FROM {analytics}")
+    assert world.rotate(arn).ok
+    assert analytics_defaults(clone) == [] and analytics_defaults(db.user) == []
