@@ -42,6 +42,9 @@ class Settings(BaseModel):
     # Outbound calls (chalicelib/outbound.py) may go to loopback, plain http included. Only the local world and the
     # tests set it (their stand-ins listen on 127.0.0.1); never on AWS, where loopback is the Lambda runtime API.
     allow_loopback_http: bool = Field(False, alias="SWITCHBOARD_ALLOW_LOOPBACK_HTTP")
+    # Unset on AWS (PostgreSQL rotation trusts policy's ca_file, by default the Amazon RDS bundle shipped in the
+    # package). The local world points it at the CA its PostgreSQL server's certificate was made with.
+    pg_ca_file: str | None = Field(None, alias="SWITCHBOARD_PG_CA_FILE")
     # Set by the Lambda runtime (and by bench/cold_start.py, which measures a Lambda cold start).
     lambda_task_root: str | None = Field(None, alias="LAMBDA_TASK_ROOT")
     # Set by the Chalice CLI (`chalice deploy`, `chalice package`, `chalice local`) before it imports app.py.

@@ -20,7 +20,7 @@ import threading
 
 
 def _policy_validate(args: argparse.Namespace) -> int:
-    from chalicelib.policy import validate_file
+    from chalicelib.policy import validate_file, warnings_of
 
     status = 0
     for path in args.files:
@@ -32,6 +32,11 @@ def _policy_validate(args: argparse.Namespace) -> int:
                 print(f"  {problem}", file=sys.stderr)
         else:
             print(f"{path}: ok")
+            warnings = warnings_of(path)  # allowed but unwise: said, never a failure
+            if warnings:
+                print(f"{path}: {len(warnings)} warning(s)", file=sys.stderr)
+                for warning in warnings:
+                    print(f"  warning: {warning}", file=sys.stderr)
     return status
 
 

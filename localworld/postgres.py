@@ -3,6 +3,7 @@
     with PostgresServer() as pg:                      # initdb + start; stop + remove on exit
         pg.admin().run("CREATE ROLE web LOGIN PASSWORD 'secret'")
         pg.port, pg.admin_user, pg.admin_password     # 127.0.0.1 only, password (SCRAM) auth
+        pg.ca_file                                    # the CA its TLS certificate chains to
 
     python -m localworld.postgres                     # start one and print how to reach it (Ctrl-C stops it)
 
@@ -12,6 +13,10 @@
 - The server listens on 127.0.0.1 only, on a free port (another one is tried if it was taken in between), with no
   Unix socket. ``pg_hba.conf`` allows SCRAM-SHA-256 password logins from 127.0.0.1 and nothing else.
 - The bootstrap superuser is the admin role, with a random password.
+- TLS: at start it makes its own CA and a server certificate for ``127.0.0.1`` (``cryptography``;
+  keys never leave the server's directory), so clients verify it as they would Amazon RDS's (``tls:
+  verify-full``): ``ca_file`` is the CA's certificate, and ``connect()`` verifies against it. Plain connections
+  stay allowed, for ``tls: disable``.
 - ``stop()`` shuts the server down and removes the directory. If this process dies without stopping it (killed,
   out of memory), a small watchdog process notices its end (its stdin pipe closes) and does the same, so nothing
   outlives a test run or a demo.
@@ -27,6 +32,7 @@ import re
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -47,6 +53,9 @@ host    all       all   127.0.0.1/32   scram-sha-256
 _CONF = """
 # ---- localworld/postgres.py: a throwaway server on loopback ----
 listen_addresses = '127.0.0.1'
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
 unix_socket_directories = ''
 password_encryption = 'scram-sha-256'
 max_connections = 40
@@ -135,6 +144,12 @@ class PostgresServer:
         return self.dir / "data"
 
     @property
+    def ca_file(self) -> Path:
+        """The certificate of the CA this server's certificate was made with (what a client trusts)."""
+        assert self.dir is not None
+        return self.dir / "ca.crt"
+
+    @property
     def log_file(self) -> Path:
         assert self.dir is not None
         return self.dir / "server.log"
@@ -171,6 +186,18 @@ class PostgresServer:
         (self.data / "pg_hba.conf").write_text(_HBA)
         with open(self.data / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.write(_CONF)
+        self._certificates()
+
+    def _certificates(self) -> None:
+        """A CA, and a certificate it signs for 127.0.0.1 (the server's key readable by it only)."""
+        ca_pem, cert_pem, key_pem = make_certificates(self.host)
+        self.ca_file.write_bytes(ca_pem)
+        os.chmod(self.ca_file, 0o644)
+        for name, data, mode in (("server.crt", cert_pem, 0o644), ("server.key", key_pem, 0o600)):
+            path = self.data / name
+            path.write_bytes(data)
+            os.chmod(path, mode)
+            self._owner.own(path)
 
     def _start_on_a_free_port(self, attempts: int = 5) -> None:
         last = ""
@@ -226,11 +253,16 @@ class PostgresServer:
     def running(self) -> bool:
         return self._running
 
+    def ssl_context(self) -> ssl.SSLContext:
+        """Verifies this server's certificate and host name (as ``tls: verify-full`` does)."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
     def connect(self, user: str, password: str, database: str = "postgres") -> Any:
+        """A connection over TLS, the server verified (as an application should)."""
         import pg8000.native
 
         return pg8000.native.Connection(user, host=self.host, port=self.port, password=password,
-                                        database=database, timeout=10)
+                                        database=database, timeout=10, ssl_context=self.ssl_context())
 
     def admin(self, database: str = "postgres") -> Any:
         return self.connect(self.admin_user, self.admin_password, database)
@@ -243,6 +275,46 @@ class PostgresServer:
             conn.run(f"CREATE DATABASE {identifier(name)}" + (f" OWNER {identifier(owner)}" if owner else ""))
         finally:
             conn.close()
+
+
+def make_certificates(host: str, days: int = 30) -> tuple[bytes, bytes, bytes]:
+    """(CA certificate, server certificate, server key), PEM: a throwaway CA and a certificate it signs for
+    ``host`` (an IP address or a name), and nothing else."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Switchboard local world CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=days))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    try:
+        names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(host))]
+    except ValueError:
+        names = [x509.DNSName(host)]
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    return (ca.public_bytes(pem), cert.public_bytes(pem),
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
 
 def _postmaster_pid(data: Path) -> int | None:
@@ -288,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.watchdog:
         return _watchdog(args.watchdog, args.bin)
     with PostgresServer(Path(args.bin) if args.bin else None) as pg:
-        print(f"PostgreSQL on {pg.host}:{pg.port}  admin {pg.admin_user} / {pg.admin_password}  (Ctrl-C stops it)")
+        print(f"PostgreSQL on {pg.host}:{pg.port}  admin {pg.admin_user} / {pg.admin_password}  TLS CA {pg.ca_file}  "
+              "(Ctrl-C stops it)")
         try:
             while True:
                 time.sleep(3600)

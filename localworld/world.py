@@ -144,6 +144,8 @@ class World:
             "SWITCHBOARD_LOCAL_FAULTS": str(self.workdir / "faults" / name),
             "SWITCHBOARD_ALLOW_LOOPBACK_HTTP": "true",  # the stand-ins (webhooks, PagerDuty, consumers) are on loopback
             clock.ENV: "1",  # each instance is a freshly booted microVM: time.monotonic() starts near 0
+            # rotation verifies the local PostgreSQL's certificate (tls: verify-full) against the CA it made
+            "SWITCHBOARD_PG_CA_FILE": str(self.postgres.ca_file),
         })
         return env
 

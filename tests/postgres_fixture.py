@@ -52,6 +52,12 @@ def postgres() -> Iterator[PostgresServer]:
         _release()
 
 
+def trust_local_ca(monkeypatch: pytest.MonkeyPatch, server: PostgresServer) -> None:
+    """Rotation verifies the server (tls: verify-full) against the CA the test server made, as in the local world
+    (set before ``use_policy``, which reloads the settings)."""
+    monkeypatch.setenv("SWITCHBOARD_PG_CA_FILE", str(server.ca_file))
+
+
 @dataclass(frozen=True)
 class Database:
     server: PostgresServer

@@ -37,7 +37,7 @@ def test_a_full_section_loads():
           pending_stuck_after: 2h
           defaults: {max_age_days: 60, kms_customer_key_required: true}
           secrets:
-            web/db-password: {kind: postgres-alternating, max_age_days: 30, probe: "SELECT 1", tls: verify}
+            web/db-password: {kind: postgres-alternating, max_age_days: 30, probe: "SELECT 1", tls: require}
             web/api-key: {kind: api-key, webhook_secret: web/api-key-consumer, channel: "#team-web"}
             ci/deployer-key: {kind: iam-access-key}
             legacy/thing: {rotation_required: false}
@@ -45,10 +45,69 @@ def test_a_full_section_loads():
             app-db: {secrets: [web/db-password, api/db-password], spacing: 30m}
         """)
     section = policy.rotation
-    assert section.secrets["web/db-password"].tls is Tls.VERIFY
+    assert section.secrets["web/db-password"].tls is Tls.REQUIRE
     assert section.group_of("api/db-password")[0] == "app-db" and section.group_of("web/api-key") is None
     assert section.channel_for("web/api-key", policy) == "#team-web"
     assert section.channel_for("anything", policy) == "#platform"
+
+
+def test_postgres_connections_verify_the_server_by_default_and_probes_may_be_a_list():
+    entry = load("""\
+        rotation:
+          secrets:
+            db: {kind: postgres-alternating, probe: ["SELECT 1", "SELECT 2"], probe_objects: [orders, app.items]}
+            one: {kind: postgres-single, probe: "SELECT 1"}
+        """).rotation.secrets
+    assert entry["db"].tls is Tls.VERIFY_FULL and entry["db"].ca_file is None
+    assert entry["db"].probes == ("SELECT 1", "SELECT 2") and entry["one"].probes == ("SELECT 1",)
+    assert entry["db"].probe_objects == ("orders", "app.items")
+
+
+def write(tmp_path, rotation: str):
+    path = tmp_path / "policy.yaml"
+    path.write_text(BASE + textwrap.dedent(rotation))
+    return path
+
+
+def test_validate_warns_about_single_user_and_unverified_tls_in_prod(tmp_path, capsys):
+    from chalicelib.policy import validate_file, warnings_of
+    from localworld.cli import main
+
+    path = write(tmp_path, """\
+        rotation:
+          secrets:
+            api/db-password: {kind: postgres-single}
+            web/db-password: {kind: postgres-alternating, tls: require}
+            ok/db-password: {kind: postgres-alternating}
+        """)
+    assert validate_file(path) == []
+    assert [str(w) for w in warnings_of(path)] == [
+        "rotation.secrets.api/db-password: postgres-single in prod: the application cannot log in with AWSCURRENT "
+        "between setSecret and finishSecret (one password per user); use postgres-alternating (line 7)",
+        "rotation.secrets.web/db-password: tls: require in prod: the server's certificate is not verified (line 8)"]
+    assert main(["policy", "validate", str(path)]) == 0  # a warning, not an error
+    out, err = capsys.readouterr()
+    assert f"{path}: ok" in out and "2 warning(s)" in err and "warning: rotation.secrets.api/db-password" in err
+
+
+def test_no_warning_outside_the_environments_rotation_treats_as_production(tmp_path):
+    from chalicelib.policy import warnings_of
+
+    stage = write(tmp_path, """\
+        rotation:
+          approval: [stage]
+          secrets:
+            api/db-password: {kind: postgres-single}
+        """)
+    assert warnings_of(stage) == []
+
+
+def test_the_shipped_policies_have_no_warnings():
+    from chalicelib.policy import warnings_of
+    from chalicelib.settings import PACKAGE_DIR
+
+    for path in sorted((PACKAGE_DIR / "policies").glob("*.yaml")):
+        assert warnings_of(path) == [], path
 
 
 def test_the_default_section_is_off_and_valid():
@@ -84,6 +143,33 @@ def test_the_default_section_is_off_and_valid():
      """, "rotation.secrets.key: an IAM access key has no 'length': IAM makes the key (line 7)"),
     ("""\
      rotation:
+       secrets:
+         db: {kind: postgres-alternating, admin_secret: db}
+     """, "rotation.secrets.db: 'admin_secret' names the secret itself: name the secret of a role that manages "
+          "roles (line 7)"),
+    ("""\
+     rotation:
+       secrets:
+         db: {kind: postgres-single, owner_role: app_owner}
+     """, "rotation.secrets.db: 'owner_role' is for postgres-alternating (a single user changes its own "
+          "password) (line 7)"),
+    ("""\
+     rotation:
+       secrets:
+         db: {kind: postgres-single, ca_file: certs/nowhere.pem}
+     """, "rotation.secrets.db: ca_file certs/nowhere.pem is not a file in the package (line 7)"),
+    ("""\
+     rotation:
+       secrets:
+         db: {kind: postgres-single, tls: require, ca_file: rotation/kinds/certs/rds-global-bundle.pem}
+     """, "rotation.secrets.db: 'ca_file' is only used with tls: verify-full, not require (line 7)"),
+    ("""\
+     rotation:
+       secrets:
+         key: {kind: api-key, tls: disable}
+     """, "rotation.secrets.key: 'tls' is for postgres secrets, not api-key (line 7)"),
+    ("""\
+     rotation:
        groups:
          a: {secrets: [x, y]}
          b: {secrets: [y, z]}
@@ -104,7 +190,8 @@ def test_cross_reference_problems(rotation, expected):
     ("rotation: {groups: {a: {secrets: [x, y], spacing: soon}}}", "rotation.groups.a.spacing"),
     ("rotation: {secrets: {x: {max_age_days: 0}}}", "rotation.secrets.x.max_age_days"),
     ("rotation: {secrets: {x: {kind: api-key, length: 8}}}", "rotation.secrets.x.length"),
-    ("rotation: {secrets: {x: {tls: disable}}}", "rotation.secrets.x.tls"),
+    ("rotation: {secrets: {x: {tls: prefer}}}", "rotation.secrets.x.tls"),  # libpq's, but it may fall back
+    ("rotation: {secrets: {x: {probe: ['']}}}", "rotation.secrets.x.probe"),
     ("rotation: {pending_stuck_after: 6}", "rotation.pending_stuck_after"),
     ("rotation: {secret: {}}", "rotation.secret"),  # a typo is an error
 ])

@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.rotation.exceptions import Refused, TargetRejected
 from chalicelib.rotation.kinds import postgres as pg_kind
-from tests.postgres_fixture import database, postgres  # noqa: F401
+from tests.postgres_fixture import database, postgres, trust_local_ca  # noqa: F401
 from tests.test_rotation_kit import Crash, crash_after, secrets_world, use_policy
 
 
@@ -22,7 +22,8 @@ def postgres_db(postgres):  # noqa: F811 - the session fixture imported above
 
 
 @pytest.fixture
-def world(aws, monkeypatch, tmp_path):
+def world(aws, monkeypatch, tmp_path, postgres):  # noqa: F811 - the session fixture imported above
+    trust_local_ca(monkeypatch, postgres)  # as the local world does: tls verify-full
     use_policy(monkeypatch, tmp_path, "stage")
     return secrets_world(aws.url)
 
@@ -97,7 +98,7 @@ def test_alternating_users_over_three_rotations(world, postgres_db):
         assert postgres_db.login(current["username"], current["password"]) == expected  # reads orders: grants hold
         assert can_login(postgres_db, before), round_  # the previous user keeps working until its next turn
         assert world.value(arn, "AWSPREVIOUS") == before
-    assert postgres_db.roles() == {base, clone, }
+    assert postgres_db.roles() == {base, clone, base + "_owner"}
 
 
 def test_the_clone_gets_the_same_attributes_memberships_and_privileges(world, postgres_db):
@@ -128,7 +129,7 @@ def test_the_clone_gets_the_same_attributes_memberships_and_privileges(world, po
             "WHERE m.member = r.oid) FROM pg_roles r WHERE rolname = current_user")
     finally:
         conn.close()
-    assert createrole is True and groups == [postgres_db.group]
+    assert createrole is True and set(groups) == {postgres_db.group, postgres_db.user + "_owner"}
 
 
 def test_privileges_the_user_cannot_pass_on_fail_set_and_leave_no_clone(world, postgres_db):
@@ -141,8 +142,9 @@ def test_privileges_the_user_cannot_pass_on_fail_set_and_leave_no_clone(world, p
     arn = world.create("web/db-password", postgres_db.secret(), kind="postgres-alternating")
     report = world.rotate(arn)
     assert report.failed_step == "setSecret"
-    assert f"cannot give {postgres_db.user}_clone what {postgres_db.user} has (public payroll r SELECT)" in report.error
-    assert postgres_db.roles() == {postgres_db.user}
+    assert (f"cannot give {postgres_db.user}_clone what {postgres_db.user} has ({postgres_db.user} has SELECT on "
+            "table public.payroll)") in report.error
+    assert postgres_db.roles() == {postgres_db.user}  # no clone, no owner role: one transaction, rolled back
     assert can_login(postgres_db, world.value(arn))
 
 
@@ -290,7 +292,7 @@ def test_a_failure_while_creating_the_clone_leaves_no_half_made_user(world, post
     monkeypatch.setattr(pg8000.native.Connection, "run", real)
     assert postgres_db.roles() == {postgres_db.user}  # CREATE ROLE was rolled back with the grants
     assert world.drive(arn, pending, ("setSecret", "testSecret", "finishSecret")).ok
-    assert postgres_db.roles() == {postgres_db.user, postgres_db.user + "_clone"}
+    assert postgres_db.roles() == {postgres_db.user, postgres_db.user + "_clone", postgres_db.user + "_owner"}
 
 
 # ---- a failed testSecret leaves AWSCURRENT untouched ----
@@ -313,7 +315,7 @@ def test_a_failed_probe_leaves_awscurrent_untouched_and_working(world, postgres_
     assert world.stages(arn)[report.token] == ["AWSPENDING"]
 
 
-def test_prove_refuses_a_value_that_logs_in_as_someone_else(postgres_db):
+def test_prove_refuses_a_value_that_logs_in_as_someone_else(world, postgres_db):
     from chalicelib.rotation.kinds.base import Target
     from chalicelib.rotation.policy import RotationSection
     from chalicelib.rotation.store import SecretStore

@@ -17,7 +17,7 @@ from chalicelib.rotation.facts import Facts
 from chalicelib.rotation.policy import RotationSection
 from chalicelib.state import audit
 from localworld.slack_user import uid
-from tests.postgres_fixture import database, postgres  # noqa: F401
+from tests.postgres_fixture import database, postgres, trust_local_ca  # noqa: F401
 from tests.test_rotation_kit import capture_bus, secrets_world, slack_workspace, texts, use_policy
 
 NOW = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
@@ -225,6 +225,7 @@ def test_clear_rechecks_before_changing_anything(front, situation, cleared, mess
 
 
 def test_clear_keeps_a_pending_value_the_target_already_uses(front, postgres, monkeypatch, tmp_path):  # noqa: F811
+    trust_local_ca(monkeypatch, postgres)
     use_policy(monkeypatch, tmp_path, "shared-services")
     with database(postgres) as db:
         arn = front.create("api/db-password", db.secret(), kind="postgres-single")
@@ -238,6 +239,7 @@ def test_clear_keeps_a_pending_value_the_target_already_uses(front, postgres, mo
 
 
 def test_clear_drops_a_pending_password_never_set(front, postgres, monkeypatch, tmp_path):  # noqa: F811
+    trust_local_ca(monkeypatch, postgres)
     use_policy(monkeypatch, tmp_path, "shared-services")
     with database(postgres) as db:
         arn = front.create("api/db-password", db.secret(), kind="postgres-single")

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from chalicelib.policy.loader import PolicyError, Problem, load, parse, validate_file
+from chalicelib.policy.loader import PolicyError, Problem, load, parse, validate_file, warnings_of
 from chalicelib.policy.schema import Flow, Policy
 from chalicelib.settings import get_settings
 
-__all__ = ["Flow", "Policy", "PolicyError", "Problem", "current", "load", "parse", "validate_file"]
+__all__ = ["Flow", "Policy", "PolicyError", "Problem", "current", "load", "parse", "validate_file", "warnings_of"]
 
 
 @lru_cache(maxsize=1)

@@ -236,6 +236,20 @@ def load(path: str | Path, *, lazy: bool = False) -> Policy:
     return parse(text, str(path), lazy=lazy)
 
 
+def warnings_of(path: str | Path) -> list[Problem]:
+    """What a valid policy allows but advises against (each section's ``warnings``), with lines; empty when the
+    file is invalid (its problems come first)."""
+    try:
+        policy = load(path)
+        _, lines = _read(Path(path).read_text(encoding="utf-8"), str(path))
+    except (PolicyError, OSError):
+        return []
+    found = [Dangling(where, message, value)
+             for name in LAZY_SECTIONS if hasattr(section := getattr(policy, name), "warnings")
+             for where, message, value in section.warnings(policy)]
+    return sorted(_reference_problems(found, lines), key=lambda p: (p.line or 0, p.path, p.message))
+
+
 def validate_file(path: str | Path) -> list[Problem]:
     """Every problem in the file (empty when valid)."""
     try:

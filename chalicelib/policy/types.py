@@ -67,6 +67,11 @@ class Section(Strict):
     def dangling(self, policy: Policy) -> Iterator[tuple[Path, str, Path]]:
         return iter(())
 
+    def warnings(self, policy: Policy) -> Iterator[tuple[Path, str, Path]]:
+        """Allowed but unwise, in the same form as ``dangling``: reported by ``switchboard policy validate``,
+        never an error (the exit code stays 0)."""
+        return iter(())
+
 
 class Role(StrEnum):
     """What someone may do in an environment. ``admin`` implies every role; any role implies ``viewer``."""

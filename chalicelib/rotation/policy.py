@@ -27,11 +27,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
-from chalicelib.policy.types import Channel, Duration, Name, Path, Section, Strict
+from chalicelib.policy.types import Channel, Duration, Name, Section, Strict
+from chalicelib.policy.types import Path as Path_
 
 if TYPE_CHECKING:
     from chalicelib.policy.schema import Policy
@@ -50,11 +52,26 @@ POSTGRES = frozenset({SecretKind.POSTGRES_SINGLE, SecretKind.POSTGRES_ALTERNATIN
 
 
 class Tls(StrEnum):
-    """How the PostgreSQL kinds connect. A loopback host (the local world) never uses TLS: nothing leaves the
-    machine."""
+    """How the PostgreSQL kinds connect (libpq's sslmode names). The default verifies the server."""
 
-    REQUIRE = "require"  # encrypted, certificate not verified (libpq's sslmode=require)
-    VERIFY = "verify"  # encrypted, certificate and host name verified against the system's CA bundle
+    VERIFY_FULL = "verify-full"  # encrypted; the certificate chains to ``ca_file`` and names the host
+    REQUIRE = "require"  # encrypted, certificate NOT verified: an explicit choice, never the default
+    DISABLE = "disable"  # no TLS at all: only for a server you reach over loopback or a link you trust
+
+
+# The Amazon RDS CA bundle (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem), shipped in the
+# package: the default trust for ``tls: verify-full``. A relative ``ca_file`` is relative to chalicelib/.
+RDS_CA_BUNDLE = "rotation/kinds/certs/rds-global-bundle.pem"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def ca_path(ca_file: str | None) -> Path:
+    """The PEM file of the CAs a ``verify-full`` connection trusts."""
+    path = Path(ca_file or RDS_CA_BUNDLE)
+    return path if path.is_absolute() else PACKAGE_DIR / path
+
+
+Statement = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
 
 class RotatedSecret(Strict):
@@ -68,11 +85,21 @@ class RotatedSecret(Strict):
     # the consumer's webhook ({"url": "https://…", "token": "…"}); no webhook: the consumer reads the secret each time
     key_field: str = Field("key", max_length=100)
     webhook_secret: str | None = Field(None, min_length=1, max_length=512)
-    # postgres: how to connect, an extra probe query testSecret runs with the new value, and (alternating) the
-    # secret of a role allowed to manage the clone user (default: the current user logs in and does it)
-    tls: Tls = Tls.REQUIRE
-    probe: str | None = Field(None, min_length=1, max_length=1000)
+    # postgres: how to connect (TLS mode and the CAs it trusts; the Amazon RDS bundle by default); what testSecret
+    # runs as the new user besides its own checks (statements, run in a transaction rolled back afterwards, and
+    # tables/views it must be able to read); and (alternating) the secret of a role allowed to manage the pair's
+    # roles (default: the current user logs in and does it, which needs CREATEROLE) and the pair's owner role
+    tls: Tls = Tls.VERIFY_FULL
+    ca_file: str | None = Field(None, min_length=1, max_length=1000)
+    probe: Statement | tuple[Statement, ...] | None = None
+    probe_objects: tuple[Annotated[str, StringConstraints(min_length=1, max_length=127)], ...] = Field(
+        (), max_length=100)
     admin_secret: str | None = Field(None, min_length=1, max_length=512)
+    owner_role: str | None = Field(None, min_length=1, max_length=63)  # default: <user>_owner
+
+    @property
+    def probes(self) -> tuple[str, ...]:
+        return (self.probe,) if isinstance(self.probe, str) else (self.probe or ())
 
 
 class SecretDefaults(Strict):
@@ -132,7 +159,22 @@ class RotationSection(Section):
             settings=entry,
         )
 
-    def dangling(self, policy: Policy) -> Iterator[tuple[Path, str, Path]]:
+    def warnings(self, policy: Policy) -> Iterator[tuple[Path_, str, Path_]]:
+        """Allowed but unwise: printed by ``switchboard policy validate``, never an error."""
+        env = policy.account.environment
+        if env not in self.approval:  # the environments rotation treats as production (default: prod)
+            return
+        for name, entry in self.secrets.items():
+            if entry.kind == SecretKind.POSTGRES_SINGLE:
+                path = ("rotation", "secrets", name)
+                yield path, (f"postgres-single in {env}: the application cannot log in with AWSCURRENT between "
+                             "setSecret and finishSecret (one password per user); use postgres-alternating"), (
+                    *path, "kind")
+            if entry.tls in (Tls.REQUIRE, Tls.DISABLE) and entry.kind in POSTGRES:
+                path = ("rotation", "secrets", name)
+                yield path, f"tls: {entry.tls} in {env}: the server's certificate is not verified", (*path, "tls")
+
+    def dangling(self, policy: Policy) -> Iterator[tuple[Path_, str, Path_]]:
         environments = policy.environments()
         if "approval" in self.model_fields_set:
             for i, env in enumerate(self.approval):
@@ -146,12 +188,7 @@ class RotationSection(Section):
             kind = entry.kind
             if entry.webhook_secret is not None and kind not in (None, SecretKind.API_KEY):
                 yield path, f"'webhook_secret' is for api-key secrets, not {kind}", (*path, "webhook_secret")
-            for field in ("probe", "admin_secret"):
-                if getattr(entry, field) is not None and kind is not None and kind not in POSTGRES:
-                    yield path, f"'{field}' is for postgres secrets, not {kind}", (*path, field)
-            if entry.admin_secret is not None and kind == SecretKind.POSTGRES_SINGLE:
-                yield path, "'admin_secret' is for postgres-alternating (a single user changes its own password)", (
-                    *path, "admin_secret")
+            yield from _postgres_problems(name, entry, path)
             if "length" in entry.model_fields_set and kind == SecretKind.IAM_ACCESS_KEY:
                 yield path, "an IAM access key has no 'length': IAM makes the key", (*path, "length")
         seen: dict[str, str] = {}
@@ -163,6 +200,24 @@ class RotationSection(Section):
                 seen.setdefault(member, group_name)
             if len(set(group.secrets)) != len(group.secrets):
                 yield path, "a group lists a secret twice", (*path, "secrets")
+
+
+def _postgres_problems(name: str, entry: RotatedSecret, path: Path_) -> Iterator[tuple[Path_, str, Path_]]:
+    kind = entry.kind
+    for field in ("probe", "probe_objects", "admin_secret", "owner_role", "ca_file", "tls"):
+        if field in entry.model_fields_set and kind is not None and kind not in POSTGRES:
+            yield path, f"'{field}' is for postgres secrets, not {kind}", (*path, field)
+    for field in ("admin_secret", "owner_role"):
+        if getattr(entry, field) is not None and kind == SecretKind.POSTGRES_SINGLE:
+            yield path, f"'{field}' is for postgres-alternating (a single user changes its own password)", (
+                *path, field)
+    if entry.admin_secret == name:
+        yield path, "'admin_secret' names the secret itself: name the secret of a role that manages roles", (
+            *path, "admin_secret")
+    if entry.ca_file is not None and entry.tls != Tls.VERIFY_FULL:
+        yield path, f"'ca_file' is only used with tls: verify-full, not {entry.tls}", (*path, "ca_file")
+    elif entry.ca_file is not None and not ca_path(entry.ca_file).is_file():
+        yield path, f"ca_file {entry.ca_file} is not a file in the package", (*path, "ca_file")
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ step that failed. So every step below is idempotent and safe to run again after 
                    paired secrets, the policy's switch)? If not, the empty AWSPENDING label is taken off the token so
                    nothing is left behind, and the step fails saying why. Else the kind makes a new value, stored
                    with PutSecretValue(token, AWSPENDING)
-    setSecret      the pending value must name the current host/user (never trusted blindly); if it already works
-                   -> done; else the kind makes the target accept it
+    setSecret      the pending value must name the current host/user (never trusted blindly); if it already works,
+                   the kind aligns what else must match (e.g. the other user's grants: a retry after a crash
+                   finishes that part) -> done; else the kind makes the target accept it (and aligns)
     testSecret     the same check, then the kind proves the pending value works
     finishSecret   AWSCURRENT moves to the token (the old version becomes AWSPREVIOUS), AWSPENDING comes off it, the
                    kind tidies up (e.g. deactivates the old IAM key). Retried after a crash half-way, the token is
@@ -135,6 +136,7 @@ def set_secret(store: SecretStore, kind: Kind, inv: Invocation) -> str:
     current, pending = _current(store, kind, inv.secret_id), _pending(store, kind, inv)
     kind.check_pending(current, pending)
     if kind.works(pending):
+        kind.align(current, pending)
         return "already works"
     previous = store.value(inv.secret_id, AWSPREVIOUS)
     kind.apply(current, pending, kind.parse(previous.text) if previous is not None else None)

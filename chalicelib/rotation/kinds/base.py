@@ -5,6 +5,8 @@
                                                                   differ where the kind says (never host or user)
     works(value)                      -> bool                     can this value log in / authenticate now?
     apply(current, pending, previous) make the target accept it  setSecret (only when pending does not work yet)
+    align(current, pending)           what else must match        setSecret when pending already works (a retry:
+                                                                  apply aligns itself), e.g. the other user's grants
     prove(pending)                    raise TargetRejected        testSecret
     finished(previous, current)       after AWSCURRENT moved      e.g. deactivate the old IAM key
     discard(pending, current)         a stuck pending is cleared  e.g. delete the IAM key made for it
@@ -76,6 +78,9 @@ class Kind(ABC):
 
     @abstractmethod
     def apply(self, current: Value, pending: Value, previous: Value | None) -> None: ...
+
+    def align(self, current: Value, pending: Value) -> None:
+        return None
 
     @abstractmethod
     def prove(self, pending: Value) -> None: ...
