@@ -85,3 +85,35 @@ def test_a_redrive_that_fails_leaves_the_letter_and_says_why(dlq):
     assert [d.message_id for d in queue.list_letters().letters] == [letter]
     [entry] = audit.for_target("function/switchboard-app-OnAlarm-1X2Y")
     assert entry.outcome == "failed"
+
+
+def test_ops_deadletters_and_redrive_run_in_the_account_that_holds_them(dlq, slack, monkeypatch):
+    """The front door forwards `/ops deadletters in prod` and `/ops redrive all in prod`; prod re-checks the role
+    with its own policy, lists and redrives its own dead letters, and answers on the response_url."""
+    from chalicelib.intake import Kind, handle
+    from tests.events import SHARED, context, peer
+    from tests.frontdoor_kit import as_account
+
+    monkeypatch.setenv("SWITCHBOARD_SLACK_API_URL", slack.api_url)
+    as_account(monkeypatch, "prod")
+    calls = []
+    queue.use_invoker(lambda arn, payload: calls.append(payload["id"]))
+    letter = dlq(record())
+
+    def ops(text: str, user: str = "U0ADMIN001") -> str:
+        url = slack.response_url(text.replace(" ", "-") + "-" + user)
+        asked = {"text": text, "user": user, "groups": [], "response_url": url,
+                 "channel": "C0OPS", "request_id": f"slack:{text}"}
+        outcome = handle(Kind.PEER, peer("command", account=SHARED, from_account="shared-services", payload=asked),
+                         context())
+        assert outcome["outcome"] == "processed", outcome
+        return json.dumps(slack.responses(url))
+
+    listed = ops("deadletters in prod")
+    assert letter[:36] in listed and "switchboard-app-OnAlarm-1X2Y" in listed and "RetriesExhausted after 3" in listed
+    assert "redrive &lt;id&gt;|all in prod" in listed
+    denied = ops("redrive all in prod", user="U0NOBODY01")
+    assert "Denied in prod" in denied and calls == []
+    done = ops("redrive all in prod")
+    assert "redriven" in done and calls == ["evt-1"] and queue.depth() == 0
+    assert "none: nothing waits" in ops("deadletters in prod")

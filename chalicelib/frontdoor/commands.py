@@ -196,6 +196,35 @@ def status(cmd: Command, environment: str, asked: Asked, current: Policy) -> Ans
     return Answer(title, blocks.reply(title, lines, footer))
 
 
+@executes("deadletters")
+def dead_letters(cmd: Command, environment: str, asked: Asked, current: Policy) -> Answer:
+    from chalicelib.deadletters import queue
+
+    listed = queue.list_letters()
+    title = f"Dead letters in {environment} ({current.account.name})"
+    if not listed.letters and not listed.unreadable:
+        return Answer(title, blocks.reply(title, ["none: nothing waits to be redriven"]))
+    lines = [f"{mrkdwn.code(d.message_id[:36])} {mrkdwn.safe(d.function, 80)} · {mrkdwn.escape(d.condition)} after "
+             f"{d.attempts} · {mrkdwn.safe(d.summary, 120)} · {mrkdwn.safe(d.error, 200)}" for d in listed.letters]
+    lines += [f"{mrkdwn.code(i[:36])} cannot be redriven: {mrkdwn.safe(why, 120)}" for i, why in listed.unreadable]
+    hint = f"{current.slack.command} redrive <id>|all in {environment}"
+    return Answer(title, blocks.reply(title, lines, f"to run them again: {mrkdwn.code(hint)}"))
+
+
+@executes("redrive")
+def redrive(cmd: Command, environment: str, asked: Asked, current: Policy) -> Answer:
+    from chalicelib.deadletters import queue
+
+    wanted = None if cmd.args["id"] is None else {cmd.args["id"]}
+    done = queue.redrive(wanted, actor=asked.user, correlation_id=asked.request_id)
+    title = f"Redrive in {environment} ({current.account.name})"
+    if not done:
+        return Answer(title, blocks.reply(title, ["no such dead letter" if wanted else "nothing to redrive"]))
+    lines = [f"{mrkdwn.code(r['id'][:36])} {mrkdwn.safe(r['function'], 80)} → *{mrkdwn.escape(r['outcome'])}* · "
+             f"{mrkdwn.safe(r['reason'], 200)}" for r in done]
+    return Answer(title, blocks.reply(title, lines))
+
+
 @executes("audit")
 def audit_log(cmd: Command, environment: str, asked: Asked, current: Policy) -> Answer:
     n, wanted = cmd.args.get("n", 10), cmd.args.get("target")

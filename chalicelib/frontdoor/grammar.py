@@ -198,6 +198,21 @@ def _rotate(t: _Tokens) -> dict[str, Any]:
     return {"secret": secret, "env": env}
 
 
+def _in_env(t: _Tokens) -> dict[str, Any]:
+    env = None
+    if t.at("in"):
+        env = t.after_keyword("in", "environment")
+        if not _NAME.fullmatch(env):
+            raise _Invalid(f"{_q(env)} is not a valid environment ({_NAME_RULE})")
+    t.end()
+    return {"env": env}
+
+
+def _redrive(t: _Tokens) -> dict[str, Any]:
+    which = t.name("dead letter id, or all", keyword="in")
+    return {"id": None if which.lower() == "all" else which, **_in_env(t)}
+
+
 def _app_reason(t: _Tokens) -> dict[str, Any]:
     return {"app": t.name("app"), "reason": t.reason()}
 
@@ -299,6 +314,10 @@ _SPECS: dict[str, _Spec] = {
     "unsilence": _Spec("<id>", "end a silence early", Capability.ALERTS, Role.OPERATOR, _one("id")),
     "ack": _Spec("<incident>", "acknowledge an incident", Capability.ALERTS, Role.OPERATOR, _one("incident")),
     "rotate": _Spec("<secret> [in <env>]", "rotate a secret now", Capability.ROTATION, Role.OPERATOR, _rotate),
+    "deadletters": _Spec("[in <env>]", "list what Lambda gave up on after its retries", Capability.FRONTDOOR,
+                         Role.OPERATOR, _in_env),
+    "redrive": _Spec("<id>|all [in <env>]", "run dead letters again (same function, same event)",
+                     Capability.FRONTDOOR, Role.OPERATOR, _redrive),
     "audit": _Spec(
         "[app|target] [n]", f"the last n audit entries (default {AUDIT_DEFAULT}, at most {AUDIT_MAX})",
         Capability.FRONTDOOR, Role.VIEWER, _audit,

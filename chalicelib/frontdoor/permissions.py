@@ -77,11 +77,33 @@ def api_function_arns(policy: Policy, stage: str) -> list[str]:
     return [f"{prefix}:switchboard-{stage}", f"{prefix}:switchboard-app-APIHandler-*"]
 
 
+def dead_letters(policy: Policy, stage: str) -> list[dict[str, Any]]:
+    """`/ops deadletters` and `/ops redrive`: read and delete the account's dead letters, and invoke the account's
+    own Switchboard functions again with the payload Lambda gave up on (nothing else)."""
+    region, account = policy.account.region, policy.account.id
+    return [{
+        "Sid": "DeadLettersRead",
+        "Effect": "Allow",
+        "Action": ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility",
+                   "sqs:DeleteMessage"],
+        "Resource": f"arn:aws:sqs:{region}:{account}:switchboard-dead-letters",
+    }, {
+        "Sid": "DeadLettersRedrive",
+        "Effect": "Allow",
+        "Action": ["lambda:InvokeFunction"],
+        # the functions as `chalice deploy` and `chalice package` (stack switchboard-app) name them: not the API
+        # function of a `chalice deploy` (`switchboard-<stage>`), which only Bolt's lazy listeners invoke
+        "Resource": [f"arn:aws:lambda:{region}:{account}:function:switchboard-{stage}-*",
+                     f"arn:aws:lambda:{region}:{account}:function:switchboard-app-*"],
+    }]
+
+
 def needs(policy: Policy, stage: str) -> dict[str, list[Any]]:
     front_door = is_front_door(policy)
     sends = any(flow in peer.send for peer in policy.peers.values() for flow in (Flow.COMMAND, Flow.APPROVAL_RESULT))
     found: dict[str, list[Any]] = {
-        str(Flow.COMMAND): [AUDIT_READ],  # the front door's own executors: /ops audit reads the log, status the state
+        # the front door's own executors: /ops audit reads the log, status the state, deadletters/redrive the DLQ
+        str(Flow.COMMAND): [AUDIT_READ, *dead_letters(policy, stage)],
         str(Flow.REPLY): [],
         str(Flow.APPROVAL_REQUEST): [ANNOUNCE],  # the card is posted in Slack
         str(Flow.ANNOUNCE): [ANNOUNCE],

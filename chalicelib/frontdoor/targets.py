@@ -53,7 +53,7 @@ def environments(cmd: Command, policy: Policy) -> list[str]:
     if cmd.name == "status":
         path = policy.promotion.paths.get(args.get("app") or "")
         return sorted({own, *path}) if path else [own]  # and each account of the app's path says what runs there
-    if cmd.name == "rotate":
+    if cmd.name in ("rotate", "deadletters", "redrive"):
         return [args.get("env") or own]
     if cmd.name == "audit":
         target = args.get("target")
