@@ -57,7 +57,7 @@ def send_to(current: Policy, account: str, flow: Flow, payload: dict[str, Any]) 
 
 
 def ask(*, capability: str, title: str, summary: str, environment: str, requester: str, channel: str,
-        payload: Any, correlation_id: str, author: str | None = None, role: Role = Role.APPROVER,
+        correlation_id: str, payload: Any = None, author: str | None = None, role: Role = Role.APPROVER,
         decision_id: str | None = None, required: int = 1, group: str | None = None,
         four_eyes: bool | None = None, deadline: datetime | None = None, key: str | None = None,
         blocks: list[dict[str, Any]] | None = None, continues: str | None = None,
