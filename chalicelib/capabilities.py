@@ -111,14 +111,16 @@ FLOW_ROUTES: dict[Flow, Capability] = {
 
 # ---- what a capability does when an approval it asked for is decided (in the account that asked) ----
 
-DecisionHandler = Callable[[dict[str, Any]], None]
+DecisionHandler = Callable[[dict[str, Any]], str | None]  # None: acted; a string: refused (and audited), why
 _decision_handlers: dict[Capability, DecisionHandler] = {}
 
 
 def on_decision(capability: Capability) -> Callable[[DecisionHandler], DecisionHandler]:
     """Register ``handler(result)``; ``result`` has id, capability, verdict (approved|rejected|expired),
     decided_by (the last approver; ``system`` when expired), decided_at, environment, requester, reason,
-    approvals (user ids, in order), required, and the ``payload`` the capability attached when it asked."""
+    approvals (user ids, in order), required, the ``payload`` the capability attached when it asked, ``pending``
+    (the ticket of the request it stored: see chalicelib/pending), ``groups`` (decider -> user groups) and
+    ``from_account`` (who sent it). Wrap the handler in ``pending.bound`` so it acts only on verified results."""
     def decorate(handler: DecisionHandler) -> DecisionHandler:
         _decision_handlers[capability] = handler
         return handler

@@ -6,8 +6,10 @@ instance gets credentials for its own account exactly as it would on AWS.
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -21,6 +23,30 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+_write_lock = threading.RLock()
+
+
+def serialise_dynamodb_writes() -> None:
+    """DynamoDB applies each conditional write atomically; moto reads, checks and writes without a lock, so two
+    concurrent conditional updates (two clicks on one approval) can both pass their condition in the threaded
+    server. One lock around moto's item writes restores the atomicity conditional writes rely on."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _WRITES:
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_switchboard_serialised", False):
+            continue
+
+        @functools.wraps(original)
+        def locked(self, *args, _original=original, **kwargs):  # type: ignore[no-untyped-def]
+            with _write_lock:
+                return _original(self, *args, **kwargs)
+
+        locked._switchboard_serialised = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, locked)
 
 
 class Emulator:
@@ -48,6 +74,7 @@ class Emulator:
         from localworld import codepipeline
 
         codepipeline.install()
+        serialise_dynamodb_writes()
         self._server.start()
         return self
 

@@ -388,6 +388,14 @@ class SlackStandIn:
             states = [m for m in self._messages.values() if cid is None or m.channel == cid]
             return [m.snapshot() for m in sorted(states, key=lambda m: m.ts)]
 
+    def message_with(self, action_id: str, value: str) -> Message | None:
+        """The newest posted message that shows the button (``action_id``, ``value``): what a click on it comes
+        from (its ``channel`` and ``ts`` go into the click's ``container``)."""
+        from localworld.slack_user import block_showing
+
+        found = [m for m in self.messages() if not m.deleted and block_showing(m.blocks, action_id, value) is not None]
+        return found[-1] if found else None
+
     def ephemerals(self, channel: str | None = None) -> list[Message]:
         """Messages sent with chat.postEphemeral (``ephemeral_to`` says to whom)."""
         with self._cond:

@@ -59,13 +59,32 @@ def command_body(text: str, handle: str, response_url: str, *, command: str = "/
         "api_app_id": app, "response_url": response_url, "trigger_id": f"tr-{uuid.uuid4().hex[:12]}"})
 
 
-def click_body(action_id: str, value: str, handle: str, response_url: str, *, channel: str = "C0OPS00001",
-               message_ts: str = "1", team: str = TEAM, app: str = APP) -> str:
+def block_showing(blocks: list[dict[str, Any]] | None, action_id: str, value: str) -> str | None:
+    """The block_id ("" if it has none) of the block holding the button (``action_id``, ``value``); None if the
+    message does not show it."""
+    for block in blocks or []:
+        elements = [*(block.get("elements") or []), *([block["accessory"]] if block.get("accessory") else [])]
+        if any(isinstance(e, dict) and e.get("action_id") == action_id and e.get("value") == value for e in elements):
+            return str(block.get("block_id") or "")
+    return None
+
+
+def click_body(action_id: str, value: str, handle: str, response_url: str, *, message: Any = None,
+               channel: str = "C0OPS00001", message_ts: str = "1", team: str = TEAM, app: str = APP) -> str:
+    """A ``block_actions`` payload as Slack sends it for a button on a message: ``container`` (``message_ts``,
+    ``channel_id``), ``channel`` and the ``message`` itself (as the stand-in's ``Message`` or Slack's dict) say
+    which message the click came from. Without ``message``, ``channel`` and ``message_ts`` name it."""
+    blocks = None
+    if message is not None:
+        get = message.get if isinstance(message, dict) else lambda k, d=None: getattr(message, k, d)
+        channel, message_ts, blocks = get("channel", channel), get("ts", message_ts), get("blocks")
     payload = {"type": "block_actions", "team": {"id": team}, "user": {"id": uid(handle), "name": handle},
                "api_app_id": app, "trigger_id": f"tr-{uuid.uuid4().hex[:12]}", "response_url": response_url,
                "channel": {"id": channel}, "container": {"type": "message", "message_ts": message_ts,
-                                                         "channel_id": channel},
-               "actions": [{"action_id": action_id, "value": value, "block_id": f"decision:{value}",
+                                                         "channel_id": channel, "is_ephemeral": False},
+               "message": {"type": "message", "ts": message_ts, **({"blocks": blocks} if blocks else {})},
+               "actions": [{"action_id": action_id, "value": value,
+                            "block_id": block_showing(blocks, action_id, value) or f"decision:{value}",
                             "type": "button", "action_ts": f"{time.time():.6f}"}]}
     return urlencode({"payload": json.dumps(payload)})
 
@@ -99,7 +118,9 @@ class SlackUser:
         return (*self._post("/slack/commands", body, headers), response_url)
 
     def click(self, action_id: str, value: str, message: Any = None) -> tuple[int, Any, float, str]:
+        """Click the button (``action_id``, ``value``) on ``message``; by default on the newest message that shows
+        it (as a person would), so the click carries the message it came from."""
         response_url = self.standin.response_url(self.handle)
-        body = click_body(action_id, value, self.handle, response_url,
-                          channel=getattr(message, "channel", "C0OPS00001"), message_ts=getattr(message, "ts", "1"))
+        message = message if message is not None else self.standin.message_with(action_id, value)
+        body = click_body(action_id, value, self.handle, response_url, message=message)
         return (*self._post("/slack/interactive", body), response_url)

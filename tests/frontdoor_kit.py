@@ -71,8 +71,17 @@ class Slack:
         body = self.command_body(text, user, **fields)
         return self.client.http.post("/slack/commands", body=body, headers=headers or self.signed(body))
 
-    def click(self, action_id: str, value: str, user: str) -> Any:
-        body = click_body(action_id, value, user, self.standin.response_url())
+    def click(self, action_id: str, value: str, user: str, message: Any = None) -> Any:
+        """A click on the button, from ``message`` (default: the newest message in the stand-in showing it, else,
+        for a decision whose buttons are gone, its card as the clicker's screen still showed it)."""
+        message = message if message is not None else self.standin.message_with(action_id, value)
+        if message is None and action_id in ("decision_approve", "decision_reject"):
+            from chalicelib.frontdoor import decisions
+
+            item = decisions.get(value)
+            if item is not None and item.ts:
+                message = {"channel": item.channel, "ts": item.ts}
+        body = click_body(action_id, value, user, self.standin.response_url(), message=message)
         return self.client.http.post("/slack/interactive", body=body, headers=self.signed(body))
 
 

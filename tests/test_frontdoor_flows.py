@@ -24,7 +24,8 @@ def ask_from_prod(monkeypatch, bus, **overrides) -> dict:
     as_account(monkeypatch, "prod")
     fields = {"capability": "scaling", "title": "api 4 -> 2 in prod", "summary": "scale in <api> & save",
               "environment": "prod", "requester": uid("alice"), "channel": "#team-api",
-              "payload": {"target": "api", "count": 2}, "correlation_id": "corr-1"} | overrides
+              "payload": {"target": "api", "count": 2}, "subject": {"request": {"target": "api", "count": 2}},
+              "correlation_id": "corr-1"} | overrides
     assert approvals.ask(**fields) is None  # the id comes back with the verdict
     [event] = bus()
     assert (event["detail"]["flow"], event["detail"]["to_account"]) == ("approval-request", SHARED)
@@ -45,10 +46,13 @@ def test_a_peer_asks_the_front_door_and_gets_the_verdict_back(front, bus, monkey
     front.runner.drain()
     [result] = [e for e in bus() if e["detail"]["flow"] == "approval-result"]
     assert result["detail"]["to_account"] == PROD
+    ticket = event["detail"]["payload"]["pending"]  # prod's pending request: id, nonce, digest of the subject
+    assert set(ticket) == {"id", "nonce", "digest"}
     assert result["detail"]["payload"] | {"decided_at": "-"} == {
         "id": decision_id, "capability": "scaling", "verdict": "approved", "environment": "prod",
         "requester": uid("alice"), "decided_by": uid("carol"), "decided_at": "-", "reason": None,
-        "payload": {"target": "api", "count": 2}, "approvals": [uid("carol")], "required": 1}
+        "payload": {"target": "api", "count": 2}, "approvals": [uid("carol")], "required": 1,
+        "pending": ticket, "groups": {uid("carol"): ["S0ENG", "S0LEADS"]}}
 
     told = []
     capabilities.ensure_loaded(Capability.SCALING)  # else its import, on first use, registers over ours
@@ -57,6 +61,7 @@ def test_a_peer_asks_the_front_door_and_gets_the_verdict_back(front, bus, monkey
     outcome = deliver(result, SHARED)
     assert outcome["outcome"] == "processed" and [t["id"] for t in told] == [decision_id]
     assert told[0]["verdict"] == "approved" and told[0]["payload"] == {"target": "api", "count": 2}
+    assert told[0]["from_account"] == "shared-services"  # who sent it, for the capability's checks
 
 
 def test_a_peer_may_ask_only_about_its_own_environment(front, bus, monkeypatch):

@@ -18,7 +18,8 @@ def message(text: str) -> dict:
 
 
 def test_prod_goes_on_in_stages_card_and_a_late_stage_update_cannot_overwrite_it(front):
-    slack_adapter.announce_keyed("stage", KEY, message("web 4f1c2a9: soaking"), correlation_id="t")
+    slack_adapter.announce_keyed("stage", KEY, message("web 4f1c2a9: soaking"), correlation_id="t",
+                                 grant_to="prod")  # the owner lets prod go on in its card
     slack_adapter.announce_keyed("prod", KEY, message("web 4f1c2a9: awaiting approval"), correlation_id="t",
                                  continues="stage")
     slack_adapter.announce_keyed("stage", KEY, message("web 4f1c2a9: handed to prod"), correlation_id="t")
@@ -32,7 +33,8 @@ def test_prod_goes_on_in_stages_card_and_a_late_stage_update_cannot_overwrite_it
 
 
 def test_an_approval_card_asked_before_any_announcement_takes_the_message_over_too(front):
-    slack_adapter.announce_keyed("stage", KEY, message("web 4f1c2a9: handed to prod"), correlation_id="t")
+    slack_adapter.announce_keyed("stage", KEY, message("web 4f1c2a9: handed to prod"), correlation_id="t",
+                                 grant_to="prod")
     item = decisions.request(capability="promotion", title="Promote web 4f1c2a9 to prod", summary="s",
                              environment="prod", requester="system", channel="#team-web", correlation_id="t",
                              payload={"app": "web", "id": "abc123def0"}, origin="prod", required=2,

@@ -20,6 +20,7 @@ import pytest
 from chalicelib.capabilities import Context
 from chalicelib.kinds import Kind
 from localworld import codepipeline as emu
+from tests.decision_kit import asked_for, result_for
 from tests.frontdoor_kit import as_account
 
 ACCOUNT = "123456789012"  # moto's default account: the tests' credentials act here
@@ -51,12 +52,16 @@ def world(aws, monkeypatch):
             fake.environment = env
             approval = ("Prod", "ApproveProd") if (app, env) == ("api", "prod") else None
             cp.create_pipeline(pipeline=_pipeline(fake, app, f"{app}-{env}", role, ecs=ecs, approval=approval))
-    sent: dict[str, list[Any]] = {"send_to": [], "ask": [], "announce": []}
+    sent: dict[str, list[Any]] = {"send_to": [], "ask": [], "announce": [], "requests": []}
     from chalicelib.frontdoor import approvals
 
     monkeypatch.setattr(approvals, "send_to", lambda policy, account, flow, payload: sent["send_to"].append(
         (account, str(flow), json.loads(json.dumps(payload)))))
-    monkeypatch.setattr(approvals, "ask", lambda **kw: sent["ask"].append(kw))
+    # the real ask stores the pending request in the asking account; what it would send is recorded
+    real_ask = approvals.ask
+    monkeypatch.setattr(approvals, "_send", lambda current, flow, payload: sent["requests"].append(
+        json.loads(json.dumps(payload, default=str))))
+    monkeypatch.setattr(approvals, "ask", lambda **kw: (sent["ask"].append(kw), real_ask(**kw))[1])
     monkeypatch.setattr(approvals, "announce", lambda **kw: sent["announce"].append(kw))
     boto3.client("cloudwatch").put_metric_alarm(
         AlarmName="web-5xx", MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
@@ -168,13 +173,14 @@ def at_prod(world: Any, payload: dict[str, Any], now: datetime) -> Any:
     return prod
 
 
-def decide(verdict: str, approvals: list[str], app: str = "web", reason: str | None = None, p: Any = None) -> None:
+def decide(verdict: str, approvals: list[str], app: str = "web", reason: str | None = None, p: Any = None,
+           prefix: str = "pro-") -> str | None:
+    """The front door's verdict on prod's request for ``p``, delivered to prod's decision handler. Returns the
+    refusal, if prod refused it."""
     from chalicelib.promotion import handlers
 
     p = p or only(app, "target")
-    handlers.decided({"id": f"pro-{p.id}", "capability": "promotion", "verdict": verdict,
-                      "decided_by": approvals[-1] if approvals else "U0BOB00001", "approvals": approvals,
-                      "reason": reason, "payload": {"app": app, "id": p.id}})
+    return handlers.decided(result_for(asked_for(f"{prefix}{p.id}"), verdict, approvals, reason=reason))
 
 
 # ---- the source side ----
@@ -266,13 +272,14 @@ def test_prod_asks_two_leads_and_never_asks_twice(world):
     assert len(world.sent["ask"]) == 1
 
 
-def test_one_of_two_approvals_waits(world):
+def test_a_verdict_with_one_of_two_approvals_is_refused_and_it_waits(world):
     stage_candidate(world)
     at_prod(world, hand_over(world, T0 + timedelta(minutes=20)), T0 + timedelta(minutes=21))
-    decide("approved", ["U0BOB00001"])
+    refused = decide("approved", ["U0BOB00001"])  # the front door never sends this: prod counts for itself
+    assert refused == "1 of 2 required approvals count here"
     p = only("web", "target")
-    assert p.state == "awaiting_approval"
-    assert "1 of 2" in next(g for g in p.gates if g["name"] == "approval")["reason"]
+    assert p.state == "awaiting_approval" and p.approvals == []
+    assert "0 of 2" in next(g for g in p.gates if g["name"] == "approval")["reason"]
 
 
 def test_approved_deploys_prod_pinned_to_the_stage_revision(world):
@@ -520,9 +527,7 @@ def test_a_freeze_window_keeps_an_approved_promotion_waiting_until_it_ends(world
     from chalicelib.promotion import handlers
 
     world.monkeypatch.setattr(handlers.policies, "current", lambda: frozen)
-    handlers.decided({"id": f"pro-{p.id}", "capability": "promotion", "verdict": "approved",
-                      "decided_by": "U0CAROL001", "approvals": ["U0BOB00001", "U0CAROL001"], "reason": None,
-                      "payload": {"app": "web", "id": p.id}})
+    decide("approved", ["U0BOB00001", "U0CAROL001"], p=p)
     p = only("web", "target")
     freeze = next(g for g in p.gates if g["name"] == "freeze")
     assert p.state == "approved" and freeze["status"] == "wait" and "sale" in freeze["reason"]
@@ -572,11 +577,7 @@ def test_approval_mode_rolls_back_on_a_click_and_answers_its_own_rollback_run(wo
     assert failed.state == "failed" and failed.rollback_decision == f"rbk-{second.id}"  # rollback: notify
     [offer] = [a for a in world.sent["ask"] if a["decision_id"] == f"rbk-{second.id}"]
     assert offer["role"] == "operator" and "Roll back api in prod to a1b2c3d" in offer["title"]
-    from chalicelib.promotion import handlers
-
-    handlers.decided({"id": f"rbk-{second.id}", "capability": "promotion", "verdict": "approved",
-                      "decided_by": "U0ALICE001", "approvals": ["U0ALICE001"], "reason": None,
-                      "payload": {"app": "api", "id": second.id, "rollback": True}})
+    decide("approved", ["U0ALICE001"], app="api", p=second, prefix="rbk-")
     rolled = next(p for p in promotions("api") if p.id == second.id)
     assert rolled.state == "rolled_back" and rolled.history[-1].by == "U0ALICE001"
     emu.wait_for_approval(ACCOUNT, REGION, "api-prod", "Prod", "ApproveProd", timeout=20)

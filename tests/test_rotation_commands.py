@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import capabilities
+from chalicelib import capabilities, pending
 from chalicelib.capabilities import Capability
 from chalicelib.frontdoor import commands as frontdoor
 from chalicelib.frontdoor import decisions, grammar
@@ -156,7 +156,9 @@ def ask_in_prod(prod) -> dict:
     assert "asked in #prod-secrets" in json.dumps(answer.blocks)
     [request] = [e for e in prod.take() if e["detail"]["flow"] == "approval-request"]
     payload = request["detail"]["payload"]
-    assert payload["payload"] == {"action": "rotate", "secret": "web/api-key", "requested_by": uid("alice")}
+    stored = pending.get(payload["pending"]["id"])  # what would be rotated stays here; only its ticket travels
+    assert stored.subject == {"action": "rotate", "secret": "web/api-key", "requested_by": uid("alice")}
+    assert payload["payload"] is None and payload["pending"]["digest"] == pending.digest(stored.subject)
     assert (payload["environment"], payload["role"], payload["requester"]) == ("prod", "approver", uid("alice"))
     [planned] = [e for e in audit.for_target("secret/web/api-key") if e.action == "rotation.rotate"]
     assert planned.outcome == "planned"

@@ -161,7 +161,11 @@ def test_in_a_peer_account_the_card_is_asked_for_through_the_front_door(aws, mon
     assert set(flows) == {"approval-request", "announce"}
     request = flows["approval-request"]["payload"]
     assert request["capability"] == "rotation" and request["role"] == "operator" and request["environment"] == "prod"
-    assert request["payload"] == {"action": "clear-pending", "secret": "ops/token", "arn": stuck, "version": pending}
+    from chalicelib import pending as requests
+
+    stored = requests.get(request["pending"]["id"])  # what would be cleared stays in prod; its ticket travels
+    assert stored.subject == {"action": "clear-pending", "secret": "ops/token", "arn": stuck, "version": pending}
+    assert request["payload"] is None and stored.requester == "system" and stored.role == "operator"
 
 
 # ---- clearing, after the click ----

@@ -13,11 +13,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import aws
+from chalicelib import aws, pending
 from chalicelib.intake import Kind, handle
 from chalicelib.scaling import executor, handlers, service, state, ticks
 from chalicelib.scaling.plan import Request
 from chalicelib.state import audit
+from tests.decision_kit import result_for
 from tests.events import context, sample
 from tests.scaling_kit import (
     PROD_SCALING,
@@ -287,7 +288,9 @@ def test_prod_scale_in_asks_for_approval_and_changes_nothing_yet(prod):
     assert (asked["capability"], asked["environment"], asked["channel"], asked["requester"]) == (
         "scaling", "prod", "#team-api", ALICE)
     assert asked["title"] == "api 2 (min 1, max 6) → 1 (min 1, max 6) in prod"
-    assert asked["payload"]["request"]["count"] == 1 and asked["payload"]["request"]["request_id"] == "slack:t1"
+    stored = pending.get(asked["pending"]["id"])  # the request is stored here; only its ticket travels
+    assert stored.subject["request"]["count"] == 1 and stored.subject["request"]["request_id"] == "slack:t1"
+    assert asked["pending"]["digest"] == pending.digest(stored.subject) and asked["payload"] is None
     [entry] = entries("autoScalingGroup/api")
     assert entry.outcome == "refused" and entry.reason.startswith("awaiting approval")
     assert service.run(slack("api", 1)).outcome == "duplicate"  # the same request again asks nobody again
@@ -296,9 +299,7 @@ def test_prod_scale_in_asks_for_approval_and_changes_nothing_yet(prod):
 
 def approve(prod, verdict: str = "approved", by: str = CAROL, reason: str | None = None) -> None:
     [asked] = prod.bus.approvals()
-    handlers.decided({"id": "sca-1", "capability": "scaling", "verdict": verdict, "environment": "prod",
-                      "requester": ALICE, "decided_by": by, "decided_at": "2026-11-23 12:00 UTC", "reason": reason,
-                      "payload": asked["payload"]})
+    handlers.decided(result_for(asked, verdict, [by], decision_id="sca-1", reason=reason))
 
 
 def test_an_approval_plans_again_against_fresh_state_then_acts(prod):
@@ -310,6 +311,8 @@ def test_an_approval_plans_again_against_fresh_state_then_acts(prod):
     assert "scale-in in prod approved by <@U0CAROL001>" in last.detail["notes"]
     approve(prod)  # the verdict delivered twice: nothing more happens
     assert [e.outcome for e in entries("autoScalingGroup/api")] == ["refused", "succeeded"]
+    [replay] = audit.for_target("decision/sca-1")
+    assert replay.outcome == "rejected" and "already decided" in replay.reason
 
 
 def test_an_approval_meets_the_state_of_now_not_of_when_it_was_asked(prod):

@@ -50,10 +50,11 @@ def send_to(current: Policy, account: str, flow: Flow, payload: dict[str, Any]) 
 
 
 def ask(*, capability: str, title: str, summary: str, environment: str, requester: str, channel: str,
-        payload: Any, correlation_id: str, author: str | None = None, role: Role = Role.APPROVER,
+        correlation_id: str, payload: Any = None, author: str | None = None, role: Role = Role.APPROVER,
         decision_id: str | None = None, required: int = 1, group: str | None = None,
         four_eyes: bool | None = None, deadline: datetime | None = None, key: str | None = None,
-        blocks: list[dict[str, Any]] | None = None, continues: str | None = None) -> str | None:
+        blocks: list[dict[str, Any]] | None = None, continues: str | None = None,
+        subject: dict[str, Any] | None = None) -> str | None:
     """Put an approval card in ``channel``. Returns the decision id when this account is the front door or the
     caller chose it (``decision_id``); else None (the id comes back with the result).
 
@@ -62,15 +63,28 @@ def ask(*, capability: str, title: str, summary: str, environment: str, requeste
     requester nor the author, whatever policy says), ``deadline`` (aware datetime: the decision then expires),
     ``key`` (the card is the keyed announcement ``key``: ``announce(key=…, decision_id=…)`` updates it in place)
     and ``blocks`` (the card's body, already-safe mrkdwn; the front door adds progress and buttons);
-    ``continues``: the account whose message under ``key`` the card takes over (see ``announce``)."""
+    ``continues``: the account whose message under ``key`` the card takes over (see ``announce``).
+
+    ``subject`` (what exactly would be done): the request is first stored in this account as a pending request
+    (``chalicelib.pending``) and only its ticket (id, nonce, digest of the subject) travels; the capability's
+    decision handler, wrapped in ``pending.bound``, then acts only on a result that names it, and on the stored
+    subject."""
     check_options(decision_id=decision_id, required=required, group=group, deadline=deadline)
     current = policies.current()
+    ticket = None
+    if subject is not None:
+        from chalicelib import pending
+
+        ticket = pending.open_request(capability=capability, subject=subject, environment=environment,
+                                      role=str(role), requester=requester, author=author, required=required,
+                                      group=group, four_eyes=four_eyes, deadline=deadline, request_id=decision_id,
+                                      correlation_id=correlation_id)
     request: dict[str, Any] = {
         "capability": capability, "title": title, "summary": summary, "environment": environment,
         "requester": requester, "author": author, "channel": channel, "payload": payload, "role": str(role),
         "correlation_id": correlation_id}
     options = {"decision_id": decision_id, "required": required, "group": group, "four_eyes": four_eyes,
-               "deadline": deadline, "key": key, "blocks": blocks, "continues": continues}
+               "deadline": deadline, "key": key, "blocks": blocks, "continues": continues, "pending": ticket}
     # only what differs from the defaults travels, so a front door that predates these options still accepts
     # the requests that do not use them
     options = {k: v for k, v in options.items() if v is not None and not (k == "required" and v == 1)}
@@ -85,7 +99,8 @@ def ask(*, capability: str, title: str, summary: str, environment: str, requeste
 
 
 def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[str, Any]] | None = None,
-             key: str | None = None, decision_id: str | None = None, continues: str | None = None) -> None:
+             key: str | None = None, decision_id: str | None = None, continues: str | None = None,
+             grant_to: str | None = None) -> None:
     """Post a message in ``channel`` (text and blocks must already be safe mrkdwn: see mrkdwn.safe).
 
     With a ``key`` (e.g. an incident's group key), the first announcement posts and later ones with the same key
@@ -97,7 +112,8 @@ def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[
     replaces the card (the buttons go).
 
     ``continues`` (with a key): the account whose message under the same key this account takes over the first
-    time it announces (see ``slack.announce_keyed``)."""
+    time it announces (see ``slack.announce_keyed``). The front door honours it only if that account granted it:
+    ``grant_to`` (with a key) names the one account that may take this account's message under the key over."""
     if decision_id is not None:
         check_options(decision_id=decision_id)
         if not key:
@@ -113,7 +129,7 @@ def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[
             decisions.attach(current.account.name, key, decision_id, message, correlation_id=correlation_id)
         elif key:
             slack.announce_keyed(current.account.name, key, message, correlation_id=correlation_id,
-                                 continues=continues)
+                                 continues=continues, grant_to=grant_to)
         else:
             slack.deliver("chat.postMessage", message, correlation_id=correlation_id, target=f"channel/{channel}")
         return
@@ -122,4 +138,6 @@ def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[
         event["decision_id"] = decision_id
     if continues is not None:
         event["continues"] = continues
+    if grant_to is not None:
+        event["grant_to"] = grant_to
     _send(current, Flow.ANNOUNCE, event)

@@ -77,14 +77,16 @@ def request(*, capability: str, title: str, summary: str, environment: str, requ
             correlation_id: str, origin: str | None = None, now: datetime | None = None,
             decision_id: str | None = None, required: int = 1, group: str | None = None,
             four_eyes: bool | None = None, deadline: datetime | None = None, key: str | None = None,
-            blocks: list[dict[str, Any]] | None = None, continues: str | None = None) -> Decision:
+            blocks: list[dict[str, Any]] | None = None, continues: str | None = None,
+            pending: dict[str, str] | None = None) -> Decision:
     """Record a pending decision and post its card. The id is short enough to type: ``/ops approve <id>``.
 
     ``decision_id`` (``^[a-z]{3}-[a-z0-9]{4,40}$``) makes the request idempotent: asking again with the same id
     posts nothing, audits nothing and returns the existing decision. ``required`` distinct approvers (1..5),
     each in user ``group`` when given; ``four_eyes=True`` forces the four-eyes check; after ``deadline`` the
     decision expires. With ``key`` the card is the keyed announcement (origin, key); ``blocks`` replace the
-    card's body (already-safe mrkdwn), the front door appends progress, buttons or verdict."""
+    card's body (already-safe mrkdwn), the front door appends progress, buttons or verdict. ``pending``: the asking
+    account's ticket for its pending request (id, nonce, subject digest), echoed in the result."""
     check_options(decision_id=decision_id, required=required, group=group, deadline=deadline)
     if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200):
         raise ValueError(f"key {key!r} must be a string of 1 to 200 characters")
@@ -107,7 +109,7 @@ def request(*, capability: str, title: str, summary: str, environment: str, requ
                     environment=environment, role=str(Role(role)), requester=requester, author=author,
                     channel=channel, state="pending", payload=payload, origin=origin, created_at=now.isoformat(),
                     required=required, approvals=[], group=group, four_eyes=four_eyes, deadline=due, key=key,
-                    revision=1, gsi1pk=DUE if due else None, gsi1sk=due,
+                    revision=1, gsi1pk=DUE if due else None, gsi1sk=due, pending=pending,
                     expires_at=max(now, deadline or now) + LIFETIME)  # kept a week past its deadline
     try:
         item.save(condition=Decision.pk.does_not_exist())
@@ -181,6 +183,7 @@ def attach(origin: str, key: str, decision_id: str, message: dict[str, Any], *, 
             return slack.deliver("chat.postMessage", rendered, correlation_id=correlation_id,
                                  target=f"message/{origin}/{key}")
         slack.save_ref(origin, key, answer["channel"], answer["ts"], decision_id=decision_id, body=body, text=text)
+        item.update(actions=[Decision.channel.set(answer["channel"]), Decision.ts.set(answer["ts"])])  # its card
         return True
     ref.update(actions=[MessageRef.decision_id.set(decision_id), MessageRef.body.set(body),
                         MessageRef.text.set(text), MessageRef.revision.add(1),
@@ -252,7 +255,10 @@ def _show(item: Decision, correlation_id: str) -> None:
 # ---- deciding ----
 
 def decide(decision_id: str, verdict: str, *, user: str, groups: frozenset[str], correlation_id: str,
-           reason: str | None = None, now: datetime | None = None) -> Outcome:
+           reason: str | None = None, now: datetime | None = None,
+           message: tuple[str, str] | None = None) -> Outcome:
+    """``message``: (channel id, ts) of the message a button was clicked on; a click decides only on the
+    decision's own card. None: typed (``/ops approve <id>``), no message to check."""
     assert verdict in ("approved", "rejected")
     now = now or datetime.now(UTC)
     current = policies.current()
@@ -275,6 +281,14 @@ def decide(decision_id: str, verdict: str, *, user: str, groups: frozenset[str],
             return Outcome(False, f"you already approved {title} ({blocks.progress(item.as_dict())})",
                            item.as_dict())
         if not authorised:
+            if message is not None and not on_card(item, message):  # a button on some other message
+                audit.record(action=action, target=target, actor=user, outcome=audit.Outcome.REFUSED,
+                             correlation_id=correlation_id, capability="frontdoor",
+                             reason="the click came from a message that is not this decision's card",
+                             detail={"channel": message[0], "ts": message[1]})
+                return Outcome(False, f"sorry, this button is not on the approval card of "
+                                      f"`{mrkdwn.escape(item.id)}`, so it decides nothing: please use the card "
+                                      "Switchboard posted", item.as_dict())
             refusal = _refusal(current, item, verdict, user, groups)
             if refusal is not None:
                 audit.record(action=action, target=target, actor=user, outcome=audit.Outcome.REFUSED,
@@ -283,12 +297,14 @@ def decide(decision_id: str, verdict: str, *, user: str, groups: frozenset[str],
             authorised = True
 
         stamp = now.strftime("%Y-%m-%d %H:%M UTC")
+        member_of = Decision.member_of.set({**(item.member_of or {}), user: sorted(groups)})
         decided = [Decision.state.set(verdict), Decision.decided_by.set(user), Decision.decided_at.set(stamp),
-                   Decision.reason.set(reason), Decision.gsi1pk.set(UNNOTIFIED), Decision.gsi1sk.set(item.id)]
+                   Decision.reason.set(reason), Decision.gsi1pk.set(UNNOTIFIED), Decision.gsi1sk.set(item.id),
+                   member_of]
         condition = (Decision.state == "pending") & _not_due(now)
         if verdict == "approved":
             complete = len(approvals) + 1 >= required
-            actions = [Decision.approvals.set([*approvals, user]), *(decided if complete else [])]
+            actions = [Decision.approvals.set([*approvals, user]), *(decided if complete else [member_of])]
             condition &= _still(len(approvals))
         else:
             actions = decided
@@ -320,6 +336,18 @@ def decide(decision_id: str, verdict: str, *, user: str, groups: frozenset[str],
     told = notify(item, correlation_id)
     suffix = "" if told else f" (telling {item.origin} failed: it is retried every 5 minutes)"
     return Outcome(True, f"{verdict} {title}{suffix}", item.as_dict())
+
+
+def on_card(item: Decision, message: tuple[str, str]) -> bool:
+    """Is (channel id, ts) the message that shows ``item``'s buttons: its own card, or the keyed message it lives in?"""
+    places = set()
+    if item.channel and item.ts:
+        places.add((item.channel, item.ts))
+    if item.key:
+        ref = slack.message_ref(item.origin or policies.current().account.name, item.key)
+        if ref is not None and ref.decision_id == item.id:
+            places.add((ref.channel, ref.ts))
+    return tuple(message) in places
 
 
 def _refusal(current: Policy, item: Decision, verdict: str, user: str, groups: frozenset[str]) -> str | None:
@@ -396,9 +424,14 @@ def expire_due(now: datetime | None = None) -> int:
 # ---- telling the asking account ----
 
 def result_of(item: Decision) -> dict[str, Any]:
+    """What the asking account is told: the verdict, who decided (each with the user groups resolved for them when
+    they clicked), and the asking account's own ticket back (``pending``), so it can match it to its request."""
+    deciders = [*(item.approvals or []), *([item.decided_by] if item.state == "rejected" else [])]
+    member_of = item.member_of or {}
     return {k: getattr(item, k) for k in ("id", "capability", "environment", "requester", "decided_by",
-                                          "decided_at", "reason", "payload")} | {
-        "verdict": item.state, "approvals": list(item.approvals or []), "required": int(item.required or 1)}
+                                          "decided_at", "reason", "payload", "pending")} | {
+        "verdict": item.state, "approvals": list(item.approvals or []), "required": int(item.required or 1),
+        "groups": {u: list(member_of.get(u, [])) for u in deciders}}
 
 
 def notify(item: Decision, correlation_id: str) -> bool:
@@ -412,8 +445,8 @@ def notify(item: Decision, correlation_id: str) -> bool:
     try:
         if item.origin in (None, current.account.name):
             handler = capabilities.decision_handler_for(Capability(item.capability))
-            if handler is not None:
-                handler(result_of(item))
+            if handler is not None:  # this account is the front door: it is the sender
+                handler(result_of(item) | {"from_account": current.account.name})
         else:
             approvals.send_to(current, item.origin, Flow.APPROVAL_RESULT, result_of(item))
     except Exception as exc:  # noqa: BLE001 - kept for retry, audited, never lost

@@ -254,9 +254,13 @@ def _click(body: dict[str, Any], verdict: str) -> None:
     request_id = f"slack:{body.get('trigger_id') or action.get('action_ts')}"
     logger.set_correlation_id(request_id)
 
+    container = body.get("container") or {}
+    clicked_on = (str(container.get("channel_id") or (body.get("channel") or {}).get("id") or ""),
+                  str(container.get("message_ts") or ""))  # the message the button was on, as Slack says
+
     def work() -> None:
         result = decisions.decide(action["value"], verdict, user=user, groups=slack.groups_of(user),
-                                  correlation_id=request_id)
+                                  correlation_id=request_id, message=clicked_on)
         slack.deliver("response_url", {
             "url": body["response_url"], "response_type": "ephemeral", "replace_original": False,
             "text": result.message}, correlation_id=request_id, target=f"decision/{action['value']}")

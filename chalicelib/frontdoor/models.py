@@ -27,6 +27,9 @@ message#<origin>#<key> / message
                            *without* a decision_id replaces the message and detaches the decision (its clicks no
                            longer re-render a message that has moved on). ``body`` absent with a ``decision_id``
                            means "the decision's own card body".
+                           Ownership: ``owner`` is the account in the key, the only one whose announcements update the
+                           message. It may name one account in ``granted_to`` (an announcement with ``grant_to``);
+                           only that account's ``continues`` takes the message over (``handed_to``, conditional).
 """
 
 from __future__ import annotations
@@ -96,6 +99,12 @@ class Decision(Model):
     deadline = UnicodeAttribute(null=True)  # ISO UTC; a click after it (or expire_due) expires the decision
     key = UnicodeAttribute(null=True)  # the card is the keyed message (origin, key)
     revision = NumberAttribute(null=True)  # grows with every change (see the module docstring)
+    # the asking account's pending request {id, nonce, digest}: echoed in the result, so that account can tell it is
+    # the answer to what it asked (chalicelib/pending)
+    pending = JSONAttribute(null=True)
+    # user -> the user-group ids the front door resolved for them when they approved or rejected: sent with the
+    # result, so the asking account re-checks each approver's roles with its own policy
+    member_of = JSONAttribute(null=True)
     # gsi1: "decision#deadline" while pending with a deadline, "decision#unnotified" once decided and until the
     # asking account has been told (the outbox schedule retries); removed once told
     gsi1pk = UnicodeAttribute(null=True)
@@ -131,6 +140,10 @@ class MessageRef(Model):
     # set when another account's announcements with this key took the message over (a promotion handed from
     # stage to prod goes on in the same card): this origin's later announcements under the key are dropped
     handed_to = UnicodeAttribute(null=True)
+    # the account that owns the card (the one whose announcements posted it: the origin in the key). Only the owner
+    # updates it or hands it over; ``granted_to`` is the one account it allowed to take it over (``grant_to``)
+    owner = UnicodeAttribute(null=True)
+    granted_to = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 
 

@@ -8,9 +8,17 @@ sender is a peer whose ``send`` list may reach us, and the flow is in our ``rece
 - ``approval-request`` (peer -> front door): a card is posted; the asking account is remembered and gets the
   verdict. A peer may ask only about its own environment. The richer options of ``approvals.ask`` (decision_id,
   required, group, four_eyes, deadline, key, blocks) travel here too.
-- ``approval-result`` (front door -> peer): handed to the capability that asked (``capabilities.on_decision``).
+- ``approval-result`` (front door -> peer): accepted only from the front door this policy names, handed to the
+  capability that asked (``capabilities.on_decision``) with ``from_account``; the capability's handler
+  (``pending.bound``) acts only on a result for a request it is waiting for, and refuses the rest.
 - ``announce`` (peer -> front door): a message posted in a channel (only the front door holds the token); with a
-  ``decision_id``, the footer of that decision (which this peer asked for under this key) is appended.
+  ``decision_id``, the footer of that decision (which this peer asked for under this key) is appended. With
+  ``continues``, the message another account owns under the key is taken over only if its owner granted it to
+  this peer (``grant_to`` on the owner's announcements).
+
+Decision buttons are the front door's alone: it renders them from a decision it holds. Every element whose
+``action_id`` is one of them (and every block carrying the front door's decision block id) is stripped from the
+blocks a peer sends (approval-request, announce), and the stripping is audited.
 """
 
 from __future__ import annotations
@@ -26,6 +34,17 @@ from chalicelib.frontdoor.models import DECISION_ID, MAX_REQUIRED, USER_GROUP
 from chalicelib.policy.schema import Flow, Role
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
+
+FRONT_DOOR_ACTIONS = frozenset({"decision_approve", "decision_reject"})  # rendered only from a decision held here
+
+
+class Ticket(BaseModel):
+    """The asking account's pending request: travels with the request, comes back unchanged in the result."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=DECISION_ID.pattern)
+    nonce: str = Field(min_length=16, max_length=100)
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class ApprovalRequest(BaseModel):
@@ -49,6 +68,7 @@ class ApprovalRequest(BaseModel):
     key: str | None = Field(None, min_length=1, max_length=200)
     blocks: list[dict[str, Any]] | None = Field(None, max_length=50)
     continues: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,62}$")  # take over this account's message
+    pending: Ticket | None = None
 
 
 class ApprovalResult(BaseModel):
@@ -64,6 +84,8 @@ class ApprovalResult(BaseModel):
     payload: Any = None
     approvals: list[str] = Field(default_factory=list, max_length=MAX_REQUIRED)
     required: int = Field(1, ge=1, le=MAX_REQUIRED)
+    pending: Ticket | None = None  # the asking account's own ticket, echoed
+    groups: dict[str, list[str]] = Field(default_factory=dict, max_length=MAX_REQUIRED + 1)  # decider -> groups
 
 
 class Announcement(BaseModel):
@@ -75,6 +97,38 @@ class Announcement(BaseModel):
     key: str | None = Field(None, max_length=200)
     decision_id: str | None = Field(None, pattern=DECISION_ID.pattern)  # append this decision's footer
     continues: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,62}$")  # take over this account's message
+    grant_to: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,62}$")  # who may take this message over
+
+
+def _owned(node: Any) -> bool:
+    return isinstance(node, dict) and node.get("action_id") in FRONT_DOOR_ACTIONS
+
+
+def _clean(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_clean(n) for n in node if not _owned(n)]
+    if isinstance(node, dict):
+        return {k: _clean(v) for k, v in node.items() if not _owned(v)}
+    return node
+
+
+def strip_buttons(blocks: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """``blocks`` without the front door's decision buttons (anywhere: actions elements, accessories, inputs) and
+    without blocks that carry its decision block id; an actions block left empty goes too. Returns (kept, how
+    many blocks were changed or dropped)."""
+    kept: list[dict[str, Any]] = []
+    changed = 0
+    for block in blocks:
+        if str(block.get("block_id", "")).startswith("decision:"):
+            changed += 1
+            continue
+        cleaned = _clean(block)
+        if cleaned != block:
+            changed += 1
+            if cleaned.get("type") in ("actions", "context_actions") and not cleaned.get("elements"):
+                continue
+        kept.append(cleaned)
+    return kept, changed
 
 
 @capabilities.register(Capability.FRONTDOOR)
@@ -93,6 +147,17 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
         except ValidationError as exc:
             first = exc.errors()[0]
             raise _Malformed(f"malformed {detail.flow}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+    def stripped(blocks: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if not blocks:
+            return blocks
+        kept, changed = strip_buttons(blocks)
+        if changed:
+            audit.record(action=f"frontdoor.peer.{detail.flow}", target=event.target, outcome=Outcome.REJECTED,
+                         correlation_id=ctx.event_id, capability="frontdoor",
+                         reason=f"{changed} block(s) from '{sender}' carried decision buttons: removed (only the front "
+                                "door renders them, from a decision it holds)")
+        return kept
 
     front_door = ctx.policy.slack.front_door
     try:
@@ -114,7 +179,8 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
                                                  f"not {request.environment}")
             from chalicelib.frontdoor import decisions
 
-            fields = request.model_dump(exclude={"capability", "role"})
+            fields = request.model_dump(exclude={"capability", "role", "blocks"})
+            fields["blocks"] = stripped(request.blocks)
             try:
                 item = decisions.request(capability=str(request.capability), role=request.role, origin=sender,
                                          **fields)
@@ -130,7 +196,9 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
             handler = capabilities.decision_handler_for(result.capability)
             if handler is None:
                 return outcome(Outcome.RECEIVED, f"the {result.capability} capability has no decision handler")
-            handler(result.model_dump(mode="json"))
+            refused = handler(result.model_dump(mode="json") | {"from_account": sender})
+            if isinstance(refused, str):  # audited by the capability (pending.settle)
+                return Result(Outcome.REJECTED, refused, [f"{result.capability} refused {result.id}"])
             return Result(Outcome.SUCCEEDED, None, [f"{result.capability} told: {result.id} {result.verdict}"])
 
         if detail.flow is Flow.ANNOUNCE:
@@ -138,7 +206,7 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
             from chalicelib.frontdoor import slack
 
             body = {"channel": message.channel, "text": mrkdwn.truncate(message.text, mrkdwn.MESSAGE_TEXT),
-                    "blocks": message.blocks}
+                    "blocks": stripped(message.blocks) or []}
             if message.decision_id:
                 if not message.key:
                     return outcome(Outcome.REJECTED, "an announcement with a decision_id needs its card's key")
@@ -150,8 +218,11 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
                 except ValueError as exc:  # not this peer's card under this key
                     return outcome(Outcome.REJECTED, str(exc))
             elif message.key:
-                delivered = slack.announce_keyed(sender, message.key, body, correlation_id=message.correlation_id,
-                                                 continues=message.continues)
+                try:
+                    delivered = slack.announce_keyed(sender, message.key, body, correlation_id=message.correlation_id,
+                                                     continues=message.continues, grant_to=message.grant_to)
+                except slack.NotGranted as exc:  # another account's card, not granted to this one: nothing posted
+                    return outcome(Outcome.REJECTED, str(exc))
             else:
                 delivered = slack.deliver("chat.postMessage", body, correlation_id=message.correlation_id,
                                           target=f"channel/{message.channel}")

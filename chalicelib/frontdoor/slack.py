@@ -254,15 +254,29 @@ def save_ref(origin: str, key: str, channel: str, ts: str, *, decision_id: str |
     from chalicelib.frontdoor.models import MessageRef
 
     now = datetime.now(UTC)
-    ref = MessageRef(*_ref_key(origin, key), channel=channel, ts=ts, updated_at=now.isoformat(),
+    ref = MessageRef(*_ref_key(origin, key), channel=channel, ts=ts, updated_at=now.isoformat(), owner=origin,
                      decision_id=decision_id, body=body, text=text, revision=1, expires_at=now + timedelta(days=30))
     ref.save()
     return ref
 
 
+class NotGranted(ValueError):
+    """An account asked to take over a card its owner did not grant it."""
+
+
+def grant(origin: str, key: str, to: str) -> None:
+    """The owner of keyed message ``(origin, key)`` lets account ``to`` take it over (``continues``)."""
+    from chalicelib.frontdoor.models import MessageRef
+
+    ref = message_ref(origin, key)
+    if ref is not None and ref.granted_to != to:
+        ref.update(actions=[MessageRef.granted_to.set(to)])
+
+
 def take_over(origin: str, key: str, continues: str) -> Any:
     """``origin`` goes on in the message ``continues`` posted under ``key`` (None: there is none to take, or it
-    was taken already). The previous account's later announcements under the key are dropped from then on."""
+    was taken already). The previous account's later announcements under the key are dropped from then on.
+    Only with the owner's grant: a message ``continues`` owns but did not grant to ``origin`` raises NotGranted."""
     from pynamodb.exceptions import UpdateError
 
     from chalicelib.frontdoor.models import MessageRef
@@ -271,8 +285,11 @@ def take_over(origin: str, key: str, continues: str) -> Any:
     before = message_ref(continues, key) if continues != origin else None
     if before is None or before.handed_to or before.decision_id:
         return None
+    if before.granted_to != origin:
+        raise NotGranted(f"'{continues}' did not grant '{origin}' its message under key '{key}'")
     try:
-        before.update(actions=[MessageRef.handed_to.set(origin)], condition=MessageRef.handed_to.does_not_exist())
+        before.update(actions=[MessageRef.handed_to.set(origin)],
+                      condition=MessageRef.handed_to.does_not_exist() & (MessageRef.granted_to == origin))
     except UpdateError as exc:
         if conditional_failed(exc):  # taken by a concurrent call: that one goes on in it
             return None
@@ -281,7 +298,7 @@ def take_over(origin: str, key: str, continues: str) -> Any:
 
 
 def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlation_id: str,
-                   continues: str | None = None) -> bool:
+                   continues: str | None = None, grant_to: str | None = None) -> bool:
     """Post ``message`` the first time ``(origin, key)`` is seen; update that same message in place afterwards
     (an incident resolving, a scaling change finishing). True when delivered now (else kept in the outbox).
 
@@ -290,9 +307,11 @@ def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlatio
     the key are dropped, so a late one cannot overwrite the newer state.
 
     If a decision's card lived in that message, this announcement replaces it and detaches the decision: the
-    ref keeps this message as its body, so renders that were under way converge on it (``decisions.publish``)."""
-    from chalicelib.frontdoor.models import MessageRef
+    ref keeps this message as its body, so renders that were under way converge on it (``decisions.publish``).
 
+    ``grant_to``: the account that may take this message over with ``continues`` (recorded on the ref once the
+    message is posted; only the owner's announcements reach its ref). A ``continues`` naming a message its owner
+    did not grant to ``origin`` raises NotGranted and posts nothing."""
     target = f"message/{origin}/{key}"
     now = datetime.now(UTC)
     ref = message_ref(origin, key)
@@ -300,6 +319,18 @@ def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlatio
         return True  # the message belongs to the account that took it over
     if ref is None and continues:
         ref = take_over(origin, key, continues)
+    if ref is not None and ref.owner not in (None, origin):  # refs are keyed by owner: never another's message
+        raise NotGranted(f"message '{key}' belongs to '{ref.owner}', not '{origin}'")
+    delivered = _announce_ref(origin, key, ref, message, correlation_id, target, now)
+    if grant_to:
+        grant(origin, key, grant_to)
+    return delivered
+
+
+def _announce_ref(origin: str, key: str, ref: Any, message: dict[str, Any], correlation_id: str, target: str,
+                  now: datetime) -> bool:
+    from chalicelib.frontdoor.models import MessageRef
+
     if ref is not None and (ref.decision_id or ref.body is not None):
         from chalicelib.frontdoor import decisions
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import capabilities
+from chalicelib import capabilities, pending
 from chalicelib import policy as policies
 from chalicelib.capabilities import Capability, Context
 from chalicelib.capabilities import Result as Handled
@@ -140,21 +140,23 @@ def on_alarm(event: AlarmEvent, ctx: Context, now: datetime) -> Handled:
 
 
 @capabilities.on_decision(Capability.PROMOTION)
-def decided(result: dict[str, Any]) -> None:
-    """An approval or a rollback offer this account asked for was decided in Slack."""
-    payload = result.get("payload") or {}
-    app, promo_id = payload.get("app"), payload.get("id")
+@pending.bound(Capability.PROMOTION)
+def decided(settled: pending.Settled) -> None:
+    """An approval or a rollback offer this account asked for was decided in Slack: the promotion (and revision)
+    this account stored when it asked, with the approvers that passed this account's own checks."""
+    subject = settled.subject
+    app, promo_id = subject.get("app"), subject.get("id")
     if not app or not promo_id:
         return
     now = datetime.now(UTC)
     current = policies.current()
-    correlation_id = f"decision:{result.get('id')}"
-    verdict, user = result.get("verdict"), result.get("decided_by") or service.SYSTEM
+    correlation_id = f"decision:{settled.decision_id}"
+    verdict, user = settled.verdict, settled.decided_by or service.SYSTEM
 
-    if payload.get("rollback"):
+    if subject.get("rollback"):
         def roll(p: Promotion, version: int) -> Promotion | None:
-            if p.state is not State.FAILED or p.previous is None:
-                return None
+            if p.state is not State.FAILED or p.previous is None or subject.get("to") != p.previous.id:
+                return None  # (asked to roll back to another revision than the one it would now)
             if verdict != "approved":
                 return p.model_copy(update={"failure": (p.failure or "") + f"; rollback declined by {user}",
                                             "next_check_at": None, "rollback_decision": None, "updated_at": now})
@@ -167,12 +169,13 @@ def decided(result: dict[str, Any]) -> None:
     def record(p: Promotion, version: int) -> Promotion | None:
         if p.state not in (State.AWAITING_APPROVAL, State.HELD, State.APPROVED):
             return None
+        if subject.get("revision") not in (None, p.revision.id):  # asked about another revision: not this one
+            return None
         if verdict == "approved":
-            approvers = list(result.get("approvals") or [user])
-            return p.model_copy(update={"approvals": approvers, "updated_at": now, "next_check_at": now})
+            return p.model_copy(update={"approvals": list(settled.approvers), "updated_at": now, "next_check_at": now})
         if verdict == "expired":
             return p.model_copy(update={"expired": True, "updated_at": now, "next_check_at": now})
-        reason = result.get("reason") or "no reason given"
+        reason = settled.reason or "no reason given"
         return p.model_copy(update={"rejected_by": user, "reject_reason": f"rejected by {user}: {reason}",
                                     "updated_at": now, "next_check_at": now})
 

@@ -70,6 +70,7 @@ def announce(p: Promotion, policy: Policy, correlation_id: str) -> None:
     if p.state is State.FAILED and p.rollback_decision:
         pending_decision = p.rollback_decision
     extra: dict[str, Any] = {"decision_id": pending_decision} if pending_decision else _continues(p, policy)
+    extra |= _grant(p, policy)
     try:
         approvals.announce(channel=app.channel, text=cards.text(p), blocks=cards.body(p),
                            key=f"promotion:{p.id}", correlation_id=correlation_id, **extra)
@@ -318,6 +319,13 @@ def _continues(p: Promotion, policy: Policy) -> dict[str, Any]:
     return {"continues": source} if source and source != policy.account.name else {}
 
 
+def _grant(p: Promotion, policy: Policy) -> dict[str, Any]:
+    """The source side's card may be taken over by the account of the target environment, and by no other: the
+    front door honours the target's ``continues`` only with this grant from the card's owner."""
+    target = _account_named(policy, p.target_env) if p.side == "source" else None
+    return {"grant_to": target} if target and target != policy.account.name else {}
+
+
 def _account_named(policy: Policy, environment: str) -> str | None:
     """The account (this one or a peer) that runs ``environment``."""
     return next((name for name, (_, env) in sorted(policy.accounts().items()) if env == environment), None)
@@ -423,7 +431,8 @@ def _ask(p: Promotion, policy: Policy, settings: Resolved, results: list[gates.G
     shown = p.model_copy(update={"gates": [_gate_dict(g) for g in results]})
     approvals.ask(capability="promotion", title=f"Promote {p.app} {p.revision.short} to {p.target_env}",
                   summary=cards.text(shown), environment=p.target_env, requester=p.requester or SYSTEM,
-                  author=p.revision.author, channel=app.channel, payload={"app": p.app, "id": p.id},
+                  author=p.revision.author, channel=app.channel,
+                  subject={"app": p.app, "id": p.id, "revision": p.revision.id, "environment": p.target_env},
                   correlation_id=correlation_id, role=Role.APPROVER, decision_id=decision_id,
                   required=settings.approvals.count, group=settings.approvals.group, four_eyes=True,
                   deadline=now + timedelta(seconds=settings.approval_expiry_seconds),
@@ -554,7 +563,8 @@ def _roll_back(p: Promotion, policy: Policy, settings: Resolved, correlation_id:
         approvals.ask(capability="promotion", title=f"Roll back {p.app} in {p.target_env} to {p.previous.short}",
                       summary=f"{p.revision.short} failed: {p.failure or 'failed'}", environment=p.target_env,
                       requester=SYSTEM, channel=policy.apps[p.app].channel,
-                      payload={"app": p.app, "id": p.id, "rollback": True}, correlation_id=correlation_id,
+                      subject={"app": p.app, "id": p.id, "rollback": True, "to": p.previous.id},
+                      correlation_id=correlation_id,
                       role=Role.OPERATOR, decision_id=decision_id, key=f"promotion:{p.id}",
                       blocks=cards.body(p))
         return p.model_copy(update={"rollback_decision": decision_id, "next_check_at": now + IDLE})

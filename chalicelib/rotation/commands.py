@@ -113,7 +113,7 @@ def rotate(cmd: Command, environment: str, asked: Asked, current: Policy, *, now
             capability=CAPABILITY, title=f"rotate {secret} in {environment}",
             summary=f"rotate {secret} now: a new value is made, set on its target, tested, then made current",
             environment=environment, requester=asked.user, channel=channel,
-            payload={"action": "rotate", "secret": secret, "requested_by": asked.user},
+            subject={"action": "rotate", "secret": secret, "requested_by": asked.user},
             correlation_id=asked.request_id)
         audit.record(action="rotation.rotate", target=f"secret/{secret}", outcome=audit.Outcome.PLANNED,
                      correlation_id=asked.request_id, capability=CAPABILITY, actor=asked.user,

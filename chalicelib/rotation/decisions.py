@@ -8,9 +8,7 @@ audited and said in the channel.
 
 from __future__ import annotations
 
-from typing import Any
-
-from chalicelib import capabilities
+from chalicelib import capabilities, pending
 from chalicelib import policy as policies
 from chalicelib.capabilities import Capability
 from chalicelib.state import audit
@@ -19,31 +17,34 @@ CAPABILITY = "rotation"
 
 
 @capabilities.on_decision(Capability.ROTATION)
-def on_decision(result: dict[str, Any]) -> None:
-    payload = result.get("payload") or {}
-    action, secret = payload.get("action"), str(payload.get("secret") or "?")
-    correlation = f"decision:{result.get('id')}"
-    who = result.get("decided_by") or audit.SYSTEM
-    if result.get("verdict") != "approved":
+@pending.bound(Capability.ROTATION)
+def on_decision(settled: pending.Settled) -> None:
+    """A verdict on a request this account stored when it asked: the STORED secret (and version) is acted on,
+    never one a result names."""
+    subject = settled.subject
+    action, secret = subject.get("action"), str(subject.get("secret") or "?")
+    correlation = f"decision:{settled.decision_id}"
+    who = settled.decided_by or audit.SYSTEM
+    if settled.verdict != "approved":
         _tell(secret, f"{action} of {secret} was rejected", who, correlation)
         audit.record(action=f"rotation.{action}", target=f"secret/{secret}", outcome=audit.Outcome.REFUSED,
                      correlation_id=correlation, capability=CAPABILITY, actor=who,
-                     reason=f"rejected by {who}" + (f": {result['reason']}" if result.get("reason") else ""))
+                     reason=f"rejected by {who}" + (f": {settled.reason}" if settled.reason else ""))
         return
     if action == "clear-pending":
         from chalicelib.rotation import watch
 
-        cleared = watch.clear(secret, str(payload.get("version")))
+        cleared = watch.clear(secret, str(subject.get("version")))
         audit.record(action="rotation.clear_pending", target=f"secret/{secret}", correlation_id=correlation,
                      outcome=audit.Outcome.SUCCEEDED if cleared.cleared else audit.Outcome.REFUSED,
                      capability=CAPABILITY, actor=who, reason=cleared.message,
-                     detail={"version": payload.get("version")})
+                     detail={"version": subject.get("version")})
         _tell(secret, cleared.message, who, correlation, "approved by")
     elif action == "rotate":
         from chalicelib.rotation import commands
 
-        started = commands.start(secret, requester=str(payload.get("requested_by") or who), approver=who,
-                                 token_seed=str(result.get("id")), correlation_id=correlation)
+        started = commands.start(secret, requester=str(subject.get("requested_by") or settled.requester),
+                                 approver=who, token_seed=settled.decision_id, correlation_id=correlation)
         _tell(secret, started.message, who, correlation, "approved by")
     else:
         audit.record(action="rotation.decision", target=f"secret/{secret}", outcome=audit.Outcome.REJECTED,

@@ -177,7 +177,7 @@ def _ask_to_clear(current: Policy, finding: Finding, now: datetime, correlation:
             summary=f"{finding.message}. Clearing takes AWSPENDING off version {finding.version}, after checking "
                     "that the current value still works (and, for an IAM key, deleting the key made for it).",
             environment=current.account.environment, requester="system", channel=channel, role=Role.OPERATOR,
-            payload={"action": "clear-pending", "secret": finding.secret, "arn": finding.arn,
+            subject={"action": "clear-pending", "secret": finding.secret, "arn": finding.arn,
                      "version": finding.version}, correlation_id=correlation)
     except Exception:
         models.forget(finding.secret, f"stuck#{finding.version}")

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
-from chalicelib import capabilities
+from chalicelib import capabilities, pending
 from chalicelib.capabilities import Capability, Context
 from chalicelib.capabilities import Result as Handled
 from chalicelib.frontdoor import blocks, commands, mrkdwn
@@ -143,20 +143,21 @@ def scale(cmd: Command, environment: str, asked: commands.Asked, current: Policy
 # ---- approvals ----
 
 @capabilities.on_decision(Capability.SCALING)
-def decided(result: dict[str, Any]) -> None:
-    payload = result.get("payload") if isinstance(result.get("payload"), dict) else {}
-    correlation_id = str(payload.get("correlation_id") or f"decision:{result.get('id')}")
+@pending.bound(Capability.SCALING)
+def decided(settled: pending.Settled) -> None:
+    """A verdict on a request this account stored when it asked (``pending``): the STORED request is planned again
+    (approved) or recorded as rejected; nothing in the result's payload is read."""
+    correlation_id = settled.correlation_id
     try:
-        request = Request.from_dict(payload["request"])
+        request = Request.from_dict(settled.subject["request"])
     except (KeyError, TypeError, AttributeError):
         request = None
     if request is None or not request.target or request.action not in ("set", "add", "restore"):
-        audit.record(action="scaling.decision", target=f"decision/{result.get('id')}", outcome=Outcome.REJECTED,
-                     correlation_id=correlation_id, capability="scaling", reason="the decision carries no request")
+        audit.record(action="scaling.decision", target=f"decision/{settled.decision_id}", outcome=Outcome.REJECTED,
+                     correlation_id=correlation_id, capability="scaling", reason="the stored request is not a change")
         return
-    if result.get("verdict") == "approved":
-        approved = Request.from_dict({**request.as_dict(), "approved_by": result.get("decided_by")})
+    if settled.verdict == "approved":
+        approved = Request.from_dict({**request.as_dict(), "approved_by": settled.decided_by})
         service.run(approved, correlation_id=correlation_id, now=datetime.now(UTC))
     else:
-        service.rejected(request, by=str(result.get("decided_by")), reason=result.get("reason"),
-                         correlation_id=correlation_id)
+        service.rejected(request, by=settled.decided_by, reason=settled.reason, correlation_id=correlation_id)

@@ -278,7 +278,7 @@ def _ask(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
         decision_id = approvals.ask(
             capability="scaling", title=title_plain, summary="\n".join(lines), environment=ctx.environment,
             requester=ctx.request.actor, channel=channel, correlation_id=ctx.correlation_id,
-            payload={"request": ctx.request.as_dict(), "correlation_id": ctx.correlation_id})
+            subject={"request": ctx.request.as_dict()})  # stored here; only its ticket travels
     except Exception as exc:  # noqa: BLE001 - the bus or Slack refused: reported, nothing changed
         return _failed(ctx, decided, f"could not ask for approval: {type(exc).__name__}: {exc}", slot)
     reason = f"awaiting approval: {'; '.join(n for n in decided.notes if 'needs an approver' in n)}"
