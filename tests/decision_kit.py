@@ -52,8 +52,11 @@ def result_for(asked: dict[str, Any], verdict: str, deciders: list[str], *, deci
 def result_event(result: dict[str, Any], *, to_account: str, sender_id: str, event_id: str = "res-1",
                  from_account: str = FRONT_DOOR) -> dict[str, Any]:
     """The approval-result peer event carrying ``result`` (as EventBridge delivers it to the asking account)."""
+    from tests.events import signed
+
     payload = {k: v for k, v in result.items() if k != "from_account"}
-    return {"version": "0", "id": event_id, "source": "switchboard", "detail-type": "Switchboard approval-result",
+    return signed({
+        "version": "0", "id": event_id, "source": "switchboard", "detail-type": "Switchboard approval-result",
             "account": sender_id, "region": "eu-west-1", "time": "2026-11-23T12:00:00Z", "resources": [],
             "detail": {"to_account": to_account, "from_account": from_account, "flow": "approval-result",
-                       "payload": payload}}
+                       "payload": payload}})  # sealed by the sending account's (demo) key, as its Switchboard does

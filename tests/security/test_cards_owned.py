@@ -19,7 +19,7 @@ from chalicelib.frontdoor import slack as slack_adapter
 from chalicelib.intake import Kind, handle
 from chalicelib.state import audit
 from localworld.slack_user import uid
-from tests.events import context
+from tests.events import context, signed
 from tests.frontdoor_kit import PROD, SHARED, STAGE
 
 KEY = "promotion:7f3a9c2e"
@@ -31,7 +31,7 @@ def peer(flow: str, payload: dict[str, Any], sender: str = "prod") -> dict:
     event = {"version": "0", "id": str(uuid.uuid4()), "source": "switchboard", "detail-type": f"Switchboard {flow}",
              "account": SENDERS[sender], "region": "eu-west-1", "time": "2026-11-23T12:00:00Z", "resources": [],
              "detail": {"to_account": SHARED, "from_account": sender, "flow": flow, "payload": payload}}
-    outcome = handle(Kind.PEER, event, context())
+    outcome = handle(Kind.PEER, signed(event), context())  # sealed by the sender's key: a genuine peer
     assert outcome["outcome"] == "processed", outcome
     [result] = outcome["results"]
     return result
