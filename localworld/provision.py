@@ -458,7 +458,8 @@ def peer_link_stack_name(peer_account_id: str) -> str:
 
 
 def provision_account(session: boto3.Session, *, account_name: str, peer_account_ids: list[str],
-                      peer_links: list[tuple[str, str]], stack_name: str = "switchboard-account") -> ProvisionReport:
+                      peer_links: list[tuple[str, str]], stack_name: str = "switchboard-account",
+                      front_door: bool = False) -> ProvisionReport:
     """Deploy the account stack and one peer-link stack per (peer account id, peer region) into moto.
 
     ``session`` holds credentials that act in the emulated account (see localworld.emulator.assume);
@@ -469,7 +470,8 @@ def provision_account(session: boto3.Session, *, account_name: str, peer_account
     endpoint_url = _endpoint_url()
     report = ProvisionReport(account_id=_account_id(session, endpoint_url), region=session.region_name)
     deploy_stack(session, ACCOUNT_TEMPLATE, stack_name, {
-        "AccountName": account_name, "PeerAccountIds": ",".join(peer_account_ids)}, report)
+        "AccountName": account_name, "PeerAccountIds": ",".join(peer_account_ids),
+        "FrontDoor": "true" if front_door else "false"}, report)
     for peer_account_id, peer_region in peer_links:
         deploy_stack(session, PEER_LINK_TEMPLATE, peer_link_stack_name(peer_account_id), {
             "PeerAccountId": peer_account_id, "PeerRegion": peer_region}, report)
