@@ -19,7 +19,10 @@ SCOPES = {"chat_postMessage": "chat:write", "chat_update": "chat:write", "usergr
 
 
 def test_request_urls_are_the_routes_the_app_serves():
-    routes = {path for path, methods in app.app.routes.items() if "POST" in methods}
+    routes = {path for path, methods in app.app.routes.items() if "POST" in methods and path.startswith("/slack/")}
+    # the console's sign-in comes back to a page of the console's route
+    assert MANIFEST["oauth_config"]["redirect_urls"] == ["API_URL/console/callback"]
+    assert "/console/{page}" in app.app.routes
     [command] = MANIFEST["features"]["slash_commands"]
     urls = {command["url"], MANIFEST["settings"]["interactivity"]["request_url"]}
     assert {u.removeprefix("API_URL") for u in urls} == routes == {"/slack/commands", "/slack/interactive"}
