@@ -16,7 +16,7 @@ TEMPLATES := $(foreach s,$(STAGES),build/$(s)/sam.yaml)
 # apply is skipped in the template, next to its resource, with the reason (never here).
 CHECKOV_RUN := BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --framework cloudformation --quiet --compact --skip-download
 
-.PHONY: run up test lint pytest cfn-lint checkov bench iam-policy package packages clean
+.PHONY: run up console browser test lint pytest cfn-lint checkov bench iam-policy package packages clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -38,13 +38,25 @@ run: $(INSTALLED)
 up: $(INSTALLED)
 	$(BIN)/switchboard up
 
+# the demo, then the world stays up so the console shows its story (Ctrl-C to stop)
+console: $(INSTALLED)
+	$(BIN)/switchboard demo --stay
+
+# The console's browser tests drive Debian's headless Chromium (never `playwright install`: no downloads).
+# Without root or apt, the tests skip with a message saying the browser is missing.
+browser:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: $$(/usr/bin/chromium --version 2>/dev/null | head -1)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	else echo "cannot install chromium (not root, or no apt-get): the browser tests will skip, saying so" >&2; fi
+
 test: lint pytest cfn-lint checkov
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
 # pytest exits 5 when it collected nothing: that is a broken suite, said plainly.
-pytest: $(INSTALLED)
+pytest: $(INSTALLED) browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; exit $$rc
 
@@ -58,6 +70,7 @@ checkov: $(CHECKOV) packages
 bench: $(INSTALLED)
 	$(BIN)/python bench/cold_start.py --variant tracer
 	$(BIN)/python bench/slack_ack.py
+	$(BIN)/python bench/console.py
 
 # One role per function per stage: writes .chalice/policy-<stage>-<function>.json and wires them into
 # .chalice/config.json (lambda_functions.<name>.iam_policy_file). tests/test_iam_*.py fail until it is re-run.

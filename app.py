@@ -78,6 +78,19 @@ if POLICY.slack.front_door == POLICY.account.name:
 
         return http.handle(app)
 
+    # ---- The console: a read-only view of the estate, signed in with Slack (chalicelib/console/web.py) ----
+    @app.route("/console", methods=["GET"])
+    def console_home():
+        from chalicelib.console import web
+
+        return web.handle(app, "estate")
+
+    @app.route("/console/{page}", methods=["GET", "POST"])
+    def console_page(page):
+        from chalicelib.console import web
+
+        return web.handle(app, page)
+
 
 # ---- Scaling: schedules fire and temporary changes end, checked every minute ----
 @app.schedule(Rate(1, unit=Rate.MINUTES))

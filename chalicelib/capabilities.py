@@ -23,6 +23,7 @@ class Capability(StrEnum):
     SCALING = "scaling"
     ROTATION = "rotation"
     FRONTDOOR = "frontdoor"
+    CONSOLE = "console"  # the front door's read model (chalicelib/console): feed records from every account
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ LANDED: dict[Capability, str] = {
     Capability.SCALING: "chalicelib.scaling.handlers",
     Capability.ALERTS: "chalicelib.alerts.handlers",
     Capability.PROMOTION: "chalicelib.promotion.handlers",
+    Capability.CONSOLE: "chalicelib.console.handlers",
 }
 # The module that registers a landed capability's /ops executors, when that is not the LANDED module (alerts keeps
 # Slack's modules off its event path). Imported by the function that runs the command.
@@ -106,6 +108,7 @@ FLOW_ROUTES: dict[Flow, Capability] = {
     Flow.APPROVAL_REQUEST: Capability.FRONTDOOR,
     Flow.APPROVAL_RESULT: Capability.FRONTDOOR,  # the front door hands it to the capability that asked
     Flow.ANNOUNCE: Capability.FRONTDOOR,
+    Flow.FEED: Capability.CONSOLE,
 }
 
 

@@ -27,6 +27,15 @@ class Settings(BaseModel):
     audit_table: str = Field("switchboard-audit", alias="SWITCHBOARD_AUDIT_TABLE")
     ledger_table: str = Field("switchboard-ledger", alias="SWITCHBOARD_LEDGER_TABLE")
     state_table: str = Field("switchboard-state", alias="SWITCHBOARD_STATE_TABLE")
+    # The console's read model (front door only; infra/account.yaml creates it there)
+    console_table: str = Field("switchboard-console", alias="SWITCHBOARD_CONSOLE_TABLE")
+    # The console's public address, as Slack's OIDC redirect comes back to it (".../api/console" on API Gateway).
+    # Required on AWS; unset in the local world, where it follows the Host of the request (loopback).
+    console_url: str | None = Field(None, alias="SWITCHBOARD_CONSOLE_URL")
+    # Who issues the id_token (OpenID Connect discovery at <issuer>/.well-known/openid-configuration)
+    oidc_issuer: str = Field("https://slack.com", alias="SWITCHBOARD_OIDC_ISSUER")
+    # How long a console session lasts (the cookie and the token inside it)
+    console_session_seconds: int = Field(3600, alias="SWITCHBOARD_CONSOLE_SESSION_SECONDS", gt=0, le=12 * 3600)
     region: str = Field("eu-west-1", alias="AWS_REGION")
     # Unset on AWS. The local world points it at moto's server on loopback.
     endpoint_url: str | None = Field(None, alias="AWS_ENDPOINT_URL")

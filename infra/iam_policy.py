@@ -36,7 +36,7 @@ LEDGER_FUNCTIONS = (*EVENT_FUNCTIONS, "on_peer", "api_handler")
 # The modules that declare needs, by capability name (the front door's first: it also defines the groups)
 PERMISSIONS = {"frontdoor": "chalicelib.frontdoor.permissions", "alerts": "chalicelib.alerts.permissions",
                "promotion": "chalicelib.promotion.permissions", "rotation": "chalicelib.rotation.permissions",
-               "scaling": "chalicelib.scaling.permissions"}
+               "scaling": "chalicelib.scaling.permissions", "console": "chalicelib.console.permissions"}
 # Decisions and commands about the front door's own environment run where the front door takes them
 FRONT_DOOR_LOCAL = {"api_handler": ("command", "approval-result"), "slack_outbox": ("approval-result",)}
 
@@ -128,6 +128,9 @@ def policies_for(stage: str) -> dict[str, dict[str, Any]]:
             wanted.append(state.LEDGER)
         for capability, entry in entries:
             wanted += needs[capability].get(entry, [])
+        wanted += needs["console"].get("every function", [])  # audit.record feeds the console from every function
+        if function == "api_handler":
+            wanted += needs["console"].get("api_handler", [])
         documents[function] = {"Version": "2012-10-17", "Statement": _merge(wanted, groups, function)}
     return documents
 

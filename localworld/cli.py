@@ -104,6 +104,7 @@ def _up(args: argparse.Namespace) -> int:
     with World(moto_port=args.moto_port, slack_port=args.slack_port, log=print) as world:
         print(f"\nThe local world is up. State (endpoints, per-account credentials): {world.workdir / 'world.json'}")
         print("Instance logs:", world.workdir / "logs", "- Ctrl-C to stop.")
+        print(f"The console: {world.console_url} (Sign in with Slack: the stand-in lets you pick a person)")
         try:
             while not stop.is_set():
                 stop.wait(1)
@@ -112,10 +113,10 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(_: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace) -> int:
     from localworld.demo import main
 
-    return main()
+    return main(stay=getattr(args, "stay", False))
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -148,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--moto-port", type=int, default=0)
     up.add_argument("--slack-port", type=int, default=0)
     up.set_defaults(run=_up)
-    sub.add_parser("demo", help="play the scripted story and print a timeline").set_defaults(run=_demo)
+    demo = sub.add_parser("demo", help="play the scripted story and print a timeline")
+    demo.add_argument("--stay", action="store_true", help="keep the world up afterwards (browse the console)")
+    demo.set_defaults(run=_demo)
     replay = sub.add_parser("replay", help="put recorded events on the emulated bus")
     replay.add_argument("paths", nargs="+", metavar="FILE|DIR")
     replay.add_argument("--account", help="emulated account whose bus receives the events")

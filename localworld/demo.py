@@ -202,7 +202,7 @@ def timeline(world: World) -> list[str]:
     return lines
 
 
-def main() -> int:
+def main(stay: bool = False) -> int:
     print("Starting the local world (moto + Slack stand-in + one Switchboard per account)...")
     with World(log=lambda line: print("  " + line)) as world:
         steps = run(world)
@@ -212,8 +212,19 @@ def main() -> int:
             print(line)
         print(f"\nSlack stand-in received {len(world.slack.calls)} call(s) "
               f"(recorded in {world.workdir / 'slack.jsonl'}); instance logs in {world.workdir / 'logs'}")
-    failed = [s for s in steps if not s.ok]
-    print(f"\n{len(steps) - len(failed)} of {len(steps)} steps did what they should.")
+        failed = [s for s in steps if not s.ok]
+        print(f"\n{len(steps) - len(failed)} of {len(steps)} steps did what they should.")
+        print(f"\nWhere to look: the console at {world.console_url} shows this story (promotions, incidents,")
+        print("silences, scaling, rotations, audit, DORA); sign in as root (admin), alice, dave, or sam (stage only).")
+        if stay:
+            print("The world stays up until Ctrl-C.")
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+        else:
+            print("The world stops now: `make console` plays the demo and keeps the world up to browse it.")
     return 1 if failed else 0
 
 

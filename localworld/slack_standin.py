@@ -251,6 +251,9 @@ class SlackStandIn:
         self._last_ts_us = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        from localworld.slack_oidc import OidcProvider
+
+        self.oidc = OidcProvider(self)  # Sign in with Slack (OpenID Connect), for the console
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -325,6 +328,11 @@ class SlackStandIn:
                 group = self._groups.setdefault(gid, _Group(handle=gid.lower(), name=gid.lower()))
                 if user_id not in group.users:
                     group.users.append(user_id)
+
+    def directory_users(self) -> dict[str, str]:
+        """handle -> user id, for the OIDC stand-in's sign-in page."""
+        with self._cond:
+            return {u.name: uid for uid, u in self._users.items()}
 
     def add_group(self, group_id: str, handle: str, users: Iterable[str] = (), *, name: str | None = None) -> None:
         """Register a user group (``handle`` without ``@``) with members; again: rename it, add members."""
@@ -868,7 +876,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, raw: bytes) -> None:
         parts = urlsplit(self.path)
         headers = dict(self.headers.items())
-        if parts.path.startswith("/api/"):
+        if self.owner.oidc.handles(parts.path):
+            status, content_type, payload, extra = self.owner.oidc.handle(self.command, parts.path, parts.query, raw)
+            self._send(status, payload, content_type, extra)
+        elif parts.path.startswith("/api/"):
             method = parts.path[len("/api/"):].strip("/")
             body = parse_body(self.headers.get("Content-Type") or "", raw, parts.query)
             status, response, extra = self.owner._handle_api(method, parts.path, headers, body)

@@ -30,8 +30,9 @@ USERS: dict[str, tuple[str, list[str]]] = {
     "dave": ("U0DAVE0001", ["S0ENG"]),  # viewer
     "root": ("U0ADMIN001", []),  # admin
     "eve": ("U0EVE00001", []),  # no role anywhere
+    "sam": ("U0SAM00001", ["S0STAGE"]),  # viewer of stage only (nothing of prod, in Slack or the console)
 }
-GROUPS = {"S0ENG": "engineering", "S0PLATFORM": "platform", "S0LEADS": "leads"}
+GROUPS = {"S0ENG": "engineering", "S0PLATFORM": "platform", "S0LEADS": "leads", "S0STAGE": "stage-watchers"}
 
 
 def uid(handle: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
-from localworld import clock, delivery, estate, slack_user
+from localworld import clock, delivery, estate, slack_oidc, slack_user
 from localworld.accounts import ROOT, Account, load_accounts
 from localworld.emulator import Credentials, Emulator, assume, session_for
 from localworld.postgres import PostgresServer
@@ -128,7 +128,10 @@ class World:
         """Put the emulated workspace's signing secret and bot token where the account's stack made the secret."""
         secrets = session.client("secretsmanager", endpoint_url=self.emulator.url)
         secrets.put_secret_value(SecretId=account.policy.slack.secret_name, SecretString=json.dumps(
-            {"signing_secret": slack_user.LOCAL_SIGNING_SECRET, "bot_token": slack_user.LOCAL_BOT_TOKEN}))
+            {"signing_secret": slack_user.LOCAL_SIGNING_SECRET, "bot_token": slack_user.LOCAL_BOT_TOKEN,
+             # the console's Sign in with Slack (the stand-in's OIDC client) and its cookie-signing key
+             "client_id": slack_oidc.LOCAL_CLIENT_ID, "client_secret": slack_oidc.LOCAL_CLIENT_SECRET,
+             "console_session_key": slack_oidc.LOCAL_SESSION_KEY}))
 
     def environ(self, name: str) -> dict[str, str]:
         """The environment of the account's instance: its stage's variables and its credentials."""
@@ -141,6 +144,7 @@ class World:
             "AWS_DEFAULT_REGION": account.region, "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(self.root), env.get("PYTHONPATH")])),
             "SWITCHBOARD_SLACK_API_URL": self.slack.api_url,
+            "SWITCHBOARD_OIDC_ISSUER": self.slack.oidc.issuer,  # Sign in with Slack: the stand-in's OIDC
             "SWITCHBOARD_LOCAL_FAULTS": str(self.workdir / "faults" / name),
             "SWITCHBOARD_ALLOW_LOOPBACK_HTTP": "true",  # the stand-ins (webhooks, PagerDuty, consumers) are on loopback
             clock.ENV: "1",  # each instance is a freshly booted microVM: time.monotonic() starts near 0
@@ -227,6 +231,12 @@ class World:
                         self._cond.notify_all()
         with self._cond:
             self._cond.notify_all()
+
+    @property
+    def console_url(self) -> str | None:
+        """The console's address (the front door's HTTP server), once it is serving."""
+        front_door = next(iter(self.http.values()), None)
+        return f"{front_door}/console" if front_door else None
 
     def _write_state(self) -> None:
         state = {"moto": self.emulator.url, "slack": self.slack.url, "http": self.http,

@@ -16,6 +16,23 @@ def create_tables() -> None:
         TableName=os.environ.get("SWITCHBOARD_LEDGER_TABLE", "switchboard-ledger"),
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    create_console_table()
+
+
+def create_console_table(client=None) -> None:  # type: ignore[no-untyped-def]
+    """The front door's read model (as infra/account.yaml makes it, IsSlackFrontDoor)."""
+    import boto3
+
+    client = client or boto3.client("dynamodb")
+    index = [{"IndexName": f"audit_{f}", "KeySchema": [{"AttributeName": f"f_{f}", "KeyType": "HASH"},
+                                                      {"AttributeName": "sk", "KeyType": "RANGE"}],
+              "Projection": {"ProjectionType": "ALL"}} for f in ("account", "actor", "target")]
+    client.create_table(
+        TableName=os.environ.get("SWITCHBOARD_CONSOLE_TABLE", "switchboard-console"),
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"}
+                              for a in ("pk", "sk", "f_account", "f_actor", "f_target")],
+        GlobalSecondaryIndexes=index, BillingMode="PAY_PER_REQUEST")
 
 
 ACCOUNT_IDS = {"shared-services": "111122223333", "stage": "222233334444", "prod": "333344445555"}

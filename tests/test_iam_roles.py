@@ -141,7 +141,7 @@ MAY = {
     "prod": {
         "on_codepipeline": _PROMOTE_PROD | _ANNOUNCE,
         "on_alarm": _PROMOTE_PROD | _SCALE | _ANNOUNCE,
-        "on_ecs": set(),
+        "on_ecs": _ANNOUNCE,  # every function feeds the console (audit.record -> a signed feed event)
         "on_autoscaling": _ANNOUNCE,
         "on_secrets": _ANNOUNCE,
         "on_schedule": _PROMOTE_PROD | _SCALE | _ANNOUNCE,
@@ -149,14 +149,14 @@ MAY = {
         "scaling_tick": _SCALE | _ANNOUNCE,
         "promotion_tick": _PROMOTE_PROD | _ANNOUNCE,
         "alerts_flush": _ANNOUNCE,
-        "slack_outbox": set(),
-        "rotate_secret": _ROTATOR,
+        "slack_outbox": _ANNOUNCE,  # the console's feed
+        "rotate_secret": _ROTATOR | _ANNOUNCE,  # the console's feed
         "rotation_watch": _ANNOUNCE,
     },
     "stage": {
         "on_codepipeline": _ANNOUNCE,  # stage is the source: it reads its pipelines, hands candidates to prod
         "on_alarm": _SCALE | _ANNOUNCE,
-        "on_ecs": set(),
+        "on_ecs": _ANNOUNCE,  # every function feeds the console (audit.record -> a signed feed event)
         "on_autoscaling": _ANNOUNCE,
         "on_secrets": _ANNOUNCE,
         "on_schedule": _SCALE | _ANNOUNCE,
@@ -164,8 +164,8 @@ MAY = {
         "scaling_tick": _SCALE | _ANNOUNCE,
         "promotion_tick": _ANNOUNCE,
         "alerts_flush": _ANNOUNCE,
-        "slack_outbox": set(),
-        "rotate_secret": _ROTATOR,
+        "slack_outbox": _ANNOUNCE,  # the console's feed
+        "rotate_secret": _ROTATOR | _ANNOUNCE,  # the console's feed
         "rotation_watch": _ANNOUNCE,
     },
     "shared-services": {  # the front door: it posts to Slack itself; no deploys, no scaling targets here

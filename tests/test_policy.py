@@ -82,7 +82,7 @@ ONE_PROBLEM = [
     ("    alarm_prefixes", "    colour: red\n    alarm_prefixes", "apps.web.colour: unknown field (line 8)"),
     ("receive: [release-candidate]", "receive: [gossip]",
      "peers.stage.receive[0]: input should be 'release-candidate', 'command', 'reply', 'approval-request', "
-     "'approval-result' or 'announce' (line 4)"),
+     "'approval-result', 'announce' or 'feed' (line 4)"),
     ("        receiver: oncall\n", "        receiver: oncall\n        group_wait: soon\n",
      "alerts.route.routes[0].group_wait: 'soon' does not match ^[0-9]+[smhd]$ (line 20)"),
     ("alerts:\n", "colour: red\nalerts:\n", "colour: unknown field (line 12)"),

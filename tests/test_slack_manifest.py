@@ -20,7 +20,11 @@ SCOPES = {"chat_postMessage": "chat:write", "chat_update": "chat:write", "usergr
 
 def test_request_urls_are_the_routes_the_app_serves(monkeypatch):
     front_door = app_for(monkeypatch, "shared-services")  # only the front door serves Slack
-    routes = {path for path, methods in front_door.app.routes.items() if "POST" in methods}
+    routes = {path for path, methods in front_door.app.routes.items() if "POST" in methods
+              and path.startswith("/slack/")}
+    # the console's sign-in comes back to a page of the console's route
+    assert MANIFEST["oauth_config"]["redirect_urls"] == ["API_URL/console/callback"]
+    assert "/console/{page}" in front_door.app.routes
     [command] = MANIFEST["features"]["slash_commands"]
     urls = {command["url"], MANIFEST["settings"]["interactivity"]["request_url"]}
     assert {u.removeprefix("API_URL") for u in urls} == routes == {"/slack/commands", "/slack/interactive"}

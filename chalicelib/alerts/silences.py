@@ -109,7 +109,17 @@ def create(matchers: Sequence[m.Matcher], *, duration: timedelta, author: str, r
         item.save(condition=SilenceItem.sk.does_not_exist())
     except PutError as exc:  # 4 billion ids per environment: a clash is retried by the caller
         raise SilenceError(f"silence id {silence_id} already exists: try again") from exc
-    return _of(item)
+    made = _of(item)
+    _feed(made, environment=environment)
+    return made
+
+
+def _feed(silence: Silence, *, environment: str, ended: bool = False) -> None:
+    """The console's copy (chalicelib/console/feed.py)."""
+    from chalicelib.console import feed, records
+
+    feed.publish(feed.build(lambda: records.silence(silence, account=feed.here()["account"],
+                                                    environment=environment, ended=ended)))
 
 
 def every() -> list[Silence]:
@@ -142,4 +152,6 @@ def end(silence_id: str, *, user: str, now: datetime) -> Silence:
                     condition=SilenceItem.ends_at > iso(now))
     except UpdateError as exc:
         raise SilenceError(f"silence {silence_id} ended meanwhile") from exc
-    return _of(item)
+    ended = _of(item)
+    _feed(ended, environment=silence_id.split(".", 1)[0], ended=True)
+    return ended

@@ -88,6 +88,9 @@ def save(inc: Incident, version: int, now: datetime) -> int:
             raise Conflict(inc.key) from None
         raise
     _remember(inc.key, inc, version + 1)
+    from chalicelib.console import feed, records  # the console's copy (chalicelib/console/feed.py)
+
+    feed.publish(feed.build(lambda: records.incident(inc, version + 1, account=feed.here()["account"])))
     return version + 1
 
 

@@ -50,8 +50,11 @@ def handle(kind: Kind, raw: Any, lambda_context: Any = None) -> dict[str, Any]:
     try:
         # A parallel delivery holding the event makes this one raise, so Lambda retries it after that one is done.
         run = ledger.once(_process, context=lambda_context, on_in_progress=_in_progress)
-        outcome = run(data={"id": f"{kind}:{event_id}", "kind": str(kind), "event_id": event_id,
-                            "event": raw, "invocation": invocation})
+        from chalicelib.console import feed  # light: the records' model is imported when one is built
+
+        with feed.batch():  # what this event changed reaches the console as one feed event (chalicelib/console)
+            outcome = run(data={"id": f"{kind}:{event_id}", "kind": str(kind), "event_id": event_id,
+                                "event": raw, "invocation": invocation})
         duplicate = outcome.get("invocation") != invocation
         if outcome.get("failed"):
             if not duplicate:

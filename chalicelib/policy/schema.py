@@ -48,6 +48,7 @@ class Flow(StrEnum):
     APPROVAL_REQUEST = "approval-request"  # a peer asks the front door to put an approval card in Slack
     APPROVAL_RESULT = "approval-result"  # the front door tells the asking peer how the approval was decided
     ANNOUNCE = "announce"  # a peer asks the front door to post a message (only the front door holds the token)
+    FEED = "feed"  # a peer tells the front door's console what changed (small versioned records, chalicelib/console)
 
 
 class ThisAccount(Strict):

@@ -179,7 +179,15 @@ def create(p: Promotion) -> bool:
         if conditional_failed(exc):
             return False
         raise
+    _feed(p, 1)
     return True
+
+
+def _feed(p: Promotion, version: int) -> None:
+    """Tell the console (chalicelib/console/feed.py) what this promotion looks like now."""
+    from chalicelib.console import feed, records
+
+    feed.publish(feed.build(lambda: records.promotion(p, version, **feed.here())))
 
 
 def save(p: Promotion, version: int) -> int:
@@ -196,6 +204,7 @@ def save(p: Promotion, version: int) -> int:
         if conditional_failed(exc):
             raise Conflict(f"promotion {p.id} changed since it was read") from exc
         raise
+    _feed(p, version + 1)
     return version + 1
 
 
@@ -291,6 +300,10 @@ def current(app: str, env: str) -> dict[str, Any] | None:
 def set_current(app: str, env: str, *, revision: Revision, promotion: str, at: datetime) -> None:
     _put(_pk(app), f"current#{env}", {"revision": revision.model_dump(mode="json"), "promotion": promotion,
                                       "since": stamp(at)})
+    from chalicelib.console import feed, records
+
+    feed.publish(feed.build(lambda: records.current(app, env, revision, promotion, at,
+                                                    account=feed.here()["account"])))
 
 
 def point(execution_id: str, *, app: str, promotion: str, role: str) -> None:

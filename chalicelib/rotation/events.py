@@ -83,6 +83,10 @@ def on_secrets_event(event: Any, ctx: Context) -> Result:
     audit.record(action=f"rotation.{name}", target=target, outcome=outcome, correlation_id=ctx.event_id,
                  capability=CAPABILITY, reason=why, detail={"arn": secret_id, "alert": alert,
                                                             "eventID": detail.get("eventID")})
+    from chalicelib.console import feed, records  # the console's Changes page (chalicelib/console/feed.py)
+
+    feed.publish(feed.build(lambda: records.rotation_result(secret, at, outcome=WORDS[name], why=why,
+                                                            **feed.here())))
     announced = _announce(ctx.policy, secret, name, why, ctx.event_id)
     actions.append(f"announced in {announced}" if announced else "no channel to announce in")
     return Result(outcome, why, actions)

@@ -107,6 +107,7 @@ def run(now: datetime | None = None, *, store: SecretStore | None = None) -> dic
     store = store or SecretStore()
     keys: dict[str, bool | None] = {}
     findings: list[Finding] = []
+    seen: list[Any] = []  # the console's Changes page: each secret's schedule (chalicelib/console/feed.py)
     count = 0
     for meta in store.secrets():
         count += 1
@@ -116,6 +117,8 @@ def run(now: datetime | None = None, *, store: SecretStore | None = None) -> dic
         facts = Facts.of(meta, store.versions(meta["ARN"]) if pending else None)
         customer = _customer_key(facts.kms_key_id, keys) if effective.kms_customer_key_required else None
         findings += assess(facts, effective, section, now, customer)
+        if (effective.rotation_required or facts.rotation_enabled) and not facts.owning_service:
+            seen.append((facts, effective.max_age_days))
     correlation = f"rotation-watch:{now:%Y-%m-%d}"
     for finding in findings:
         audit.record(action="rotation.watch", target=f"secret/{finding.secret}", outcome=audit.Outcome.FAILED,
@@ -127,8 +130,20 @@ def run(now: datetime | None = None, *, store: SecretStore | None = None) -> dic
                  correlation_id=correlation, capability=CAPABILITY,
                  reason=f"{count} secret(s), {len(findings)} finding(s)", now=now,
                  detail={"findings": [asdict(f) for f in findings][:50], "asked": asked})
+    _feed(seen, findings, now)
     logger.info("rotation watch done", extra={"secrets": count, "findings": len(findings)})
     return {"enabled": True, "secrets": count, "findings": [asdict(f) for f in findings], "asked": asked}
+
+
+def _feed(seen: list[Any], findings: list[Finding], now: datetime) -> None:
+    from chalicelib.console import feed, records
+
+    here = feed.here()
+    feed.publish(*[feed.build(lambda f=f, days=days: records.rotation_schedule(
+        f.name, now, enabled=f.rotation_enabled, every_days=days, last_rotated=f.last_rotated, created=f.created,
+        **here)) for f, days in seen[:200]])
+    feed.publish(*[feed.build(lambda f=f: records.finding(f.secret, f.code, f.message, now, **here))
+                   for f in findings[:200]])
 
 
 def _customer_key(key_id: str | None, cache: dict[str, bool | None]) -> bool | None:

@@ -203,6 +203,16 @@ def record_change(target: str, change: Change, request_id: str) -> None:
     ChangeItem(pk(target), f"change#{at}#{request_id}", at=at, before=change.before, after=change.after,
                origin=change.origin, request_id=request_id, expires_at=change.at + HISTORY_TTL).save(
         condition=ChangeItem.sk.does_not_exist())
+    from chalicelib.console import feed, records  # the console's capacity plot (chalicelib/console/feed.py)
+
+    def record() -> records.Record:
+        from chalicelib import policy
+
+        guard = policy.current().scaling.targets[target].guardrails
+        return records.scaling(target, change.at, change.before, change.after, change.origin,
+                               floor=guard.floor if guard else None, ceiling=guard.ceiling if guard else None,
+                               **feed.here())
+    feed.publish(feed.build(record))
 
 
 # ---- saved capacity ----

@@ -69,6 +69,9 @@ def record(
         expires_at=now + timedelta(days=settings.audit_retention_days),
     )
     entry.save(condition=AuditEntry.target.does_not_exist())
+    from chalicelib.console import feed, records  # the console's feed: imported on first use (cold start)
+
+    feed.publish(feed.build(lambda: records.audit(entry, environment=feed.here()["environment"])))
     return entry
 
 

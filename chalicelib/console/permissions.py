@@ -1,0 +1,31 @@
+"""The console's IAM statements (``infra/iam_policy.py`` resolves them per account).
+
+- Outside the front door, every function may publish feed records (``audit.record`` runs everywhere): the
+  peer-send group, whose detail types include ``Switchboard feed`` because policy lets the account send it.
+- In the front door, every function writes its own records straight into the console table (``PutItem`` only:
+  a conditional put on the version for latest items), ``on_peer`` does the same for the peers' records, and the
+  API function (the console's pages) may only ``Query`` it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.frontdoor.permissions import PEER_SEND, is_front_door
+from chalicelib.policy.schema import Flow, Policy
+
+EVERY = "every function"  # iam_policy gives these to each function of the account
+
+
+def _arn(policy: Policy) -> str:
+    return f"arn:aws:dynamodb:{policy.account.region}:{policy.account.id}:table/switchboard-console"
+
+
+def needs(policy: Policy, stage: str) -> dict[str, list[Any]]:
+    if not is_front_door(policy):
+        front = policy.peers.get(policy.slack.front_door)
+        return {EVERY: [PEER_SEND]} if front is not None and Flow.FEED in front.send else {}
+    write = {"Sid": "ConsoleWrite", "Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": _arn(policy)}
+    read = {"Sid": "ConsoleRead", "Effect": "Allow", "Action": ["dynamodb:Query"],
+            "Resource": [_arn(policy), f"{_arn(policy)}/index/*"]}
+    return {EVERY: [write], str(Flow.FEED): [write], "api_handler": [read]}

@@ -1,0 +1,249 @@
+"""What each page shows, as plain data from read-model items: pure functions, table-tested.
+
+``environments_for`` decides what a person may see: the environments where the front door's policy gives them
+any role (``viewer`` or more, the same rule as ``/ops``). Every page filters its items by it again, whatever the
+query asked for.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.console import svg
+from chalicelib.console.store import Item
+from chalicelib.frontdoor import rbac
+from chalicelib.policy.schema import Policy, Role
+
+EXPIRING = timedelta(days=1)
+RECENT = timedelta(days=7)
+WEEKS = 12
+
+
+def environments(policy: Policy) -> list[str]:
+    """Every environment the front door knows (its own first, then its peers'), in policy order."""
+    found = [policy.account.environment]
+    for peer in policy.peers.values():
+        if peer.environment not in found:
+            found.append(peer.environment)
+    return found
+
+
+def accounts(policy: Policy) -> list[tuple[str, str, str]]:
+    """(name, id, environment) of this account and each peer."""
+    return [(policy.account.name, policy.account.id, policy.account.environment)] + [
+        (name, peer.id, peer.environment) for name, peer in policy.peers.items()]
+
+
+def environments_for(policy: Policy, user: str, groups: Iterable[str]) -> list[str]:
+    groups = list(groups)
+    return [env for env in environments(policy)
+            if rbac.has(rbac.roles_of(policy, env, user, groups), Role.VIEWER)]
+
+
+def visible(items: Iterable[Item], allowed: Sequence[str]) -> list[Item]:
+    return [i for i in items if i.environment in allowed]
+
+
+def when(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+# ---- Estate ----
+
+@dataclass
+class Estate:
+    environments: list[str]
+    accounts: list[tuple[str, str, str]]
+    apps: list[dict[str, Any]]  # {app, cells: {env: {revision, message, account}}}
+    promotions: list[dict[str, Any]]
+
+
+def estate(policy: Policy, allowed: Sequence[str], currents: Iterable[Item], promotions: Iterable[Item]) -> Estate:
+    envs = [e for e in environments(policy) if e in allowed]
+    by_app: dict[str, dict[str, Any]] = defaultdict(dict)
+    for item in visible(currents, allowed):
+        by_app[item.summary.get("app", item.id)][item.environment] = {**item.summary, "account": item.account}
+        if item.environment not in envs:
+            envs.append(item.environment)
+    apps = [{"app": app, "cells": cells} for app, cells in sorted(by_app.items())]
+    flight = []
+    for item in sorted(visible(promotions, allowed), key=lambda i: i.at, reverse=True):
+        s = item.summary
+        if not s.get("active"):
+            continue
+        flight.append({**s, "id": item.id, "account": item.account, "environment": item.environment,
+                       "at": item.at, "stages": _stages(s)})
+    return Estate(envs, [a for a in accounts(policy) if a[2] in allowed], apps, flight)
+
+
+def _stages(s: dict[str, Any]) -> list[dict[str, str]]:
+    """The pipeline picture: source environment, each gate, target environment."""
+    state = s.get("state", "")
+    stages = [{"name": s.get("source_env", "?"), "status": "passed", "reason": f"revision {s.get('revision')}"}]
+    stages += [{"name": g.get("name", ""), "status": g.get("status", ""), "reason": g.get("reason") or ""}
+               for g in s.get("gates", [])]
+    target = "passed" if state == "promoted" else ("running" if state in ("deploying", "verifying") else "waiting")
+    stages.append({"name": s.get("target_env", "?"), "status": target, "reason": state})
+    return stages
+
+
+# ---- Incidents ----
+
+@dataclass
+class Incidents:
+    open: list[dict[str, Any]]
+    recent: list[dict[str, Any]]
+    silences: list[dict[str, Any]]
+
+
+def incidents(allowed: Sequence[str], items: Iterable[Item], silences: Iterable[Item], now: datetime) -> Incidents:
+    open_, recent = [], []
+    muting: dict[str, int] = defaultdict(int)
+    for item in sorted(visible(items, allowed), key=lambda i: i.at, reverse=True):
+        row = {**item.summary, "id": item.id, "account": item.account, "environment": item.environment,
+               "at": item.at}
+        if item.summary.get("open"):
+            open_.append(row)
+            for alert in item.summary.get("alerts", []):
+                why = alert.get("muted") or ""
+                if why.startswith("silenced by "):
+                    muting[why.split()[2]] += 1
+        elif (when(item.at) or now) >= now - RECENT:
+            recent.append(row)
+    rows = []
+    for item in visible(silences, allowed):
+        s = item.summary
+        ends = when(s.get("ends_at"))
+        if ends is None or ends <= now:
+            continue  # ended or expired: no longer a silence
+        rows.append({**s, "id": item.id, "account": item.account, "environment": item.environment,
+                     "expiring": ends - now <= EXPIRING, "mutes": muting.get(item.id, 0)})
+    rows.sort(key=lambda r: r["ends_at"])
+    return Incidents(open_, recent, rows)
+
+
+# ---- Changes ----
+
+@dataclass
+class Changes:
+    targets: list[dict[str, Any]]  # {target, environment, account, changes: [...], plot}
+    secrets: list[dict[str, Any]]  # {secret, environment, account, next_due, overdue, last result, findings}
+
+
+def changes(allowed: Sequence[str], scaling: Iterable[Item], secrets: Iterable[Item], now: datetime) -> Changes:
+    per_target: dict[tuple[str, str], list[Item]] = defaultdict(list)
+    for item in visible(scaling, allowed):
+        per_target[(item.account, item.id)].append(item)
+    targets = []
+    for (account, target), found in sorted(per_target.items()):
+        found.sort(key=lambda i: i.at)
+        last = found[-1].summary
+        points = [(when(found[0].at), found[0].summary.get("before", 0))]
+        points += [(when(i.at), i.summary.get("after", 0)) for i in found]
+        label = f"{target} capacity over time, guardrails {last.get('floor')} to {last.get('ceiling')}"
+        targets.append({"target": target, "account": account, "environment": found[-1].environment,
+                        "changes": [{**i.summary, "at": i.at} for i in reversed(found)][:20],
+                        "plot": svg.capacity([(t, int(c)) for t, c in points if t is not None],
+                                             floor=last.get("floor"), ceiling=last.get("ceiling"), label=label)})
+    by_secret: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in visible(secrets, allowed):
+        s = item.summary
+        row = by_secret.setdefault((item.account, s.get("secret", item.id)), {
+            "secret": s.get("secret", item.id), "account": item.account, "environment": item.environment,
+            "findings": [], "result": None, "next_due": None, "overdue": False, "enabled": None})
+        if item.kind == "finding":
+            if (when(item.at) or now) >= now - timedelta(days=2):  # the last watch's findings only
+                row["findings"].append(s)
+        elif item.id.endswith("#result"):
+            row["result"] = {**s, "at": item.at}
+        else:
+            due = when(s.get("next_due"))
+            row.update(enabled=s.get("enabled"), every_days=s.get("every_days"), last_rotated=s.get("last_rotated"),
+                       next_due=s.get("next_due"), overdue=due is not None and due < now)
+    rows = sorted(by_secret.values(), key=lambda r: (r["next_due"] or "9999", r["secret"]))
+    return Changes(targets, rows)
+
+
+# ---- Audit ----
+
+FILTERS = ("account", "capability", "actor", "target")
+
+
+def audit_filters(query: dict[str, str] | None) -> dict[str, str]:
+    """The GET parameters the audit page filters by (others ignored), trimmed."""
+    query = query or {}
+    return {k: query[k].strip()[:200] for k in FILTERS if query.get(k, "").strip()}
+
+
+def audit(allowed: Sequence[str], items: Iterable[Item]) -> list[dict[str, Any]]:
+    return [{**i.summary, "at": i.at, "account": i.account, "environment": i.environment}
+            for i in visible(items, allowed)]
+
+
+# ---- DORA ----
+
+@dataclass
+class Dora:
+    weeks: list[str]
+    apps: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _week(at: datetime, start: datetime) -> int:
+    return int((at - start).total_seconds() // (7 * 86400))
+
+
+def dora(allowed: Sequence[str], promotions: Iterable[Item], now: datetime, weeks: int = WEEKS) -> Dora:
+    """The four keys per app per week, from the target side's promotions (the environment deployed to):
+    deploys (promoted), lead time (commit to promoted, hours, median), change failure rate (failed or rolled
+    back / finished), time to restore (failure to restored, hours, median)."""
+    start = (now - timedelta(weeks=weeks)).replace(hour=0, minute=0, second=0, microsecond=0)
+    labels = [(start + timedelta(weeks=w)).strftime("%d %b") for w in range(weeks)]
+    per_app: dict[str, list[dict[str, Any]]] = defaultdict(lambda: [
+        {"deploys": 0, "lead": [], "failed": 0, "restore": []} for _ in range(weeks)])
+    for item in visible(promotions, allowed):
+        s = item.summary
+        if s.get("side") != "target":
+            continue
+        promoted, failed, restored = when(s.get("promoted_at")), when(s.get("failed_at")), when(s.get("restored_at"))
+        if promoted and promoted >= start:
+            cell = per_app[s["app"]][min(_week(promoted, start), weeks - 1)]
+            cell["deploys"] += 1
+            committed = when(s.get("committed_at"))
+            if committed:
+                cell["lead"].append((promoted - committed).total_seconds() / 3600)
+        if failed and failed >= start:
+            cell = per_app[s["app"]][min(_week(failed, start), weeks - 1)]
+            cell["failed"] += 1
+            if restored:
+                cell["restore"].append((restored - failed).total_seconds() / 3600)
+    apps = []
+    for app, cells in sorted(per_app.items()):
+        deploys = [c["deploys"] for c in cells]
+        lead = [round(statistics.median(c["lead"]), 1) if c["lead"] else None for c in cells]
+        cfr = [round(100 * c["failed"] / (c["deploys"] + c["failed"])) if c["deploys"] + c["failed"] else None
+               for c in cells]
+        restore = [round(statistics.median(c["restore"]), 1) if c["restore"] else None for c in cells]
+        apps.append({"app": app, "totals": {"deploys": sum(deploys), "failed": sum(c["failed"] for c in cells)},
+                     "plots": [
+                         ("Deployment frequency", svg.bars(deploys, labels, label=f"{app}: deploys per week")),
+                         ("Lead time for changes", svg.bars(lead, labels, label=f"{app}: median lead time, hours",
+                                                            unit=" h")),
+                         ("Change failure rate", svg.bars(cfr, labels, label=f"{app}: change failure rate",
+                                                          unit=" %")),
+                         ("Time to restore", svg.bars(restore, labels, label=f"{app}: median time to restore",
+                                                      unit=" h"))]})
+    return Dora(labels, apps)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
