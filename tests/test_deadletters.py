@@ -78,7 +78,14 @@ def test_redrive_invokes_the_same_function_with_the_same_payload_then_deletes_an
 
 
 def test_a_redrive_that_fails_leaves_the_letter_and_says_why(dlq):
-    """Without the local invoker this is lambda:InvokeFunction, which knows no such function here."""
+    """The function is gone (deleted, renamed by a redeploy): Lambda answers ResourceNotFoundException."""
+    from botocore.exceptions import ClientError
+
+    def gone(arn, payload):
+        raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": f"Function not found: {arn}"}},
+                          "Invoke")
+
+    queue.use_invoker(gone)
     letter = dlq(record())
     [done] = queue.redrive(None, actor="system", correlation_id="c")
     assert done["outcome"] == "failed" and "ResourceNotFoundException" in done["reason"]
