@@ -408,3 +408,50 @@ def test_a_failing_lazy_listener_apologises_with_an_error_id_and_fails_the_invoc
     front.runner.pending.append((function, event))  # Lambda's retry of the same invocation
     front.runner.drain()
     assert calls == ["status web", "status web"] and len(front.runner.errors) == 1
+
+
+def test_each_outbox_item_is_retried_on_its_own_and_a_broken_one_fails_the_run_loudly(front, monkeypatch):
+    """One item that cannot be processed (here: its delete fails) neither stops the others nor goes unseen."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    for n, text in enumerate(("first", "second", "third")):
+        OutboxItem("outbox", f"{(now + timedelta(seconds=n)).isoformat()}#0000000{n}", method="chat.postMessage",
+                   payload={"channel": "#platform", "text": text}, correlation_id=text, attempts=1,
+                   last_error="503", expires_at=now + timedelta(days=14)).save()
+    items = list(OutboxItem.query("outbox"))
+    assert len(items) == 3
+    real_delete = OutboxItem.delete
+
+    def delete(self, *args, **kwargs):
+        if self.payload.get("text") == "second":
+            raise RuntimeError("DynamoDB said no")
+        return real_delete(self, *args, **kwargs)
+
+    monkeypatch.setattr(OutboxItem, "delete", delete)
+    with pytest.raises(RuntimeError, match="1 outbox item"):
+        slack_adapter.retry_outbox()
+    assert sorted(m.text for m in front.standin.messages("#platform")) == ["first", "second", "third"]
+    assert [i.payload["text"] for i in OutboxItem.query("outbox")] == ["second"]  # kept for the next run
+
+
+def test_two_first_announcements_of_one_key_make_one_card(front, monkeypatch):
+    """Two invocations announce the same new key at once: both post, one ref is saved (a condition), the other
+    removes its duplicate and updates the card instead."""
+    slack_adapter.announce_keyed("prod", "incident/1", {"channel": "#platform", "text": "opened"},
+                                 correlation_id="a")
+    real = slack_adapter.message_ref
+    seen = []
+
+    def racing(origin, key):  # the second one read before the first one's ref was saved
+        if not seen:
+            seen.append(1)
+            return None
+        return real(origin, key)
+
+    monkeypatch.setattr(slack_adapter, "message_ref", racing)
+    assert slack_adapter.announce_keyed("prod", "incident/1", {"channel": "#platform", "text": "escalated"},
+                                        correlation_id="b")
+    shown = [m for m in front.standin.messages("#platform") if not m.deleted]
+    assert [m.text for m in shown] == ["escalated"]
+    assert real("prod", "incident/1").ts == shown[0].ts

@@ -461,7 +461,10 @@ def renotify() -> int:
     """Retry telling asking accounts about decisions they have not heard of (run by the outbox schedule)."""
     told = 0
     for item in Decision.unnotified.query(UNNOTIFIED):
-        told += notify(Decision.get(item.pk, item.sk, consistent_read=True), f"renotify:{item.id}")
+        try:
+            told += notify(Decision.get(item.pk, item.sk, consistent_read=True), f"renotify:{item.id}")
+        except Exception:  # noqa: BLE001 - one bad item must not stop the others; it stays listed for the next run
+            logger.exception("telling the asking account failed", extra={"decision": item.id})
     return told
 
 

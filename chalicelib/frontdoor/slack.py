@@ -201,6 +201,8 @@ def _send(method: str, payload: dict[str, Any]) -> None:
         client.chat_update(**payload)
     elif method == "chat.postEphemeral":
         client.chat_postEphemeral(**payload)
+    elif method == "chat.delete":
+        client.chat_delete(**payload)
     else:
         raise ValueError(f"unknown delivery method {method}")
 
@@ -249,14 +251,17 @@ def message_ref(origin: str, key: str) -> Any:
 
 
 def save_ref(origin: str, key: str, channel: str, ts: str, *, decision_id: str | None = None,
-             body: list[dict[str, Any]] | None = None, text: str | None = None) -> Any:
-    """Remember where keyed announcement ``(origin, key)`` was posted (and what a decision's card holds there)."""
+             body: list[dict[str, Any]] | None = None, text: str | None = None, if_absent: bool = False) -> Any:
+    """Remember where keyed announcement ``(origin, key)`` was posted (and what a decision's card holds there).
+
+    ``if_absent``: only if no ref exists yet (two first announcements at once: one wins, see ``_announce_ref``);
+    raises PynamoDB's PutError with a lost condition otherwise."""
     from chalicelib.frontdoor.models import MessageRef
 
     now = datetime.now(UTC)
     ref = MessageRef(*_ref_key(origin, key), channel=channel, ts=ts, updated_at=now.isoformat(), owner=origin,
                      decision_id=decision_id, body=body, text=text, revision=1, expires_at=now + timedelta(days=30))
-    ref.save()
+    ref.save(condition=MessageRef.pk.does_not_exist() if if_absent else None)
     return ref
 
 
@@ -348,7 +353,18 @@ def _announce_ref(origin: str, key: str, ref: Any, message: dict[str, Any], corr
         answer = web().chat_postMessage(**message)
     except Exception:  # noqa: BLE001 - kept in the outbox by deliver(); the next announcement posts anew
         return deliver("chat.postMessage", message, correlation_id=correlation_id, target=target)
-    save_ref(origin, key, answer["channel"], answer["ts"])
+    from chalicelib.state.keys import conditional_failed
+
+    try:
+        save_ref(origin, key, answer["channel"], answer["ts"], if_absent=True)
+    except Exception as exc:
+        if not conditional_failed(exc):
+            raise
+        # Another first announcement of this key was saved meanwhile: that message is the card. Ours is a
+        # duplicate: it goes, and this announcement updates the card instead (one message per key, no ref lost).
+        deliver("chat.delete", {"channel": answer["channel"], "ts": answer["ts"]}, correlation_id=correlation_id,
+                target=target)
+        return _announce_ref(origin, key, message_ref(origin, key), message, correlation_id, target, now)
     return True
 
 
@@ -360,39 +376,52 @@ def retry_outbox(now: datetime | None = None) -> dict[str, int]:
 
     now = now or datetime.now(UTC)
     counts = {"delivered": 0, "failed": 0, "dead": 0, "renotified": decisions.renotify()}
+    errors = 0
     for item in OutboxItem.query(OUTBOX):
         if item.dead:
             continue
-        method, payload = item.method, dict(item.payload)
-        if method == "response_url" and now - datetime.fromisoformat(item.sk.split("#")[0]) > RESPONSE_URL_LIFETIME:
-            fallback = payload.get("fallback")
-            if not fallback:
-                item.update(actions=[OutboxItem.dead.set("response_url expired and no fallback")])
-                counts["dead"] += 1
-                continue
-            method, payload = "chat.postEphemeral", {**fallback, "text": payload.get("text", ""),
-                                                     "blocks": payload.get("blocks")}
         try:
-            _send(method, {k: v for k, v in payload.items() if k != "fallback"})
-        except Exception as exc:  # noqa: BLE001
-            attempts = item.attempts + 1
-            dead = f"gave up after {attempts} attempts" if attempts >= MAX_OUTBOX_ATTEMPTS else None
-            item.update(actions=[OutboxItem.attempts.set(attempts), OutboxItem.last_error.set(_clip(exc)),
-                                 OutboxItem.dead.set(dead) if dead else OutboxItem.dead.remove()])
-            counts["dead" if dead else "failed"] += 1
-            if dead:
-                audit.record(action=f"slack.{item.method}", target="slack", outcome=audit.Outcome.FAILED,
-                             correlation_id=item.correlation_id, capability="frontdoor", reason=dead)
-            continue
-        item.delete()
-        counts["delivered"] += 1
-        audit.record(action=f"slack.{item.method}", target="slack", outcome=audit.Outcome.SUCCEEDED,
-                     correlation_id=item.correlation_id, capability="frontdoor",
-                     reason=f"delivered from the outbox after {item.attempts} failed attempt(s)")
+            _retry_one(item, now, counts)
+        except Exception:  # noqa: BLE001 - each item on its own: the others still go; this one stays for next time
+            errors += 1
+            logger.exception("an outbox item could not be processed", extra={"item": item.sk})
+            metrics.add_metric(name="OutboxItemErrors", unit=MetricUnit.Count, value=1)
     expired = decisions.expire_due(now)  # after the outbox: what expiring fails to deliver waits for the next run
     if expired:
         counts["expired"] = expired
+    if errors:  # the schedule's invocation fails (Lambda retries it, then dead-letters it): never silent
+        raise RuntimeError(f"{errors} outbox item(s) could not be processed; the others were ({counts})")
     return counts
+
+
+def _retry_one(item: Any, now: datetime, counts: dict[str, int]) -> None:
+    """Retry one kept delivery: delivered, counted a failed attempt, or dead (kept and audited)."""
+    method, payload = item.method, dict(item.payload)
+    if method == "response_url" and now - datetime.fromisoformat(item.sk.split("#")[0]) > RESPONSE_URL_LIFETIME:
+        fallback = payload.get("fallback")
+        if not fallback:
+            item.update(actions=[OutboxItem.dead.set("response_url expired and no fallback")])
+            counts["dead"] += 1
+            return
+        method, payload = "chat.postEphemeral", {**fallback, "text": payload.get("text", ""),
+                                                 "blocks": payload.get("blocks")}
+    try:
+        _send(method, {k: v for k, v in payload.items() if k != "fallback"})
+    except Exception as exc:  # noqa: BLE001
+        attempts = item.attempts + 1
+        dead = f"gave up after {attempts} attempts" if attempts >= MAX_OUTBOX_ATTEMPTS else None
+        item.update(actions=[OutboxItem.attempts.set(attempts), OutboxItem.last_error.set(_clip(exc)),
+                             OutboxItem.dead.set(dead) if dead else OutboxItem.dead.remove()])
+        counts["dead" if dead else "failed"] += 1
+        if dead:
+            audit.record(action=f"slack.{item.method}", target="slack", outcome=audit.Outcome.FAILED,
+                         correlation_id=item.correlation_id, capability="frontdoor", reason=dead)
+        return
+    item.delete()
+    counts["delivered"] += 1
+    audit.record(action=f"slack.{item.method}", target="slack", outcome=audit.Outcome.SUCCEEDED,
+                 correlation_id=item.correlation_id, capability="frontdoor",
+                 reason=f"delivered from the outbox after {item.attempts} failed attempt(s)")
 
 
 def _clip(exc: Exception) -> str:
