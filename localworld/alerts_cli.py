@@ -42,14 +42,29 @@ def labels_from(inputs: list[str], policy: Any, state: str | None) -> dict[str, 
     if len(inputs) == 1 and inputs[0].endswith(".json"):
         data = json.loads(Path(inputs[0]).read_text())
         if isinstance(data, dict) and data.get("source") == "aws.cloudwatch":
+            from pydantic import ValidationError
+
             from chalicelib.intake.events import AlarmEvent
 
-            found = model.from_event(AlarmEvent.model_validate(data), policy, section(policy), lookup_tags=False)
+            kind = data.get("detail-type")
+            if kind == "CloudWatch Alarm Configuration Change":
+                raise ValueError(f"{inputs[0]} is an alarm configuration change: it carries no alert (only state "
+                                 "changes are routed)")
+            try:
+                event = AlarmEvent.model_validate(data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "<event>"
+                raise ValueError(f"{inputs[0]} is not an alarm state change event: {where}: {first['msg']}") from None
+            found = model.from_event(event, policy, section(policy), lookup_tags=False)
             if not found:
                 raise ValueError(f"{inputs[0]} is an event that carries no alert ({data.get('detail-type')})")
             alert = found[0]
             chosen = state or (alert.state if alert.firing else alert.previous_state or "ALARM")
             return alert.routing_labels(chosen)
+        if isinstance(data, dict) and "AlarmName" in data and "NewStateValue" in data:
+            raise ValueError(f"{inputs[0]} is an alarm action's SNS message, not the EventBridge event Switchboard "
+                             f"routes: pass its labels instead, e.g. alertname={data['AlarmName']}")
         if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
             return {**data, **({"state": state} if state else {})}
         raise ValueError(f"{inputs[0]} is neither an alarm event nor a JSON object of string labels")

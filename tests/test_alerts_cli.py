@@ -80,3 +80,24 @@ def test_an_invalid_policy_exits_2_with_its_problems(tmp_path, monkeypatch, caps
     path.write_text(policy_text(ALERTS.replace("receiver: web\n", "receiver: webb\n")))
     assert alerts_cli.main(["routes", "test", "--policy", str(path), "app=web"]) == 2
     assert "unknown receiver 'webb'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("document", "said"), [
+    ({"version": "0", "id": "x", "detail-type": "CloudWatch Alarm Configuration Change", "source": "aws.cloudwatch",
+      "account": "333344445555", "time": "2026-12-06T10:00:00Z", "region": "eu-west-1", "resources": [],
+      "detail": {"alarmName": "web-5xx", "operation": "update", "configuration": {}}},
+     "is an alarm configuration change: it carries no alert (only state changes are routed)"),
+    ({"AlarmName": "web-5xx", "NewStateValue": "ALARM", "NewStateReason": "x", "OldStateValue": "OK"},
+     "is an alarm action's SNS message, not the EventBridge event Switchboard routes: pass its labels instead, "
+     "e.g. alertname=web-5xx"),
+    ({"version": "0", "id": "x", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+      "account": "333344445555", "time": "2026-12-06T10:00:00Z", "region": "eu-west-1", "resources": [],
+      "detail": {"alarmName": "web-5xx", "state": {"value": "MAYBE"}}},
+     "is not an alarm state change event: detail.state.value: Input should be 'OK', 'ALARM' or 'INSUFFICIENT_DATA'"),
+])
+def test_payloads_that_are_not_alarm_state_changes_get_one_clear_line(policy_file, tmp_path, capsys, document, said):
+    path = tmp_path / "payload.json"
+    path.write_text(json.dumps(document))
+    assert alerts_cli.main(["routes", "test", "--policy", policy_file, str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"routes test: {path} {said}" and "pydantic.dev" not in err
