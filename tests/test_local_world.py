@@ -97,8 +97,13 @@ def test_a_failing_invocation_is_retried_then_dead_lettered(world):
             if dead:
                 break
         assert dead, "the failing event never reached the dead-letter queue"
-        errors = [i for i in world.invocations("stage", event_id) if i["status"] == "error"]
+        # the instance reports the third try just after writing the dead letter: wait for its report
+        errors = [i for i in world.wait_invocations("stage", event_id, count=3) if i["status"] == "error"]
         assert len(errors) == 3 and "ResourceNotFound" in errors[0]["result"]["error"]
+        record = json.loads(dead[0]["Body"])  # what Lambda's OnFailure destination writes
+        assert record["requestContext"]["condition"] == "RetriesExhausted"
+        assert record["requestContext"]["approximateInvokeCount"] == 3
+        assert record["requestPayload"]["id"] == event_id
         assert not [e for e in world.audit("stage") if e["correlation_id"] == event_id]
     finally:
         ddb.create_table(TableName="switchboard-ledger", BillingMode="PAY_PER_REQUEST",
