@@ -15,6 +15,7 @@ from chalicelib import capabilities
 from chalicelib.capabilities import Capability
 from chalicelib.kinds import Kind
 from chalicelib.policy import Policy, parse
+from tests.harness import ACTIONABLE
 
 POLICIES = Path(__file__).resolve().parent.parent / "chalicelib" / "policies"
 
@@ -208,7 +209,7 @@ class Bus:
         sqs, events = boto3.client("sqs"), boto3.client("events")
         self.url = sqs.create_queue(QueueName="scaling-captured")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="scaling-capture", EventPattern=json.dumps({"source": ["switchboard"]}))
+        events.put_rule(Name="scaling-capture", EventPattern=json.dumps(ACTIONABLE))
         events.put_targets(Rule="scaling-capture", Targets=[{"Id": "q", "Arn": arn}])
         self.seen: list[dict[str, Any]] = []
 

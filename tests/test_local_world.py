@@ -98,7 +98,10 @@ def test_a_failing_invocation_is_retried_then_dead_lettered(world):
                 break
         assert dead, "the failing event never reached the dead-letter queue"
         # the instance reports the third try just after writing the dead letter: wait for its report
-        errors = [i for i in world.wait_invocations("stage", event_id, count=3) if i["status"] == "error"]
+        from localworld.story import until
+
+        errors = until(lambda: [i for i in world.invocations("stage", event_id) if i["status"] == "error"],
+                       lambda found: len(found) >= 3, timeout=10)
         assert len(errors) == 3 and "ResourceNotFound" in errors[0]["result"]["error"]
         record = json.loads(dead[0]["Body"])  # what Lambda's OnFailure destination writes
         assert record["requestContext"]["condition"] == "RetriesExhausted"

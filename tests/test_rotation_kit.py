@@ -17,7 +17,7 @@ import yaml
 from chalicelib import aws
 from chalicelib.rotation import rotator
 from localworld import rotation_service
-from tests.harness import reset_caches
+from tests.harness import ACTIONABLE, reset_caches
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "chalicelib" / "policies"
@@ -167,7 +167,7 @@ def capture_bus() -> Callable[[], list[dict[str, Any]]]:
     sqs, events = aws.client("sqs"), aws.client("events")
     url = sqs.create_queue(QueueName="captured-rotation")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="capture-rotation", EventPattern=json.dumps({"source": ["switchboard"]}))
+    events.put_rule(Name="capture-rotation", EventPattern=json.dumps(ACTIONABLE))
     events.put_targets(Rule="capture-rotation", Targets=[{"Id": "q", "Arn": arn}])
 
     def take() -> list[dict[str, Any]]:
