@@ -1,8 +1,9 @@
 """The audit log API every capability uses.
 
-``record()`` writes one immutable entry (conditional put: an entry is never overwritten). Reads answer the
-three questions operators ask: what happened to this target, what did this event cause, what happened on
-this day.
+``record()`` writes one immutable entry (conditional put: an entry is never overwritten); ``entry()`` builds one
+for a transaction (chalicelib/state/effects.py: a transition's entry is committed with the state it records).
+Reads answer the three questions operators ask: what happened to this target, what did this event cause, what
+happened on this day.
 """
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ def _stamp(now: datetime) -> str:
     return stamp(now) + "#" + secrets.token_hex(4)
 
 
-def record(
+def record(**kwargs: Any) -> AuditEntry:
+    """Write one entry now (a conditional put: never overwritten)."""
+    found = entry(**kwargs)
+    found.save(condition=AuditEntry.target.does_not_exist())
+    return found
+
+
+def entry(
     *,
     action: str,
     target: str,
@@ -49,7 +57,7 @@ def record(
 ) -> AuditEntry:
     settings = get_settings()
     now = now or datetime.now(UTC)
-    entry = AuditEntry(
+    return AuditEntry(
         target=target or "-",
         at=_stamp(now),
         day=now.astimezone(UTC).strftime("%Y-%m-%d"),
@@ -65,8 +73,6 @@ def record(
         detail=detail,
         expires_at=now + timedelta(days=settings.audit_retention_days),
     )
-    entry.save(condition=AuditEntry.target.does_not_exist())
-    return entry
 
 
 def for_target(target: str, limit: int = 20) -> list[AuditEntry]:
