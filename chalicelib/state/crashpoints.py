@@ -24,8 +24,11 @@ POINTS: dict[str, str] = {
     "scaling.committed": "the change is in the history, the request is recorded, the audit entry written; "
                          "the API call is not made",
     "scaling.apply.performed": "the ASG/ECS API call returned; the effect is not marked done",
+    "scaling.effects.done": "the API call is marked done; not verified, announced or the request marked done",
     # rotation (chalicelib/rotation/protocol.py): Secrets Manager calls each step again until it succeeds
-    "rotation.step.performed": "a rotation step changed the secret or the resource; the step did not return",
+    "rotation.create.stored": "createSecret stored the AWSPENDING value; the step did not return",
+    "rotation.set.applied": "setSecret made the target accept the pending value; the step did not return",
+    "rotation.finish.moved": "finishSecret moved AWSCURRENT; AWSPENDING still on the token, no tidy-up yet",
 }
 
 
