@@ -74,8 +74,8 @@ def test_same_to_same_is_never_allowed_and_reads_as_a_duplicate():
     (S.PROMOTED, S.DEPLOYING, "cannot go from promoted to deploying: promoted is terminal: nothing leaves it"),
     (S.HANDED_OFF, S.AWAITING_APPROVAL, "handed_off is terminal"),
     (S.ROLLED_BACK, S.PROMOTED, "rolled_back is terminal"),
-    (S.DEPLOYING, S.HELD, "cannot go from deploying to held: from deploying it can only go to verifying, superseded, canceled, "
-                            "failed"),
+    (S.DEPLOYING, S.HELD, "cannot go from deploying to held: from deploying it can only go to verifying, "
+                          "superseded, canceled, failed"),
     (S.FAILED, S.PROMOTED, "from failed it can only go to rolled_back"),
     (S.PENDING, S.APPROVED, "from pending it can only go to soaking, awaiting_approval, held, rejected, superseded"),
 ])
