@@ -56,7 +56,7 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
     _, _, _, url = carol.click("decision_approve", decision, card)
     second_answer = _reply(world.wait_responses(url))
     deploying = _until(lambda: _promotion(world, "prod", COMMIT_1),
-                       lambda p: p and p["state"] in ("deploying", "verifying"))
+                       lambda p: p and p["state"] in ("deploying", "verifying") and p.get("target_execution"))
     check("one approval waits for the second; with two, prod starts web-prod pinned to the stage revision",
           "1 of 2" in first_answer and bool(deploying) and _pinned(world, "prod", deploying) == COMMIT_1,
           f"bob: {clip(first_answer, 80)}; carol: {clip(second_answer, 80)}; "
@@ -105,7 +105,8 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
     n += 1
     say(f"\n{n}. CloudWatch: web-5xx goes into ALARM in prod during the bake")
     world.simulator("prod").alarm("web-5xx", "ALARM", "Threshold Crossed: 5xx 42 > 5")
-    rolled = _until(lambda: _promotion(world, "prod", COMMIT_2), lambda p: p and p["state"] == "rolled_back")
+    rolled = _until(lambda: _promotion(world, "prod", COMMIT_2), lambda p: p and p["state"] == "rolled_back"
+                    and p.get("rollback_execution"))  # its id is recorded once the start is done
     back = rolled.get("rollback_execution") if rolled else None
     restored_status = codepipeline.wait_for(prod.id, prod.region, "web-prod", back, timeout=30) if back else "-"
     restored = _until(lambda: _promotion(world, "prod", COMMIT_2), lambda p: p and p.get("restored_at"))

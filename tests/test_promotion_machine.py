@@ -34,8 +34,10 @@ EXPECTED: set[tuple[State, State]] = {
     (S.AWAITING_APPROVAL, S.SUPERSEDED),
     (S.APPROVED, S.DEPLOYING), (S.APPROVED, S.HELD), (S.APPROVED, S.SUPERSEDED), (S.APPROVED, S.REJECTED),
     (S.APPROVED, S.VERIFYING),  # SUCCEEDED seen before our STARTED
-    (S.APPROVED, S.FAILED),  # FAILED (or canceled, stopped, superseded) seen before our STARTED
+    (S.APPROVED, S.FAILED),  # FAILED (or stopped) seen before our STARTED
+    (S.APPROVED, S.CANCELED),  # our run canceled by CodePipeline: an exit, not a failure
     (S.DEPLOYING, S.VERIFYING), (S.DEPLOYING, S.FAILED),
+    (S.DEPLOYING, S.SUPERSEDED), (S.DEPLOYING, S.CANCELED),  # our run superseded or canceled: exits
     (S.VERIFYING, S.PROMOTED), (S.VERIFYING, S.FAILED), (S.VERIFYING, S.ROLLED_BACK),
     (S.FAILED, S.ROLLED_BACK),
     (S.HELD, S.PENDING), (S.HELD, S.SOAKING), (S.HELD, S.AWAITING_APPROVAL), (S.HELD, S.APPROVED),
@@ -58,7 +60,7 @@ def test_every_pair_of_states(src, dst):
 
 
 def test_the_pair_table_covers_every_state():
-    assert len(ALL) == 13 and len(list(itertools.product(ALL, ALL))) == 169
+    assert len(ALL) == 14 and len(list(itertools.product(ALL, ALL))) == 196
 
 
 def test_same_to_same_is_never_allowed_and_reads_as_a_duplicate():
@@ -72,7 +74,8 @@ def test_same_to_same_is_never_allowed_and_reads_as_a_duplicate():
     (S.PROMOTED, S.DEPLOYING, "cannot go from promoted to deploying: promoted is terminal: nothing leaves it"),
     (S.HANDED_OFF, S.AWAITING_APPROVAL, "handed_off is terminal"),
     (S.ROLLED_BACK, S.PROMOTED, "rolled_back is terminal"),
-    (S.DEPLOYING, S.HELD, "cannot go from deploying to held: from deploying it can only go to verifying, failed"),
+    (S.DEPLOYING, S.HELD, "cannot go from deploying to held: from deploying it can only go to verifying, "
+                          "superseded, canceled, failed"),
     (S.FAILED, S.PROMOTED, "from failed it can only go to rolled_back"),
     (S.PENDING, S.APPROVED, "from pending it can only go to soaking, awaiting_approval, held, rejected, superseded"),
 ])
@@ -83,26 +86,27 @@ def test_illegal_says_why(src, dst, why):
 
 
 def test_terminal_and_supersedable_sets():
-    assert TERMINAL == {S.HANDED_OFF, S.PROMOTED, S.REJECTED, S.SUPERSEDED, S.ROLLED_BACK}
+    assert TERMINAL == {S.HANDED_OFF, S.PROMOTED, S.REJECTED, S.SUPERSEDED, S.CANCELED, S.ROLLED_BACK}
     assert S.FAILED not in TERMINAL
     assert SUPERSEDABLE == {S.PENDING, S.SOAKING, S.AWAITING_APPROVAL, S.APPROVED, S.HELD}
     for state in ALL:
         leaves = [dst for dst in ALL if allowed(state, dst)]
         assert (not leaves) is (state in TERMINAL), state
-        assert allowed(state, S.SUPERSEDED) is (state in SUPERSEDABLE), state
+        # a waiting candidate is superseded by a newer one; a deploying one only by a newer pipeline run
+        assert allowed(state, S.SUPERSEDED) is (state in SUPERSEDABLE | {S.DEPLOYING}), state
 
 
 def test_everything_supersedable_can_also_be_rejected_and_nothing_leaves_an_exit():
     for state in SUPERSEDABLE:
         assert allowed(state, S.REJECTED)
     for dst in ALL:
-        assert not allowed(S.REJECTED, dst) and not allowed(S.SUPERSEDED, dst)
+        assert not allowed(S.REJECTED, dst) and not allowed(S.SUPERSEDED, dst) and not allowed(S.CANCELED, dst)
 
 
 @pytest.mark.parametrize(("state", "expected"), [
     (S.PENDING, 0), (S.SOAKING, 1), (S.HANDED_OFF, 2), (S.AWAITING_APPROVAL, 2), (S.APPROVED, 3),
     (S.DEPLOYING, 4), (S.VERIFYING, 5), (S.PROMOTED, 6), (S.FAILED, 6), (S.ROLLED_BACK, 7), (S.REJECTED, 9),
-    (S.SUPERSEDED, 9),
+    (S.SUPERSEDED, 9), (S.CANCELED, 9),
 ])
 def test_rank(state, expected):
     assert rank(state) == expected
@@ -116,7 +120,7 @@ def test_held_has_no_rank_of_its_own():
 
 def test_no_allowed_transition_goes_backwards_except_into_an_exit():
     for src, dst in itertools.product(ALL, ALL):
-        if not allowed(src, dst) or dst in (S.REJECTED, S.SUPERSEDED):
+        if not allowed(src, dst) or dst in (S.REJECTED, S.SUPERSEDED, S.CANCELED):
             continue
         # held ranks as the state it was held from: into a hold keeps the rank, out of it resumes there
         before = rank(src) if src is not S.HELD else rank(resume_target(dst))
@@ -170,8 +174,10 @@ EVERY_SPELLING = [(name, spelled) for name, spellings in SPELLINGS.items() for s
 ON_EXECUTION: dict[tuple[State, str], State] = {
     (S.APPROVED, "STARTED"): S.DEPLOYING, (S.APPROVED, "RESUMED"): S.DEPLOYING,
     (S.APPROVED, "SUCCEEDED"): S.VERIFYING, (S.DEPLOYING, "SUCCEEDED"): S.VERIFYING,
-    **{(state, bad): S.FAILED for state in (S.APPROVED, S.DEPLOYING)
-       for bad in ("FAILED", "CANCELED", "STOPPED", "SUPERSEDED")},
+    **{(state, bad): S.FAILED for state in (S.APPROVED, S.DEPLOYING) for bad in ("FAILED", "STOPPED")},
+    # CodePipeline ended our run: not a failure of the revision (nothing marked bad, nothing rolled back)
+    (S.APPROVED, "CANCELED"): S.CANCELED, (S.DEPLOYING, "CANCELED"): S.CANCELED,
+    (S.APPROVED, "SUPERSEDED"): S.SUPERSEDED, (S.DEPLOYING, "SUPERSEDED"): S.SUPERSEDED,
 }
 
 
@@ -187,9 +193,9 @@ def test_every_state_and_execution_status(state, name, spelled):
 
 def test_the_execution_table_covers_every_pair():
     pairs = [(state, spelled) for state in ALL for _, spelled in EVERY_SPELLING]
-    assert len(pairs) == 13 * 15  # 15 spellings of 8 statuses
+    assert len(pairs) == 14 * 15  # 15 spellings of 8 statuses
     moves = [(s, st) for s, st in pairs if on_execution(s, st) is not None]
-    # approved: started (2 spellings) + resumed + succeeded (2) + 4 bad endings (8); deploying: succeeded + bad
+    # approved: started (2 spellings) + resumed + succeeded (2) + 4 endings (8); deploying: succeeded + endings
     assert len(moves) == (2 + 1 + 2 + 8) + (2 + 8)
     assert {s for s, _ in moves} == {S.APPROVED, S.DEPLOYING}
 
@@ -226,7 +232,7 @@ def test_unknown_statuses_are_refused(status):
 
 def test_random_event_sequences_only_walk_allowed_transitions():
     """Any order of (possibly repeated, reordered) execution events, from approved, only ever takes allowed steps,
-    never goes backwards, and ends in verifying or failed once a final status was seen."""
+    never goes backwards, and ends in verifying, failed, superseded or canceled once a final status was seen."""
     rng = random.Random(20261123)
     spellings = [spelled for _, spelled in EVERY_SPELLING]
     for _ in range(500):
@@ -238,4 +244,4 @@ def test_random_event_sequences_only_walk_allowed_transitions():
                 check(state, dst)
                 assert rank(dst) > rank(state)
                 state = dst
-        assert state in ((S.VERIFYING, S.FAILED) if finals else (S.APPROVED, S.DEPLOYING))
+        assert state in ((S.VERIFYING, S.FAILED, S.SUPERSEDED, S.CANCELED) if finals else (S.APPROVED, S.DEPLOYING))

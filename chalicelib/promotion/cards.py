@@ -20,6 +20,7 @@ ICON = {
     State.AWAITING_APPROVAL: ":raised_hand:", State.APPROVED: ":ballot_box_with_check:",
     State.DEPLOYING: ":rocket:", State.VERIFYING: ":mag:", State.PROMOTED: ":white_check_mark:",
     State.HELD: ":octagonal_sign:", State.REJECTED: ":no_entry:", State.SUPERSEDED: ":fast_forward:",
+    State.CANCELED: ":heavy_minus_sign:",
     State.FAILED: ":x:", State.ROLLED_BACK: ":leftwards_arrow_with_hook:",
 }
 GATE_ICON = {"pass": ":white_check_mark:", "wait": ":hourglass:", "fail": ":x:"}

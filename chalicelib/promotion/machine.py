@@ -8,8 +8,9 @@ rest. A same-account path goes from ``soaking`` straight to ``awaiting_approval`
     pending            ─► soaking | awaiting_approval (soak done elsewhere, or skipped)
     soaking            ─► handed_off (source account: its copy ends there) | awaiting_approval (same account)
     awaiting_approval  ─► approved
-    approved           ─► deploying | verifying, failed (the execution's end seen before its start)
-    deploying          ─► verifying | failed
+    approved           ─► deploying | verifying, failed, superseded, canceled (the run's end seen before its start)
+    deploying          ─► verifying | failed | superseded, canceled (its run was superseded or canceled by
+                          CodePipeline: not a failure, nothing is marked bad or rolled back)
     verifying          ─► promoted | failed | rolled_back
     failed             ─► rolled_back
     pending, soaking, awaiting_approval, approved ─► held ─► back to where it was held from
@@ -18,6 +19,8 @@ rest. A same-account path goes from ``soaking`` straight to ``awaiting_approval`
 ``rank`` orders states by progress so a late or repeated event never moves a candidate backwards: every allowed
 transition raises the rank, except into the exits (``rejected``, ``superseded``) and in and out of ``held``,
 which has no rank of its own (a held candidate ranks as the state it was held from, where it resumes).
+``canceled`` is the exit of a promotion whose own run CodePipeline canceled (a stage's run canceled, or the run
+stopped and abandoned); a run superseded by a newer one (SUPERSEDED mode) leads to ``superseded``.
 Same to same is never allowed: callers treat it as a duplicate.
 """
 
@@ -38,6 +41,7 @@ class State(StrEnum):
     HELD = "held"
     REJECTED = "rejected"
     SUPERSEDED = "superseded"
+    CANCELED = "canceled"
     FAILED = "failed"
     ROLLED_BACK = "rolled_back"
 
@@ -45,14 +49,14 @@ class State(StrEnum):
 # nothing leaves these (handed_off: the source account's copy ends there, the target account owns the rest).
 # failed is not terminal: it goes on to rolled_back
 TERMINAL: frozenset[State] = frozenset({State.HANDED_OFF, State.PROMOTED, State.REJECTED, State.SUPERSEDED,
-                                        State.ROLLED_BACK})
+                                        State.CANCELED, State.ROLLED_BACK})
 # a newer candidate of the same app may replace a candidate in these (nothing of it has reached the target yet)
 SUPERSEDABLE: frozenset[State] = frozenset({State.PENDING, State.SOAKING, State.AWAITING_APPROVAL, State.APPROVED,
                                             State.HELD})
 # where a hold may have been put, and so where it resumes to
 RESUMABLE: frozenset[State] = frozenset({State.PENDING, State.SOAKING, State.AWAITING_APPROVAL, State.APPROVED})
 # the exits: a candidate leaves the path there, whatever its progress
-EXITS: frozenset[State] = frozenset({State.REJECTED, State.SUPERSEDED})
+EXITS: frozenset[State] = frozenset({State.REJECTED, State.SUPERSEDED, State.CANCELED})
 
 _RANK: dict[State, int] = {
     State.PENDING: 0,
@@ -67,6 +71,7 @@ _RANK: dict[State, int] = {
     State.ROLLED_BACK: 7,
     State.REJECTED: 9,
     State.SUPERSEDED: 9,
+    State.CANCELED: 9,
 }
 
 _NEXT: dict[State, frozenset[State]] = {
@@ -77,8 +82,8 @@ _NEXT: dict[State, frozenset[State]] = {
     State.AWAITING_APPROVAL: frozenset({State.APPROVED, State.REJECTED, State.HELD, State.SUPERSEDED}),
     # verifying: the execution's SUCCEEDED arrived before its STARTED; failed: it failed before we saw it start
     State.APPROVED: frozenset({State.DEPLOYING, State.VERIFYING, State.FAILED, State.HELD, State.SUPERSEDED,
-                               State.REJECTED}),
-    State.DEPLOYING: frozenset({State.VERIFYING, State.FAILED}),
+                               State.REJECTED, State.CANCELED}),
+    State.DEPLOYING: frozenset({State.VERIFYING, State.FAILED, State.SUPERSEDED, State.CANCELED}),
     State.VERIFYING: frozenset({State.PROMOTED, State.FAILED, State.ROLLED_BACK}),
     State.FAILED: frozenset({State.ROLLED_BACK}),
     State.HELD: RESUMABLE | {State.SUPERSEDED, State.REJECTED},
@@ -86,6 +91,7 @@ _NEXT: dict[State, frozenset[State]] = {
     State.PROMOTED: frozenset(),
     State.REJECTED: frozenset(),
     State.SUPERSEDED: frozenset(),
+    State.CANCELED: frozenset(),
     State.ROLLED_BACK: frozenset(),
 }
 
@@ -148,7 +154,8 @@ _SPELLINGS: dict[str, str] = {
     "RESUMED": RESUMED,
     "STOPPING": STOPPING,
 }
-ENDED_BADLY = frozenset({FAILED, CANCELED, STOPPED, SUPERSEDED})
+ENDED_BADLY = frozenset({FAILED, STOPPED})  # a failure of the revision (or a person stopped it): rolled back
+ENDED_ELSEWISE = {SUPERSEDED: "superseded", CANCELED: "canceled"}  # CodePipeline ended the run: not a failure
 
 
 def execution_status(status: str) -> str:
@@ -172,6 +179,8 @@ def on_execution(current: State, status: str) -> State | None:
         dst = State.VERIFYING
     elif name in ENDED_BADLY:
         dst = State.FAILED
+    elif name in ENDED_ELSEWISE:
+        dst = State(ENDED_ELSEWISE[name])
     else:  # STOPPING: STOPPED follows
         dst = None
     return dst if dst is not None and allowed(current, dst) else None

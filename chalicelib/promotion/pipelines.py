@@ -124,3 +124,19 @@ def answer_approval(pipeline: str, stage: str, action: str, token: str, *, appro
     _client().put_approval_result(
         pipelineName=pipeline, stageName=stage, actionName=action, token=token,
         result={"summary": summary[:512], "status": "Approved" if approved else "Rejected"})
+
+
+def answer_once(pipeline: str, stage: str, action: str, execution_id: str, token: str, *, approved: bool,
+                summary: str) -> bool:
+    """Answer the approval ``token`` of ``execution_id`` unless it is answered already: GetPipelineState shows a
+    token only while its action waits, so an answer given before (by us before a crash, or by a person) is seen
+    there, and CodePipeline's ApprovalAlreadyCompletedException says the same. True when this call answered it."""
+    waiting = waiting_approval(pipeline, stage, action)
+    if waiting is None or waiting.token != token or waiting.execution_id != execution_id:
+        return False
+    client = _client()
+    try:
+        answer_approval(pipeline, stage, action, token, approved=approved, summary=summary)
+    except client.exceptions.ApprovalAlreadyCompletedException:
+        return False
+    return True

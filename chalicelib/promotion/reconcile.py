@@ -1,6 +1,8 @@
 """The reconcile tick (every minute): promotions whose next check has come are advanced.
 
-Soaks and bakes end, freezes lift, approvals expire, and deploys whose events were lost are re-read from
+First the promotions whose committed effects are still pending (a crash between commit and execute: GSI entry
+``effects#pending``) have them performed, each once. Then:
+soaks and bakes end, freezes lift, approvals expire, and deploys whose events were lost are re-read from
 CodePipeline here. One promotion failing to advance is logged and left for the next tick; the others go on.
 """
 
@@ -22,6 +24,11 @@ def run(now: datetime | None = None, policy: Policy | None = None) -> list[str]:
     if not policy.promotion.enabled:
         return []
     report = []
+    try:  # first the effects a crash left pending (committed steps not yet carried out): each once
+        report += service.run_pending(policy, f"reconcile:{now:%Y%m%dT%H%M}")
+    except Exception as exc:  # noqa: BLE001 - retried by the next tick; the due promotions still go on
+        logger.exception("promotion effects not executed")
+        report.append(f"pending effects: {type(exc).__name__}: {exc}"[:300])
     for app, promo_id in store.due(now)[:LIMIT]:
         try:
             moved = service.advance(app, promo_id, correlation_id=f"reconcile:{now:%Y%m%dT%H%M}", now=now,

@@ -1,16 +1,20 @@
 """Moving promotions: the one place that reads facts, asks ``gates``/``machine`` what to do, and does it.
 
-``advance(app, id)`` reads the promotion, gathers the facts its state needs, decides with the pure modules, does
-the one effect that decision implies (hand over, ask for approval, start or answer the pipeline, roll back) and
-writes the new state conditionally on the version it read. A concurrent writer makes it start over (``Conflict``).
-Effects that cannot be undone are idempotent and come *before* the write that records them: the hand-off (the
-target creates a promotion once per id), the approval request (decision id ``pro-<id>``), the pipeline start (the
-client request token is the promotion id), so a crash between the two is mended by the next reconcile tick.
-Announcements (the card, keyed ``promotion:<id>``) come after the write: they only show what is stored.
+``advance(app, id)`` reads the promotion, gathers the facts its state needs and decides with the pure modules.
+Commit, then execute (chalicelib/state/effects.py): a step performs nothing; it returns the new state and names
+its effects (hand over, ask for approval, start or answer the pipeline) with ``_effect``, and the other items it
+changes (the execution pointer when it is known, ``current#<env>``, a revision marked bad, the deploy slot) with
+``_write``. ``change`` commits all of it with the transition's audit entry in one transaction, conditional on the
+version it read (a concurrent writer makes it decide again: nothing was performed), then ``execute`` performs the
+effects, each idempotent (``_perform``), and marks each done. A promotion whose effects are pending takes no new
+step until they are done: a crash anywhere is mended by the next delivery or reconcile tick, once.
+Announcements (the card, keyed ``promotion:<id>``) come last: they only show what is stored.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,10 +24,13 @@ from chalicelib.policy.schema import Flow, Policy
 from chalicelib.policy.types import seconds
 from chalicelib.promotion import cards, dora, facts, gates, pipelines, store
 from chalicelib.promotion.machine import SUPERSEDABLE, State, on_execution
-from chalicelib.promotion.policy import Mode, Resolved, Rollback
-from chalicelib.promotion.store import Conflict, Promotion, Revision
+from chalicelib.promotion.policy import Deploy, Mode, Resolved, Rollback
+from chalicelib.promotion.store import Conflict, Promotion, PromotionItem, Revision
 from chalicelib.state import audit
+from chalicelib.state import effects as fx
 from chalicelib.state.audit import Outcome
+from chalicelib.state.crashpoints import crashpoint
+from chalicelib.state.models import AuditEntry
 
 SYSTEM = "system"
 RETRY = timedelta(minutes=1)  # when a wait has no end of its own, look again after this long
@@ -31,6 +38,7 @@ STUCK = timedelta(minutes=5)  # a deploy with no news for this long is re-read f
 IDLE = timedelta(days=7)  # a failed promotion with nothing left to do is looked at again after this long
 DECISION_PREFIX = "pro-"
 ROLLBACK_PREFIX = "rbk-"
+STARTING = ""  # a run's execution id until StartPipelineExecution has answered (its effect is done)
 
 
 _SETTINGS: dict[tuple[int, str], tuple[Policy, Resolved]] = {}
@@ -51,12 +59,48 @@ def _target(p: Promotion) -> str:
     return f"app/{p.app}"
 
 
-def _record(p: Promotion, action: str, outcome: Outcome, *, actor: str = SYSTEM, reason: str | None = None,
-            before: dict[str, Any] | None = None, correlation_id: str, **detail: Any) -> None:
-    audit.record(action=f"promotion.{action}", target=_target(p), actor=actor, outcome=outcome,
-                 correlation_id=correlation_id, capability="promotion", reason=reason,
-                 before=before, after={"state": str(p.state), "revision": p.revision.id, "promotion": p.id},
-                 detail={"source": p.source_env, "target": p.target_env, **detail})
+def _entry(p: Promotion, action: str, outcome: Outcome, *, actor: str = SYSTEM, reason: str | None = None,
+           before: dict[str, Any] | None = None, correlation_id: str, **detail: Any) -> AuditEntry:
+    """The audit entry of a step, committed with it (never written after it: a crash cannot leave it out)."""
+    return audit.entry(action=f"promotion.{action}", target=_target(p), actor=actor, outcome=outcome,
+                       correlation_id=correlation_id, capability="promotion", reason=reason,
+                       before=before, after={"state": str(p.state), "revision": p.revision.id, "promotion": p.id},
+                       detail={"source": p.source_env, "target": p.target_env, **detail})
+
+
+# ---- a step's effects and writes, as data (collected while ``change`` runs a step) ----
+
+@dataclass
+class _Plan:
+    effects: list[fx.Effect] = field(default_factory=list)
+    writes: list[fx.Write] = field(default_factory=list)
+
+
+_PLAN: ContextVar[_Plan | None] = ContextVar("promotion_plan", default=None)
+
+
+def _plan() -> _Plan:
+    plan = _PLAN.get()
+    if plan is None:
+        raise RuntimeError("a promotion step names its effects inside service.change()")
+    return plan
+
+
+def _effect(kind: str, **params: Any) -> None:
+    """Name an effect of the step being decided: performed after the step is committed, once."""
+    plan = _plan()
+    plan.effects.append(fx.Effect(id=f"{len(plan.effects) + 1}:{kind}", kind=f"promotion.{kind}", params=params))
+
+
+def _write(write: fx.Write) -> None:
+    """Name another item the step changes: written in the step's transaction."""
+    _plan().writes.append(write)
+
+
+def _holds_slot(p: Promotion) -> bool:
+    """Deploying the app in its target environment: its run, its bake, or its rollback run."""
+    return p.side == "target" and (p.state in (State.DEPLOYING, State.VERIFYING) or (
+        p.state is State.ROLLED_BACK and p.watched))
 
 
 def announce(p: Promotion, policy: Policy, correlation_id: str) -> None:
@@ -111,11 +155,11 @@ def _sort_key(p: Promotion) -> datetime:
 
 def start(p: Promotion, policy: Policy, correlation_id: str, now: datetime) -> tuple[bool, Promotion]:
     """Store a new promotion, supersede older ones, and take it as far as it goes now. (created?, latest)"""
-    if not store.create(p):
+    created = _entry(p, "create", Outcome.SUCCEEDED, actor=p.requester or SYSTEM, correlation_id=correlation_id,
+                     reason=f"{p.revision.short} from {p.source_env} to {p.target_env}", side=p.side)
+    if not store.create(p, audits=[created]):
         found, _ = store.load(p.app, p.id)
         return False, found or p
-    _record(p, "create", Outcome.SUCCEEDED, actor=p.requester or SYSTEM, correlation_id=correlation_id,
-            reason=f"{p.revision.short} from {p.source_env} to {p.target_env}", side=p.side)
     supersede(p.app, p.target_env, p.side, policy, correlation_id, now)
     latest = advance(p.app, p.id, correlation_id=correlation_id, now=now, policy=policy)
     return True, latest or p
@@ -142,35 +186,116 @@ def _superseded(p: Promotion, newest: Promotion, now: datetime) -> Promotion | N
 
 
 def change(app: str, promo_id: str, correlation_id: str, now: datetime, policy: Policy, fn: Any,
-            actor: str = SYSTEM) -> Promotion | None:
-    """Apply ``fn(promotion, version) -> new promotion | None`` with conditional writes (retried on conflict),
-    then audit and announce the change. Returns what is stored."""
+           actor: str = SYSTEM) -> Promotion | None:
+    """Apply ``fn(promotion, version) -> new promotion | None`` (a step: it names its effects, performs none):
+    commit the new state, its effects, its other writes and its audit entries in one transaction conditional on
+    the version read (retried on conflict), execute the effects, then announce. Returns what is stored.
+
+    Effects left pending by an earlier step (a crash, a lost condition) are executed first: no step is taken on
+    a promotion whose effects are not done."""
     for _ in range(5):
-        p, version = store.load(app, promo_id)
+        p, version, effects = store.load_with_effects(app, promo_id)
         if p is None:
             return None
-        changed = fn(p, version)
+        if fx.pending(effects):
+            execute(app, promo_id, policy, correlation_id)
+            continue
+        plan = _Plan()
+        token = _PLAN.set(plan)
+        try:
+            changed = fn(p, version)
+        finally:
+            _PLAN.reset(token)
         if changed is None:
             return p
+        writes = list(plan.writes)
+        if _holds_slot(changed) and not _holds_slot(p):
+            writes.append(store.take_deploy_slot(p.app, p.target_env, p.id))
+        elif _holds_slot(p) and not _holds_slot(changed):
+            writes.append(store.free_deploy_slot(p.app, p.target_env, p.id))
         try:
-            store.save(changed, version)
+            store.save(changed, version, effects=plan.effects, writes=writes,
+                       audits=_audits(p, changed, actor, correlation_id))
         except Conflict:
             continue
-        if changed.state is not p.state:
-            step = changed.history[-1] if changed.history else None
-            _record(changed, f"to_{changed.state}", Outcome.SUCCEEDED, actor=step.by if step else actor,
-                    reason=step.reason if step else None, before={"state": str(p.state)},
-                    correlation_id=correlation_id)
-        elif changed.restored_at and not p.restored_at:
-            back = changed.previous.short if changed.previous else "?"
-            _record(changed, "restored", Outcome.SUCCEEDED, reason=f"{back} runs again in {changed.target_env}",
-                    correlation_id=correlation_id)
+        crashpoint("promotion.committed")
+        latest = execute(app, promo_id, policy, correlation_id) if plan.effects else changed
+        latest = latest or changed
         if changed.side == "target" and (changed.state is not p.state or changed.restored_at != p.restored_at) and (
                 changed.state in (State.PROMOTED, State.FAILED, State.ROLLED_BACK)):
             emit_dora(changed.app, now)
-        announce(changed, policy, correlation_id)
-        return changed
+        announce(latest, policy, correlation_id)
+        return latest
     raise Conflict(f"promotion {promo_id} kept changing under five attempts")
+
+
+def _audits(p: Promotion, changed: Promotion, actor: str, correlation_id: str) -> list[AuditEntry]:
+    """The audit entries of a step (a transition, or a rollback that restored service)."""
+    if changed.state is not p.state:
+        step = changed.history[-1] if changed.history else None
+        return [_entry(changed, f"to_{changed.state}", Outcome.SUCCEEDED, actor=step.by if step else actor,
+                       reason=step.reason if step else None, before={"state": str(p.state)},
+                       correlation_id=correlation_id)]
+    if changed.restored_at and not p.restored_at:
+        back = changed.previous.short if changed.previous else "?"
+        return [_entry(changed, "restored", Outcome.SUCCEEDED, reason=f"{back} runs again in {changed.target_env}",
+                       correlation_id=correlation_id)]
+    return []
+
+
+# ---- executing a committed step's effects ----
+
+def execute(app: str, promo_id: str, policy: Policy, correlation_id: str) -> Promotion | None:
+    """Perform the promotion's pending effects (each once, however often this runs) and mark them done."""
+    item = fx.execute(PromotionItem, f"promotion#{app}", f"promo#{promo_id}", _performer(policy, correlation_id),
+                      capability="promotion")
+    return Promotion.model_validate(item.data) if item is not None else None
+
+
+def run_pending(policy: Policy, correlation_id: str) -> list[str]:
+    """The tick's first duty: promotions left with pending effects (a crash between commit and execute)."""
+    said = []
+    for app, promo_id in store.with_effects_pending():
+        p = execute(app, promo_id, policy, correlation_id)
+        if p is not None:
+            announce(p, policy, correlation_id)
+        said.append(f"{app} {promo_id}: effects done, {p.state if p else 'gone'}")
+    return said
+
+
+def _performer(policy: Policy, correlation_id: str) -> fx.Perform:
+    def perform(item: Any, effect: fx.Effect) -> fx.Done:
+        p = Promotion.model_validate(item.data)
+        kind, params = effect.kind.removeprefix("promotion."), effect.params
+        from chalicelib.frontdoor import approvals
+
+        if kind == "hand_off":  # the target creates the promotion once per id: a second hand-off is a duplicate
+            approvals.send_to(policy, params["account"], Flow.RELEASE_CANDIDATE, params["payload"])
+        elif kind == "ask":  # the decision id is pro-<id> / rbk-<id>: asking again finds the same decision
+            from chalicelib.policy.schema import Role
+
+            approvals.ask(**{**params, "role": Role(params["role"]), "deadline": datetime.fromisoformat(
+                params["deadline"]) if params.get("deadline") else None})
+        elif kind == "start_pipeline":  # the client request token starts one execution however often it is sent
+            execution = pipelines.start_pinned(params["pipeline"], Deploy.model_validate(params["deploy"]),
+                                               Revision.model_validate(params["revision"]), token=params["token"])
+            role = params["role"]
+            started = p.model_copy(update={"target_execution" if role == "deploy" else "rollback_execution":
+                                           execution})
+            return fx.Done(result={"execution": execution},
+                           actions=[PromotionItem.data.set(started.model_dump(mode="json"))],
+                           writes=[store.point_write(execution, app=p.app, promotion=p.id, role=role)],
+                           index=store.index(started))
+        elif kind == "answer_approval":  # answered only while its token still waits (GetPipelineState)
+            answered = pipelines.answer_once(params["pipeline"], params["stage"], params["action"],
+                                             params["execution"], params["token"], approved=params["approved"],
+                                             summary=params["summary"])
+            return fx.Done(result={"answered": answered}, index=store.index(p))
+        else:
+            raise fx.Failed(f"unknown promotion effect {effect.kind}", fx.Done(index=store.index(p)))
+        return fx.Done(index=store.index(p))
+
+    return perform
 
 
 # ---- the source side: a pipeline in this account succeeded ----
@@ -304,10 +429,8 @@ def _source_step(p: Promotion, policy: Policy, settings: Resolved, correlation_i
         return _wait(p, results, now)
     passed = [_gate_dict(g) for g in results]
     handed = p.model_copy(update={"gates": passed})
-    from chalicelib.frontdoor import approvals
-
-    approvals.send_to(policy, _account_of(policy, p.target_env), Flow.RELEASE_CANDIDATE,
-                      {"promotion": handed.model_dump(mode="json")})
+    _effect("hand_off", account=_account_of(policy, p.target_env),
+            payload={"promotion": handed.model_dump(mode="json")})
     return handed.moved(State.HANDED_OFF, by=SYSTEM, at=now,
                         reason=f"gates passed in {p.source_env}; handed to {p.target_env}").model_copy(
         update={"next_check_at": None})
@@ -385,9 +508,10 @@ def _answer_rollback_approval(p: Promotion, settings: Resolved) -> bool:
     waiting = pipelines.waiting_approval(p.target_pipeline or "", deploy.stage or "", deploy.action or "")
     if waiting is None or waiting.execution_id != p.rollback_execution:
         return False
-    pipelines.answer_approval(p.target_pipeline or "", deploy.stage or "", deploy.action or "", waiting.token,
-                              approved=True, summary=f"Switchboard: rollback of {p.revision.short} to "
-                              f"{p.previous.short if p.previous else '?'} (promotion {p.id})")
+    _effect("answer_approval", pipeline=p.target_pipeline or "", stage=deploy.stage or "", action=deploy.action or "",
+            execution=waiting.execution_id, token=waiting.token, approved=True,
+            summary=f"Switchboard: rollback of {p.revision.short} to {p.previous.short if p.previous else '?'} "
+                    f"(promotion {p.id})")
     return True
 
 
@@ -423,33 +547,38 @@ def _gate_and_deploy(p: Promotion, policy: Policy, settings: Resolved, correlati
 
 def _ask(p: Promotion, policy: Policy, settings: Resolved, results: list[gates.Gate], correlation_id: str,
          now: datetime) -> str:
-    from chalicelib.frontdoor import approvals
     from chalicelib.policy.schema import Role
 
     app = policy.apps[p.app]
     decision_id = f"{DECISION_PREFIX}{p.id}"
     shown = p.model_copy(update={"gates": [_gate_dict(g) for g in results]})
-    approvals.ask(capability="promotion", title=f"Promote {p.app} {p.revision.short} to {p.target_env}",
-                  summary=cards.text(shown), environment=p.target_env, requester=p.requester or SYSTEM,
-                  author=p.revision.author, channel=app.channel,
-                  subject={"app": p.app, "id": p.id, "revision": p.revision.id, "environment": p.target_env},
-                  correlation_id=correlation_id, role=Role.APPROVER, decision_id=decision_id,
-                  required=settings.approvals.count, group=settings.approvals.group, four_eyes=True,
-                  deadline=now + timedelta(seconds=settings.approval_expiry_seconds),
-                  key=f"promotion:{p.id}", blocks=cards.body(shown), **_continues(p, policy))
+    _effect("ask", capability="promotion", title=f"Promote {p.app} {p.revision.short} to {p.target_env}",
+            summary=cards.text(shown), environment=p.target_env, requester=p.requester or SYSTEM,
+            author=p.revision.author, channel=app.channel,
+            subject={"app": p.app, "id": p.id, "revision": p.revision.id, "environment": p.target_env},
+            correlation_id=correlation_id, role=str(Role.APPROVER), decision_id=decision_id,
+            required=settings.approvals.count, group=settings.approvals.group, four_eyes=True,
+            deadline=(now + timedelta(seconds=settings.approval_expiry_seconds)).isoformat(),
+            key=f"promotion:{p.id}", blocks=cards.body(shown), **_continues(p, policy))
     return decision_id
 
 
 def _deploy(p: Promotion, policy: Policy, settings: Resolved, results: list[gates.Gate],
             now: datetime) -> Promotion | None:
     pipeline = policy.apps[p.app].pipelines[p.target_env].name
+    other = store.deploying(p.app, p.target_env)
+    if other is not None and other != p.id:  # one deploy at a time per app and environment
+        why = f"promotion {other} is deploying {p.app} in {p.target_env}: one deploy at a time"
+        return _wait(p, [*results, gates.Gate("deploy slot", gates.Status.WAIT, why)], now)
     previous = store.current(p.app, p.target_env)
     extra: dict[str, Any] = {"target_pipeline": pipeline, "deploying_at": now, "next_check_at": now + STUCK,
                              "gates": [_gate_dict(g) for g in results]}
     if previous is not None:
         extra |= {"previous": Revision.model_validate(previous["revision"]), "previous_id": previous["promotion"]}
-    if settings.deploy.mode is Mode.TRIGGER:
-        execution = pipelines.start_pinned(pipeline, settings.deploy, p.revision, token=f"promote-{p.id}")
+    if settings.deploy.mode is Mode.TRIGGER:  # the execution id is recorded when the start is done
+        _effect("start_pipeline", pipeline=pipeline, deploy=settings.deploy.model_dump(mode="json"),
+                revision=p.revision.model_dump(mode="json"), token=f"promote-{p.id}", role="deploy")
+        execution = None
         reason = f"started {pipeline} pinned to {p.revision.short}"
     else:
         deploy = settings.deploy
@@ -462,11 +591,11 @@ def _deploy(p: Promotion, policy: Policy, settings: Resolved, results: list[gate
             return _wait(p, [*results, gates.Gate("pipeline", gates.Status.WAIT, why)], now)
         summary = (f"Switchboard: {p.revision.short} approved by " + (", ".join(p.approvals) or "policy")
                    + f"; gates passed (promotion {p.id})")
-        pipelines.answer_approval(pipeline, deploy.stage or "", deploy.action or "", waiting.token, approved=True,
-                                  summary=summary)
+        _effect("answer_approval", pipeline=pipeline, stage=deploy.stage or "", action=deploy.action or "",
+                execution=waiting.execution_id, token=waiting.token, approved=True, summary=summary)
         execution = waiting.execution_id
         reason = f"approved {pipeline} {deploy.stage}/{deploy.action} for {p.revision.short}"
-    store.point(execution, app=p.app, promotion=p.id, role="deploy")
+        _write(store.point_write(execution, app=p.app, promotion=p.id, role="deploy"))
     return p.moved(State.DEPLOYING, by=SYSTEM, at=now, reason=reason).model_copy(
         update={"target_execution": execution, **extra})
 
@@ -486,8 +615,9 @@ def _reject_waiting(p: Promotion, policy: Policy, settings: Resolved, reason: st
     deploy = settings.deploy
     waiting = pipelines.waiting_approval(ref.name, deploy.stage or "", deploy.action or "")
     if waiting is not None and _revision_of(ref.name, waiting.execution_id, settings) == p.revision.id:
-        pipelines.answer_approval(ref.name, deploy.stage or "", deploy.action or "", waiting.token, approved=False,
-                                  summary=f"Switchboard: {reason} (promotion {p.id})")
+        _effect("answer_approval", pipeline=ref.name, stage=deploy.stage or "", action=deploy.action or "",
+                execution=waiting.execution_id, token=waiting.token, approved=False,
+                summary=f"Switchboard: {reason} (promotion {p.id})")
 
 
 def _check_deploy(p: Promotion, settings: Resolved, now: datetime) -> Promotion | None:
@@ -513,6 +643,9 @@ def execution_changed(p: Promotion, status: str, now: datetime, at: datetime,
         return p.moved(dst, by=SYSTEM, at=now, reason=f"{p.target_pipeline} {status.lower()}").model_copy(
             update={"failed_at": at, "failure": f"{p.target_pipeline} execution {status.lower()}",
                     "next_check_at": now})
+    if dst in (State.SUPERSEDED, State.CANCELED):  # CodePipeline ended our run: not the revision's failure
+        return p.moved(dst, by=SYSTEM, at=now, reason=f"{p.target_pipeline} run {dst} by CodePipeline: not a "
+                       f"failure (nothing marked bad, nothing rolled back)").model_copy(update={"next_check_at": None})
     return p.moved(dst, by=SYSTEM, at=now, reason=f"{p.target_pipeline} {status.lower()}")
 
 
@@ -531,7 +664,7 @@ def _verify(p: Promotion, policy: Policy, settings: Resolved, now: datetime, ala
         return p.moved(State.FAILED, by=SYSTEM, at=now, reason=result.reason).model_copy(
             update={"failed_at": now, "failure": result.reason, "gates": [*others, _gate_dict(result)],
                     "next_check_at": now})
-    store.set_current(p.app, p.target_env, revision=p.revision, promotion=p.id, at=now)
+    _write(store.current_write(p.app, p.target_env, revision=p.revision, promotion=p.id, at=now))
     return p.moved(State.PROMOTED, by=SYSTEM, at=now, reason=result.reason).model_copy(
         update={"promoted_at": now, "gates": [*others, _gate_dict(result)], "next_check_at": None})
 
@@ -545,28 +678,27 @@ def _roll_back(p: Promotion, policy: Policy, settings: Resolved, correlation_id:
                now: datetime) -> Promotion | None:
     """A failed promotion: mark the revision bad, then redeploy the last promoted one (auto) or offer it (notify)."""
     if store.bad(p.app, p.revision.id) is None:
-        store.mark_bad(p.app, p.revision.id, why=p.failure or "failed in " + p.target_env, at=now)
+        _write(store.bad_write(p.app, p.revision.id, why=p.failure or "failed in " + p.target_env, at=now))
     if p.previous is None:
-        if p.next_check_at and p.next_check_at > now + IDLE / 2:
+        if p.next_check_at and p.next_check_at > now + IDLE / 2 and not _plan().writes:
             return None
         return p.model_copy(update={"next_check_at": now + IDLE, "failure": (p.failure or "failed")
                                     + f"; nothing to roll back to (no earlier promotion in {p.target_env})"})
     auto = settings.rollback is Rollback.AUTO and settings.deploy.mode is Mode.TRIGGER
     if not auto:
         if p.rollback_decision is not None:
-            return None if p.next_check_at and p.next_check_at > now else p.model_copy(
-                update={"next_check_at": now + IDLE})
-        from chalicelib.frontdoor import approvals
+            return None if p.next_check_at and p.next_check_at > now and not _plan().writes else p.model_copy(
+                update={"next_check_at": max(now + IDLE, p.next_check_at or now)})
         from chalicelib.policy.schema import Role
 
         decision_id = f"{ROLLBACK_PREFIX}{p.id}"
-        approvals.ask(capability="promotion", title=f"Roll back {p.app} in {p.target_env} to {p.previous.short}",
-                      summary=f"{p.revision.short} failed: {p.failure or 'failed'}", environment=p.target_env,
-                      requester=SYSTEM, channel=policy.apps[p.app].channel,
-                      subject={"app": p.app, "id": p.id, "rollback": True, "to": p.previous.id},
-                      correlation_id=correlation_id,
-                      role=Role.OPERATOR, decision_id=decision_id, key=f"promotion:{p.id}",
-                      blocks=cards.body(p))
+        _effect("ask", capability="promotion", title=f"Roll back {p.app} in {p.target_env} to {p.previous.short}",
+                summary=f"{p.revision.short} failed: {p.failure or 'failed'}", environment=p.target_env,
+                requester=SYSTEM, channel=policy.apps[p.app].channel,
+                subject={"app": p.app, "id": p.id, "rollback": True, "to": p.previous.id},
+                correlation_id=correlation_id,
+                role=str(Role.OPERATOR), decision_id=decision_id, key=f"promotion:{p.id}",
+                blocks=cards.body(p))
         return p.model_copy(update={"rollback_decision": decision_id, "next_check_at": now + IDLE})
     return redeploy_previous(p, policy, settings, now, by=SYSTEM)
 
@@ -574,21 +706,27 @@ def _roll_back(p: Promotion, policy: Policy, settings: Resolved, correlation_id:
 def redeploy_previous(p: Promotion, policy: Policy, settings: Resolved, now: datetime, *, by: str) -> Promotion:
     assert p.previous is not None
     pipeline = p.target_pipeline or policy.apps[p.app].pipelines[p.target_env].name
+    other = store.deploying(p.app, p.target_env)
+    if other is not None and other != p.id:  # a newer deploy runs: redeploying the old revision would undo it
+        return p.model_copy(update={"failure": (p.failure or "failed") + f"; not rolled back: promotion {other} "
+                                    f"deploys {p.app} in {p.target_env} now", "next_check_at": now + IDLE,
+                                    "rollback_decision": None, "updated_at": now})
     deploy = settings.deploy
     if deploy.mode is Mode.APPROVAL:  # the rollback run stops at the approval action too: answered on arrival
         deploy = deploy.model_copy(update={"mode": Mode.TRIGGER})
-    execution = pipelines.start_pinned(pipeline, deploy, p.previous, token=f"rollback-{p.id}")
-    store.point(execution, app=p.app, promotion=p.id, role="rollback")
+    _effect("start_pipeline", pipeline=pipeline, deploy=deploy.model_dump(mode="json"),
+            revision=p.previous.model_dump(mode="json"), token=f"rollback-{p.id}", role="rollback")
     return p.moved(State.ROLLED_BACK, by=by, at=now,
                    reason=f"redeploying {p.previous.short} with {pipeline}").model_copy(
-        update={"rollback_execution": execution, "target_pipeline": pipeline, "next_check_at": now + STUCK})
+        update={"rollback_execution": STARTING, "target_pipeline": pipeline, "next_check_at": now + STUCK})
 
 
 def rollback_finished(p: Promotion, status: str, now: datetime) -> Promotion | None:
     if p.restored_at is not None or p.previous is None:
         return None
     if status in ("SUCCEEDED", "Succeeded"):
-        store.set_current(p.app, p.target_env, revision=p.previous, promotion=p.previous_id or p.id, at=now)
+        _write(store.current_write(p.app, p.target_env, revision=p.previous, promotion=p.previous_id or p.id,
+                                   at=now))
         return p.model_copy(update={"restored_at": now, "next_check_at": None, "updated_at": now})
     if status in ("FAILED", "Failed", "CANCELED", "Cancelled", "STOPPED", "Stopped", "SUPERSEDED", "Superseded"):
         return p.model_copy(update={"failure": (p.failure or "") + f"; the rollback run {status.lower()}: act by hand",

@@ -11,9 +11,16 @@ PK                               SK                   what
 ``promotion#<app>``              ``bad#<revision>``   a revision rolled back: never promoted automatically again
 ``promotion#<app>``              ``alarm#<env>``      when a watched alarm of the app was last in ALARM here
 ``promotion#<app>``              ``current#<env>``    what runs in the environment: revision, promotion, since
+``promotion#<app>``              ``deploying#<env>``  the one promotion deploying the app there (a deploy, its
+                                                      bake, its rollback run): put with a condition when it starts
+                                                      deploying, deleted when it ends (one deploy at a time)
 ``promotion#exec#<execution>``   ``pointer``          the promotion a pipeline execution belongs to (deploy or
                                                       rollback), so a pipeline event finds it with one GetItem
 ===============================  ===================  ===========================================================
+
+While a promotion's ``effects`` (chalicelib/state/effects.py) are pending, its ``gsi1`` entry is PK
+``effects#pending``, SK ``promotion#<at>#promotion#<app>#promo#<id>`` instead of ``promotion#active``: the tick
+executes them before it advances anything.
 
 The same promotion id is used by the source account's copy and the target account's copy (it is derived from the
 app, the target environment and the source execution, or the Slack request that asked for it), so a hand-off
@@ -32,8 +39,9 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.models import Model
 
 from chalicelib.promotion.machine import TERMINAL, State, check
+from chalicelib.state import effects as fx
 from chalicelib.state.keys import conditional_failed, parse_stamp, stamp
-from chalicelib.state.models import StateIndex, StateItem
+from chalicelib.state.models import AuditEntry, StateIndex, StateItem
 
 _META = StateItem.Meta
 ACTIVE = "promotion#active"
@@ -137,11 +145,12 @@ class PromotionItem(Model):
     at = UnicodeAttribute(null=True)  # alarm#<env>: the newest ALARM time (compared in a condition)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
+    effects = UnicodeAttribute(null=True)  # JSON: the effects of the last step (chalicelib/state/effects.py)
 
     active = StateIndex()
 
 
-class Conflict(Exception):
+class Conflict(fx.Conflict):
     """Someone else wrote the promotion since it was read: read it again and decide again."""
 
 
@@ -154,58 +163,89 @@ def _sk(promo_id: str) -> str:
 
 
 def load(app: str, promo_id: str) -> tuple[Promotion | None, int]:
+    p, version, _ = load_with_effects(app, promo_id)
+    return p, version
+
+
+def load_with_effects(app: str, promo_id: str) -> tuple[Promotion | None, int, list[fx.Effect]]:
+    """The promotion, its version, and the effects of its last step (pending ones are still to be performed)."""
     try:
         item = PromotionItem.get(_pk(app), _sk(promo_id), consistent_read=True)
     except PromotionItem.DoesNotExist:
-        return None, 0
-    return Promotion.model_validate(item.data), int(item.version)
+        return None, 0, []
+    return Promotion.model_validate(item.data), int(item.version), fx.load(item.effects)
 
 
-def _index(p: Promotion) -> tuple[str | None, str | None]:
+def index(p: Promotion) -> tuple[str | None, str | None]:
+    """The promotion's own ``gsi1`` keys: the reconcile tick's work list while it is watched."""
     if not p.watched:
         return None, None
     when = p.next_check_at or p.updated_at
     return ACTIVE, f"{stamp(when)}#{p.app}#{p.id}"
 
 
-def create(p: Promotion) -> bool:
-    """Store a new promotion; False when one with this id exists already (a duplicate hand-off or event)."""
-    gsi1pk, gsi1sk = _index(p)
+_index = index
+
+
+def _keys(p: Promotion, effects: list[fx.Effect]) -> tuple[str | None, str | None]:
+    if fx.pending(effects):
+        return fx.pending_index("promotion", p.updated_at, _pk(p.app), _sk(p.id))
+    return index(p)
+
+
+def create(p: Promotion, *, effects: list[fx.Effect] = (), writes: list[fx.Write] = (),  # type: ignore[assignment]
+           audits: list[AuditEntry] = ()) -> bool:  # type: ignore[assignment]
+    """Store a new promotion (with its audit entries, in one transaction); False when one with this id exists
+    already (a duplicate hand-off or event)."""
+    gsi1pk, gsi1sk = _keys(p, list(effects))
     item = PromotionItem(_pk(p.app), _sk(p.id), version=1, state=str(p.state), data=p.model_dump(mode="json"),
-                         gsi1pk=gsi1pk, gsi1sk=gsi1sk)
+                         gsi1pk=gsi1pk, gsi1sk=gsi1sk, effects=fx.dump(effects) if effects else None)
     try:
-        item.save(condition=PromotionItem.pk.does_not_exist())
-    except PutError as exc:
-        if conditional_failed(exc):
-            return False
-        raise
-    _feed(p, 1)
+        fx.commit([fx.Write(item, condition=PromotionItem.pk.does_not_exist()), *writes], audits)
+    except fx.Conflict:
+        return False
+    _feed(p, 1, list(writes))
     return True
 
 
-def _feed(p: Promotion, version: int) -> None:
-    """Tell the console (chalicelib/console/feed.py) what this promotion looks like now."""
+def _feed(p: Promotion, version: int, writes: list[fx.Write]) -> None:
+    """Tell the console (chalicelib/console/feed.py) what this promotion looks like now, and what runs where when
+    the step's transaction changed it (``current#<env>``)."""
     from chalicelib.console import feed, records
 
     feed.publish(feed.build(lambda: records.promotion(p, version, **feed.here())))
+    for w in writes:
+        if not w.delete and w.actions is None and str(w.item.sk).startswith("current#"):
+            data = dict(w.item.data)
+            env = str(w.item.sk).removeprefix("current#")
+            feed.publish(feed.build(lambda data=data, env=env: records.current(
+                p.app, env, Revision.model_validate(data["revision"]), data["promotion"], parse_stamp(data["since"]),
+                account=feed.here()["account"])))
 
 
-def save(p: Promotion, version: int) -> int:
-    """Write ``p`` over the version that was read; raises ``Conflict`` when that is no longer the stored one."""
-    gsi1pk, gsi1sk = _index(p)
+def save(p: Promotion, version: int, *, effects: list[fx.Effect] = (),  # type: ignore[assignment]
+         writes: list[fx.Write] = (), audits: list[AuditEntry] = ()) -> int:  # type: ignore[assignment]
+    """Write ``p`` over the version that was read, with the step's pending effects, the other items it changes and
+    its audit entries, all in one transaction; raises ``Conflict`` when that version is no longer the stored one
+    (or another condition of the step does not hold: e.g. someone else took the deploy slot)."""
+    gsi1pk, gsi1sk = _keys(p, list(effects))
     item = PromotionItem(_pk(p.app), _sk(p.id))
     actions = [PromotionItem.version.set(version + 1), PromotionItem.state.set(str(p.state)),
-               PromotionItem.data.set(p.model_dump(mode="json"))]
+               PromotionItem.data.set(p.model_dump(mode="json")), PromotionItem.effects.set(fx.dump(effects))]
     actions += ([PromotionItem.gsi1pk.set(gsi1pk), PromotionItem.gsi1sk.set(gsi1sk)] if gsi1pk
                 else [PromotionItem.gsi1pk.remove(), PromotionItem.gsi1sk.remove()])
     try:
-        item.update(actions=actions, condition=PromotionItem.version == version)
-    except UpdateError as exc:
-        if conditional_failed(exc):
-            raise Conflict(f"promotion {p.id} changed since it was read") from exc
-        raise
-    _feed(p, version + 1)
+        fx.commit([fx.Write(item, actions, PromotionItem.version == version), *writes], audits)
+    except fx.Conflict as exc:
+        raise Conflict(f"promotion {p.id} changed since it was read") from exc
+    _feed(p, version + 1, list(writes))
     return version + 1
+
+
+def with_effects_pending() -> list[tuple[str, str]]:
+    """(app, id) of promotions whose effects are pending (a crash left them, or a conflict): the tick runs them."""
+    return [(pk.removeprefix("promotion#"), sk.removeprefix("promo#"))
+            for pk, sk in fx.waiting(PromotionItem, PromotionItem.active, "promotion")]
 
 
 def of_app(app: str) -> list[Promotion]:
@@ -307,7 +347,41 @@ def set_current(app: str, env: str, *, revision: Revision, promotion: str, at: d
 
 
 def point(execution_id: str, *, app: str, promotion: str, role: str) -> None:
-    _put(f"promotion#exec#{execution_id}", "pointer", {"app": app, "promotion": promotion, "role": role})
+    point_write(execution_id, app=app, promotion=promotion, role=role).item.save()
+
+
+# ---- the same writes, as parts of a step's transaction ----
+
+def point_write(execution_id: str, *, app: str, promotion: str, role: str) -> fx.Write:
+    return fx.Write(PromotionItem(f"promotion#exec#{execution_id}", "pointer",
+                                  data={"app": app, "promotion": promotion, "role": role}))
+
+
+def current_write(app: str, env: str, *, revision: Revision, promotion: str, at: datetime) -> fx.Write:
+    return fx.Write(PromotionItem(_pk(app), f"current#{env}", data={
+        "revision": revision.model_dump(mode="json"), "promotion": promotion, "since": stamp(at)}))
+
+
+def bad_write(app: str, revision: str, *, why: str, at: datetime) -> fx.Write:
+    return fx.Write(PromotionItem(_pk(app), f"bad#{revision}", data={"why": why, "at": stamp(at)}))
+
+
+def deploying(app: str, env: str) -> str | None:
+    """The promotion deploying ``app`` in ``env`` now (its deploy, bake or rollback run), if any."""
+    found = _get(_pk(app), f"deploying#{env}")
+    return found["promotion"] if found else None
+
+
+def take_deploy_slot(app: str, env: str, promotion: str) -> fx.Write:
+    """Part of the step into ``deploying``: only if no other promotion deploys the app there (else ``Conflict``)."""
+    item = PromotionItem(_pk(app), f"deploying#{env}", state=promotion, data={"promotion": promotion})
+    return fx.Write(item, condition=PromotionItem.pk.does_not_exist() | (PromotionItem.state == promotion))
+
+
+def free_deploy_slot(app: str, env: str, promotion: str) -> fx.Write:
+    """Part of the step that ends a deploy: the slot is freed if it is this promotion's."""
+    return fx.Write(PromotionItem(_pk(app), f"deploying#{env}"), delete=True,
+                    condition=PromotionItem.pk.does_not_exist() | (PromotionItem.state == promotion))
 
 
 def pointer(execution_id: str) -> dict[str, Any] | None:

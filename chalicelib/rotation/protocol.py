@@ -18,6 +18,10 @@ step that failed. So every step below is idempotent and safe to run again after 
                    kind tidies up (e.g. deactivates the old IAM key). Retried after a crash half-way, the token is
                    already AWSCURRENT: the label and the tidy-up are finished, nothing else happens
 
+Each step's effect comes before its record, and Secrets Manager's own record (the version's stages) is the only
+one: the named crash points (``rotation.create.stored``, ``rotation.set.applied``, ``rotation.finish.moved``) are
+where tests/test_crash_injection.py kills a step and retries it.
+
 Values are always read with an explicit VersionStage (``store.value``). ``check_entry`` is pure.
 """
 
@@ -31,6 +35,7 @@ from typing import Any
 from chalicelib.rotation.exceptions import Deferred, Malformed, NotAVersion, NotEnabled, NotPending, RotationError
 from chalicelib.rotation.kinds.base import Kind
 from chalicelib.rotation.store import AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretStore, stages_of, version_with
+from chalicelib.state.crashpoints import crashpoint
 
 Gate = Callable[[], str | None]  # a reason the rotation may not start now, or None
 
@@ -129,6 +134,7 @@ def create(store: SecretStore, kind: Kind, inv: Invocation, gate: Gate = lambda:
     current = _current(store, kind, inv.secret_id)
     pending = kind.generate(current)
     store.put_pending(inv.secret_id, inv.token, kind.dump(pending), inv.rotation_token)
+    crashpoint("rotation.create.stored")
     return "created"
 
 
@@ -140,6 +146,7 @@ def set_secret(store: SecretStore, kind: Kind, inv: Invocation) -> str:
         return "already works"
     previous = store.value(inv.secret_id, AWSPREVIOUS)
     kind.apply(current, pending, kind.parse(previous.text) if previous is not None else None)
+    crashpoint("rotation.set.applied")
     return "set"
 
 
@@ -153,6 +160,7 @@ def test(store: SecretStore, kind: Kind, inv: Invocation) -> str:
 def finish(store: SecretStore, kind: Kind, inv: Invocation, meta: Mapping[str, Any]) -> str:
     old = store.value(inv.secret_id, AWSCURRENT)
     store.move_current(inv.secret_id, inv.token, version_with(dict(meta), AWSCURRENT))
+    crashpoint("rotation.finish.moved")
     store.detach(inv.secret_id, AWSPENDING, inv.token)
     kind.finished(kind.parse(old.text) if old is not None else None, _current(store, kind, inv.secret_id))
     return "finished"

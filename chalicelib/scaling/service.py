@@ -28,10 +28,13 @@ from chalicelib.observability import logger
 from chalicelib.policy.schema import Policy
 from chalicelib.scaling import executor, messages, state
 from chalicelib.scaling.exceptions import ScalingError
-from chalicelib.scaling.plan import HOUR, Change, Plan, Refusal, Request, describe, plan
-from chalicelib.scaling.policy import ScalingTarget
+from chalicelib.scaling.plan import HOUR, Action, Capacity, Change, Plan, Refusal, Request, describe, plan
+from chalicelib.scaling.policy import Direction, ScalingTarget
 from chalicelib.state import audit
+from chalicelib.state import effects as fx
 from chalicelib.state.audit import Outcome
+from chalicelib.state.crashpoints import crashpoint
+from chalicelib.state.models import AuditEntry
 
 MAX_RESTORE_ATTEMPTS = 3
 DUPLICATE = "duplicate"
@@ -114,8 +117,12 @@ def run(request: Request, *, now: datetime | None = None, correlation_id: str | 
 
 def _locked(ctx: _Run) -> Result:
     request = ctx.request
+    for unfinished in state.unfinished(ctx.name):  # a change committed but not carried out (a crash): first
+        finished = resume(unfinished, policy=ctx.policy, client=ctx.client)
+        if finished is not None and unfinished.sk == f"request#{request.request_id}":
+            return finished
     seen = state.request_seen(ctx.name, request.request_id) if request.request_id else None
-    if seen is not None and (seen.state == "done" or not request.approved_by):
+    if seen is not None and (seen.state in ("done", "executing") or not request.approved_by):
         why = f"already handled ({'awaiting approval' if seen.state == 'awaiting' else seen.outcome})"
         return Result(DUPLICATE, why, f"{messages.head(ctx.name, ctx.environment)}: {why}")
 
@@ -166,32 +173,62 @@ def _key(ctx: _Run, slot: state.SavedItem | None) -> str | None:
 
 
 def _execute(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
+    """Commit, then execute: the change goes into the history, the request is recorded as ``executing`` with the
+    API call as its pending effect, the saved size (a temporary change) is stored or a restore's forgotten, and the
+    audit entry written, in one transaction; then the call is made (compared first: a repeat changes nothing),
+    verified, announced and the request marked done. A crash at any point is finished by the next delivery of
+    the same request or by the tick, once; a retried alarm finds the change in the history (cooldown)."""
     request = ctx.request
-    head = messages.head(ctx.name, ctx.environment)
     saving = bool(request.slot) and request.action != "restore"
-    summary = f"{head}: {messages.change(decided)} by {messages.origin(request)}"
     lines = messages.preview(ctx.name, ctx.environment, decided, _guard(ctx), _until(ctx))  # before acting
+    request_id = request.request_id or uuid.uuid4().hex
+    change = Change(ctx.now, decided.before.count, decided.after.count, request.origin)
+    writes = [state.change_write(ctx.name, change, request_id)]
     replaced = None
     if saving:
-        _, replaced = state.save(ctx.name, request.slot or "", before=decided.before, set_to=decided.after,
-                                 request_id=request.request_id, summary=summary, restore_at=_until(ctx), now=ctx.now)
-    try:
-        executor.apply(decided, ctx.client)
-    except ScalingError as exc:
-        if saving:
-            state.put_back(replaced, ctx.name, request.slot or "")
-        return _failed(ctx, decided, f"AWS: {exc.reason}", slot)
+        item, replaced = state.save(ctx.name, request.slot or "", before=decided.before, set_to=decided.after,
+                                    request_id=request.request_id, summary=_summary(ctx, decided),
+                                    restore_at=_until(ctx), now=ctx.now, write=False)
+        writes.append(fx.Write(item))
+    if slot is not None:
+        writes.append(fx.Write(state.SavedItem(state.pk(ctx.name), f"saved#{slot.owner}"), delete=True))
+    effect = fx.Effect(id="1:apply", kind="scaling.apply", params={
+        "actions": [{"service": a.service, "method": a.method, "params": a.params} for a in decided.actions],
+        "after": decided.after.as_dict()})
+    data = {"request": request.as_dict(), "plan": _plan_dict(decided), "correlation_id": ctx.correlation_id,
+            "now": ctx.now.isoformat(), "slot": _slot_dict(slot), "replaced": _slot_dict(replaced),
+            "request_id": request_id}
+    seen = state.request_seen(ctx.name, request_id)
+    writes.insert(0, state.executing(ctx.name, request_id, data=data, effect=effect, now=ctx.now,
+                                     version=int(seen.version or 0) if seen is not None else 0))
+    fx.commit(writes, [_entry(ctx, Outcome.SUCCEEDED, None, decided)])
+    state.publish_change(ctx.name, change)  # the console's capacity plot (a report: after the commit)
+    crashpoint("scaling.committed")
+    return _finish(ctx, decided, slot, replaced, request_id, lines)
+
+
+def _summary(ctx: _Run, decided: Plan) -> str:
+    return (f"{messages.head(ctx.name, ctx.environment)}: {messages.change(decided)} by "
+            f"{messages.origin(ctx.request)}")
+
+
+def _finish(ctx: _Run, decided: Plan, slot: state.SavedItem | None, replaced: Any, request_id: str,
+            lines: list[str]) -> Result:
+    """Make the committed change's API call (once), verify it, announce it, mark the request done."""
+    request = ctx.request
+    head = messages.head(ctx.name, ctx.environment)
+    item = fx.execute(state.RequestItem, state.pk(ctx.name), f"request#{request_id}",
+                      _performer(ctx, decided, slot, replaced, request_id), capability="scaling")
+    [effect] = fx.load(item.effects) if item is not None else [None]  # type: ignore[list-item]
+    if effect is not None and effect.status == "failed":
+        return _failed(ctx, decided, effect.error or "AWS refused", slot, audited=True)
 
     problem = None
     try:
         executor.verify(ctx.target, decided, ctx.client)
     except ScalingError as exc:
         problem = exc.reason
-    state.record_change(ctx.name, Change(ctx.now, decided.before.count, decided.after.count, request.origin),
-                        request.request_id or uuid.uuid4().hex)
-    if slot is not None:
-        state.forget(ctx.name, slot.owner)
-
+    summary = _summary(ctx, decided)
     if problem is None:
         outcome, reason = Outcome.SUCCEEDED, None
         if request.action == "restore":
@@ -209,10 +246,89 @@ def _execute(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
         outcome, reason = Outcome.FAILED, f"not verified: {problem}"
         title = f":warning: {head}: {messages.change(decided)} was asked of AWS but {mrkdwn.safe(problem, 500)}"
         lines.append(f"• {mrkdwn.safe(reason, 600)}")
-    _audit(ctx, outcome, reason, decided)
+        _audit(ctx, outcome, reason, decided)
     _announce(ctx, title, _key(ctx, slot))
     _done(ctx, outcome, reason)
     return Result(str(outcome), reason, title, lines, decided)
+
+
+def _performer(ctx: _Run, decided: Plan, slot: state.SavedItem | None, replaced: Any,
+               request_id: str) -> fx.Perform:
+    def perform(item: Any, effect: fx.Effect) -> fx.Done:
+        after = Capacity.from_dict(effect.params["after"])
+        try:
+            now = executor.describe_target(ctx.target, ctx.client)
+            if now.mode is after.mode and now.held() == after.held():  # made before (a crash, a retry): once
+                return fx.Done(result={"applied": False, "found": now.as_dict()})
+            executor.apply(decided, ctx.client)
+        except ScalingError as exc:  # AWS refused for good: nothing was changed, the history entry is withdrawn
+            reason = f"AWS: {exc.reason}"
+            writes = [state.withdraw_change(ctx.name, Change(ctx.now, decided.before.count, decided.after.count,
+                                                             ctx.request.origin), request_id)]
+            if ctx.request.slot and ctx.request.action != "restore":
+                writes.append(fx.Write(replaced) if replaced is not None else fx.Write(
+                    state.SavedItem(state.pk(ctx.name), f"saved#{ctx.request.slot}"), delete=True))
+            if slot is not None:  # a restore: the saved size is kept, the next ticks try again
+                writes.append(fx.Write(slot))
+            raise fx.Failed(reason, fx.Done(writes=writes, audits=[_entry(ctx, Outcome.FAILED, reason, decided)])
+                            ) from None
+        return fx.Done(result={"applied": True})
+
+    return perform
+
+
+def _plan_dict(decided: Plan) -> dict[str, Any]:
+    return {"before": decided.before.as_dict(), "after": decided.after.as_dict(),
+            "actions": [{"service": a.service, "method": a.method, "params": a.params} for a in decided.actions],
+            "direction": str(decided.direction) if decided.direction else None,
+            "needs_approval": decided.needs_approval, "notes": list(decided.notes)}
+
+
+def _slot_dict(slot: Any) -> dict[str, Any] | None:
+    return None if slot is None else {k: v for k, v in slot.attribute_values.items() if k != "expires_at"}
+
+
+def resume(item: state.RequestItem, *, policy: Policy | None = None, client: Any = None) -> Result | None:
+    """Finish a request whose change was committed but not finished (the call, its check, its announcement):
+    the redelivered request and the tick both come here. None: the target is not this account's any more."""
+    current = policy or policies.current()
+    data = item.data or {}
+    request = Request.from_dict(data["request"])
+    target = current.scaling.targets.get(request.target)
+    if target is None:
+        return None
+    p = data["plan"]
+    decided = Plan(request, Capacity.from_dict(p["before"]), Capacity.from_dict(p["after"]),
+                   tuple(Action(**a) for a in p["actions"]), Direction(p["direction"]) if p["direction"] else None,
+                   p["needs_approval"], tuple(p["notes"]))
+    now = datetime.fromisoformat(data["now"])
+    ctx = _Run(request, request.target, target, current, current.account.environment,
+               current.scaling.channel_for(request.target, current), now, data["correlation_id"],
+               client or aws.client, False)
+    slot = state.SavedItem(state.pk(request.target), f"saved#{data['slot']['owner']}", **{
+        k: v for k, v in data["slot"].items() if k not in ("pk", "sk")}) if data.get("slot") else None
+    replaced = state.SavedItem(state.pk(request.target), f"saved#{data['replaced']['owner']}", **{
+        k: v for k, v in data["replaced"].items() if k not in ("pk", "sk")}) if data.get("replaced") else None
+    lines = messages.preview(ctx.name, ctx.environment, decided, _guard(ctx), _until(ctx))
+    return _finish(ctx, decided, slot, replaced, data["request_id"], lines)
+
+
+def run_pending(*, policy: Policy | None = None, client: Any = None) -> list[Result]:
+    """The tick's first duty: changes committed but not carried out (a crash between commit and the call)."""
+    done = []
+    for pk, sk in state.with_effects_pending():
+        try:
+            item = state.RequestItem.get(pk, sk, consistent_read=True)
+        except state.RequestItem.DoesNotExist:
+            continue
+        name = pk.removeprefix("scaling#")
+        with state.lease(name, f"resume#{uuid.uuid4().hex[:8]}"):
+            item.refresh(consistent_read=True)
+            if item.state == "executing":
+                found = resume(item, policy=policy, client=client)
+                if found is not None:
+                    done.append(found)
+    return done
 
 
 def _refused(ctx: _Run, refusal: Refusal, slot: state.SavedItem | None) -> Result:
@@ -292,10 +408,12 @@ def _ask(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
     return Result(str(Outcome.REFUSED), reason, title, lines, decided)
 
 
-def _failed(ctx: _Run, decided: Plan | None, reason: str, slot: state.SavedItem | None) -> Result:
+def _failed(ctx: _Run, decided: Plan | None, reason: str, slot: state.SavedItem | None, *,
+            audited: bool = False) -> Result:
     text = (f":x: {messages.head(ctx.name, ctx.environment)}: not {messages.wanted(ctx.request)} · "
             f"{mrkdwn.safe(reason, 800)} · nothing was changed · asked by {messages.origin(ctx.request)}")
-    _audit(ctx, Outcome.FAILED, reason, decided)
+    if not audited:
+        _audit(ctx, Outcome.FAILED, reason, decided)
     if slot is not None:  # a restore: tried again by the next ticks, a few times
         attempts = slot.attempts + 1
         if attempts < MAX_RESTORE_ATTEMPTS:
@@ -352,6 +470,11 @@ def _safe_request(request: Request) -> dict[str, Any]:
 
 
 def _audit(ctx: _Run, outcome: Outcome, reason: str | None, decided: Plan | Refusal | None, **extra: Any) -> None:
+    _entry(ctx, outcome, reason, decided, **extra).save(condition=AuditEntry.target.does_not_exist())
+
+
+def _entry(ctx: _Run, outcome: Outcome, reason: str | None, decided: Plan | Refusal | None,
+           **extra: Any) -> AuditEntry:
     before = after = None
     detail: dict[str, Any] = {"request": _safe_request(ctx.request), "target": ctx.name, "dry_run": ctx.dry_run,
                               "clock": ctx.now.isoformat(), **extra}
@@ -361,9 +484,9 @@ def _audit(ctx: _Run, outcome: Outcome, reason: str | None, decided: Plan | Refu
         detail["notes"] = list(decided.notes)
     elif isinstance(decided, Refusal) and decided.current is not None:
         before = decided.current.as_dict()
-    audit.record(action=ctx.action, target=ctx.audit_target, outcome=outcome, correlation_id=ctx.correlation_id,
-                 capability="scaling", actor=ctx.request.actor, reason=reason, before=before, after=after,
-                 detail=detail)
+    return audit.entry(action=ctx.action, target=ctx.audit_target, outcome=outcome,
+                       correlation_id=ctx.correlation_id, capability="scaling", actor=ctx.request.actor,
+                       reason=reason, before=before, after=after, detail=detail)
 
 
 def _announce(ctx: _Run, text: str, key: str | None) -> None:

@@ -13,8 +13,12 @@ PK                             SK                      what
                                                        with ``restore_at``, also in GSI ``gsi1``: PK ``scaling#due``,
                                                        SK ``<restore_at>#<target>#<owner>`` (ticks query what is due);
                                                        TTL 30 days
-``scaling#<target>``           ``request#<id>``        a request seen (``awaiting`` approval, or ``done`` with its
-                                                       outcome): duplicates and late approvals change nothing; TTL 14 d
+``scaling#<target>``           ``request#<id>``        a request seen (``awaiting`` approval, ``executing`` its change,
+                                                       or ``done`` with its outcome): duplicates and late approvals
+                                                       change nothing; TTL 14 d. ``executing``: the change is committed
+                                                       (history, audit) with its API call as a pending effect
+                                                       (``effects``, ``data``: the plan); in GSI ``gsi1`` under
+                                                       ``effects#pending`` until the call is made (the tick does it)
 ``scaling#<target>``           ``alarm#<rule>``        the newest alarm state change acted on (``last``): an older one
                                                        delivered late is ignored
 ``scaling#<target>``           ``schedule#<name>``     the newest fire time acted on (``last``) and how far ticks have
@@ -38,6 +42,7 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.models import Model
 
 from chalicelib.scaling.plan import Capacity, Change
+from chalicelib.state import effects as fx
 from chalicelib.state.keys import conditional_failed, parse_stamp, stamp  # stamp: also used by scaling's callers
 from chalicelib.state.models import StateIndex, StateItem
 
@@ -118,12 +123,19 @@ class RequestItem(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)  # request#<id>
-    state = UnicodeAttribute()  # awaiting | done
+    state = UnicodeAttribute()  # awaiting | executing | done
     outcome = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     decision = UnicodeAttribute(null=True)
     at = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)
+    version = NumberAttribute(default=0)
+    effects = UnicodeAttribute(null=True)  # JSON (chalicelib/state/effects.py): the change's API call
+    data = JSONAttribute(null=True)  # executing: the plan and the request (what a resumed run needs)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+
+    pending_effects = StateIndex()
 
 
 class Mark(Model):
@@ -199,11 +211,46 @@ def history(target: str, since: datetime) -> list[Change]:
 
 
 def record_change(target: str, change: Change, request_id: str) -> None:
+    write = change_write(target, change, request_id)
+    write.item.save(condition=write.condition)
+    publish_change(target, change)
+
+
+def change_write(target: str, change: Change, request_id: str) -> fx.Write:
     at = stamp(change.at)
-    ChangeItem(pk(target), f"change#{at}#{request_id}", at=at, before=change.before, after=change.after,
-               origin=change.origin, request_id=request_id, expires_at=change.at + HISTORY_TTL).save(
-        condition=ChangeItem.sk.does_not_exist())
-    from chalicelib.console import feed, records  # the console's capacity plot (chalicelib/console/feed.py)
+    return fx.Write(ChangeItem(pk(target), f"change#{at}#{request_id}", at=at, before=change.before,
+                               after=change.after, origin=change.origin, request_id=request_id,
+                               expires_at=change.at + HISTORY_TTL), condition=ChangeItem.sk.does_not_exist())
+
+
+def withdraw_change(target: str, change: Change, request_id: str) -> fx.Write:
+    """The change's history entry taken back (AWS refused the call: nothing was changed)."""
+    return fx.Write(ChangeItem(pk(target), f"change#{stamp(change.at)}#{request_id}"), delete=True)
+
+
+def executing(target: str, request_id: str, *, data: dict[str, Any], effect: fx.Effect, now: datetime,
+              version: int) -> fx.Write:
+    """The request's record while its change is carried out: the API call is its pending effect."""
+    sk = f"request#{request_id}"
+    gsi1pk, gsi1sk = fx.pending_index("scaling", now, pk(target), sk)
+    item = RequestItem(pk(target), sk, state="executing", at=stamp(now), expires_at=now + REQUEST_TTL,
+                       version=version + 1, effects=fx.dump([effect]), data=data, gsi1pk=gsi1pk, gsi1sk=gsi1sk)
+    return fx.Write(item, condition=RequestItem.pk.does_not_exist() | (RequestItem.state == "awaiting"))
+
+
+def unfinished(target: str) -> list[RequestItem]:
+    """Requests of the target whose change is committed but not finished (a crash left them)."""
+    return list(RequestItem.query(pk(target), RequestItem.sk.startswith("request#"),
+                                  filter_condition=RequestItem.state == "executing", consistent_read=True))
+
+
+def with_effects_pending() -> list[tuple[str, str]]:
+    return fx.waiting(RequestItem, RequestItem.pending_effects, "scaling")
+
+
+def publish_change(target: str, change: Change) -> None:
+    """Tell the console (its capacity plot, chalicelib/console/feed.py) about a change once it is committed."""
+    from chalicelib.console import feed, records
 
     def record() -> records.Record:
         from chalicelib import policy
@@ -225,7 +272,7 @@ def get_saved(target: str, owner: str) -> SavedItem | None:
 
 
 def save(target: str, owner: str, *, before: Capacity, set_to: Capacity, request_id: str, summary: str,
-         restore_at: datetime | None, now: datetime) -> tuple[SavedItem, SavedItem | None]:
+         restore_at: datetime | None, now: datetime, write: bool = True) -> tuple[SavedItem, SavedItem | None]:
     """Save the capacity before a temporary change; returns (the new item, the one it replaced).
 
     If the same owner's earlier change is still in effect (the target still has what it set), the size saved then
@@ -242,7 +289,8 @@ def save(target: str, owner: str, *, before: Capacity, set_to: Capacity, request
                      gsi1pk=DUE if restore_at else None,
                      gsi1sk=f"{stamp(restore_at)}#{target}#{owner}" if restore_at else None,
                      expires_at=now + SAVED_TTL)
-    item.save()
+    if write:
+        item.save()
     return item, previous
 
 

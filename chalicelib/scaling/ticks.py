@@ -8,6 +8,9 @@ a schedule is not worth acting on hours late), and 2 minutes back the first time
 latest fire time in the window acts (an older one is superseded), and it is claimed with a conditional write, so two
 ticks running at once (or a tick delivered twice) act once; a clock that went backwards acts on nothing.
 
+Pending changes first: a change committed with its API call still pending (GSI ``effects#pending``: the handler
+died between the commit and the call) is carried out, once (the count is compared before acting).
+
 Restores: saved sizes whose ``restore_at`` has come (``state.due``) are restored through ``service.run``, which
 checks that nobody changed the target in between. One deferred by a freeze, refused for lack of time (another
 change holding the lease) or failed by AWS stays due and is tried again by the next tick; one awaiting approval is
@@ -42,6 +45,12 @@ def run(now: datetime | None = None, *, policy: Policy | None = None, client: An
         report["skipped"] = "scaling is disabled in this account's policy"
         return report
     local = section.local(current)
+    try:  # first the changes committed but not carried out (a crash between the commit and the API call)
+        for result in service.run_pending(policy=current, client=client):
+            report.setdefault("resumed", []).append({"outcome": result.outcome, "reason": result.reason})
+    except Exception as exc:  # noqa: BLE001 - still pending: the next tick tries again
+        logger.exception("scaling pending changes not finished")
+        report.setdefault("errors", []).append(f"pending changes: {type(exc).__name__}: {exc}")
     catch_up = timedelta(seconds=seconds(section.catch_up))
     for name, schedule in sorted(section.schedules.items()):
         if schedule.target not in local:

@@ -1,10 +1,11 @@
 """The audit log API every capability uses.
 
-``record()`` writes one immutable entry (conditional put: an entry is never overwritten), its texts sanitised
-first (``chalicelib.text``: a right-to-left override or a zero-width space from a slash command, a commit message
-or an alarm is stored as ``[U+202E]``, never as the character that would disguise the entry). Reads answer the
-three questions operators ask: what happened to this target, what did this event cause, what happened on
-this day.
+``record()`` writes one immutable entry (conditional put: an entry is never overwritten); ``entry()`` builds one
+for a transaction (chalicelib/state/effects.py: a transition's entry is committed with the state it records, then
+``published``). Texts are sanitised first (``chalicelib.text``: a right-to-left override or a zero-width space
+from a slash command, a commit message or an alarm is stored as ``[U+202E]``, never as the character that would
+disguise the entry). Each written entry is summarised into the console's feed. Reads answer the three questions
+operators ask: what happened to this target, what did this event cause, what happened on this day.
 """
 
 from __future__ import annotations
@@ -36,7 +37,22 @@ def _stamp(now: datetime) -> str:
     return stamp(now) + "#" + secrets.token_hex(4)
 
 
-def record(
+def record(**kwargs: Any) -> AuditEntry:
+    """Write one entry now (a conditional put: never overwritten)."""
+    found = entry(**kwargs)
+    found.save(condition=AuditEntry.target.does_not_exist())
+    published(found)
+    return found
+
+
+def published(written: AuditEntry) -> None:
+    """Tell the console's feed about an entry that has been written (by ``record`` or in a transaction)."""
+    from chalicelib.console import feed, records  # the console's feed: imported on first use (cold start)
+
+    feed.publish(feed.build(lambda: records.audit(written, environment=feed.here()["environment"])))
+
+
+def entry(
     *,
     action: str,
     target: str,
@@ -52,7 +68,7 @@ def record(
 ) -> AuditEntry:
     settings = get_settings()
     now = now or datetime.now(UTC)
-    entry = AuditEntry(
+    return AuditEntry(
         target=sanitise(target, newlines=False) if target else "-",
         at=_stamp(now),
         day=now.astimezone(UTC).strftime("%Y-%m-%d"),
@@ -68,11 +84,6 @@ def record(
         detail=sanitise_data(detail),
         expires_at=now + timedelta(days=settings.audit_retention_days),
     )
-    entry.save(condition=AuditEntry.target.does_not_exist())
-    from chalicelib.console import feed, records  # the console's feed: imported on first use (cold start)
-
-    feed.publish(feed.build(lambda: records.audit(entry, environment=feed.here()["environment"])))
-    return entry
 
 
 def for_target(target: str, limit: int = 20) -> list[AuditEntry]:
