@@ -149,7 +149,7 @@ def slack_story(world: World, say: Callable[[str], None], check: Callable[[str, 
     asked = json.loads(world.run_in(front, "localworld.tasks", "request-approval", "--title", "web 9f2c1e7 to prod",
                                     "--summary", "promote web 9f2c1e7 (fix <checkout> & totals)", "--env", "prod",
                                     "--requester", slack_user.uid("alice"), "--author", "bob@acme.example",
-                                    "--channel", "#team-web"))
+                                    "--channel", "#team-web", function="on_peer"))
     card = next(m for m in world.slack.messages("#team-web") if m.ts == asked["ts"])
     results = []
     for person in (bob, carol, dave):
@@ -203,7 +203,7 @@ def timeline(world: World) -> list[str]:
 
 
 def main() -> int:
-    print("Starting the local world (moto + Slack stand-in + one Switchboard per account)...")
+    print("Starting the local world (moto, the Slack stand-in, one process per Switchboard function under its role)...")
     with World(log=lambda line: print("  " + line)) as world:
         steps = run(world)
         print("\nTimeline (audit log of every account, oldest first):")
@@ -212,9 +212,15 @@ def main() -> int:
             print(line)
         print(f"\nSlack stand-in received {len(world.slack.calls)} call(s) "
               f"(recorded in {world.workdir / 'slack.jsonl'}); instance logs in {world.workdir / 'logs'}")
+        denied = world.denials()
     failed = [s for s in steps if not s.ok]
     print(f"\n{len(steps) - len(failed)} of {len(steps)} steps did what they should.")
-    return 1 if failed else 0
+    if denied:
+        print(f"\nIAM refused {len(denied)} call(s): a function's generated policy lacks a permission its story needs "
+              "(fix it in the capability's permissions.py, then `make iam-policy`):", file=sys.stderr)
+        for line in sorted({d.line() for d in denied}):
+            print(f"  {line}", file=sys.stderr)
+    return 1 if failed or denied else 0
 
 
 if __name__ == "__main__":
