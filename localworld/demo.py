@@ -202,9 +202,34 @@ def timeline(world: World) -> list[str]:
     return lines
 
 
-def main() -> int:
+def without(dropped: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The generated policies of each account with the statements named ``ACCOUNT/FUNCTION/SID`` taken away (to see
+    the demo fail when a story needs one of them)."""
+    from infra import iam_policy
+
+    policies: dict[str, dict[str, dict[str, Any]]] = {}
+    for item in dropped:
+        parts = item.split("/")
+        if len(parts) != 3:
+            raise ValueError(f"{item!r}: say ACCOUNT/FUNCTION/SID, e.g. prod/on_alarm/Ledger")
+        account, function, sid = parts
+        documents = policies.setdefault(account, iam_policy.policies_for(account))
+        if function not in documents:
+            raise ValueError(f"{item!r}: {account} has no function {function} ({', '.join(sorted(documents))})")
+        kept = [s for s in documents[function]["Statement"] if s["Sid"] != sid]
+        if len(kept) == len(documents[function]["Statement"]):
+            raise ValueError(f"{item!r}: {function} in {account} has no statement {sid} "
+                             f"({', '.join(s['Sid'] for s in kept)})")
+        documents[function] = {**documents[function], "Statement": kept}
+    return policies
+
+
+def main(dropped: list[str] | None = None) -> int:
+    policies = without(dropped or [])
+    for item in dropped or []:
+        print(f"Taking {item} out of the generated policies")
     print("Starting the local world (moto, the Slack stand-in, one process per Switchboard function under its role)...")
-    with World(log=lambda line: print("  " + line)) as world:
+    with World(log=lambda line: print("  " + line), policies=policies) as world:
         steps = run(world)
         print("\nTimeline (audit log of every account, oldest first):")
         print(f"{'time':<12}  {'account':<16} {'action':<19} {'target':<22} {'capability':<10} outcome")
