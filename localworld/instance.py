@@ -98,15 +98,18 @@ _DENIED = re.compile(r"is not authorized to perform: (?P<action>\S+)(?: on resou
 
 
 def denial(name: str, error: BaseException) -> dict[str, Any] | None:
-    """The function and the action of an AWS call IAM refused (AccessDenied), if that is what ``error`` is."""
-    from botocore.exceptions import ClientError
-
-    code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
-    if code not in ("AccessDenied", "AccessDeniedException"):
-        return None
-    found = _DENIED.search(str(error))
-    return {"function": name, "action": found["action"] if found else "?",
-            "resource": (found["resource"] if found else None), "message": str(error)[:500]}
+    """The function and the action of an AWS call IAM refused (AccessDenied), if that is what ``error`` is or wraps
+    (PynamoDB wraps botocore's error in its own)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        found = _DENIED.search(str(current))
+        if found:
+            return {"function": name, "action": found["action"], "resource": found["resource"],
+                    "message": str(current)[:500]}
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def invoke(handler: Any, name: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -183,13 +186,15 @@ def main(argv: list[str] | None = None) -> int:
                 event = json.loads(message["Body"])
                 done = invoke(handler, name, event)
                 attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-                if done["status"] != "ok" and attempts >= delivery.MAX_RECEIVES:  # Lambda gives up: OnFailure
+                gives_up = done["status"] != "ok" and attempts >= delivery.MAX_RECEIVES  # Lambda's OnFailure
+                if gives_up:
+                    done["dead_lettered"] = True
+                report(done)  # first: whoever sees the dead letter has seen every try
+                if gives_up:
                     delivery.dead_letter(sqs, LambdaContext(name).invoked_function_arn, event,
                                          done["result"]["error"], attempts, sender=own_sqs)
-                    done["dead_lettered"] = True
-                if done["status"] == "ok" or done.get("dead_lettered"):  # else: visible again, retried
+                if done["status"] == "ok" or gives_up:  # else: visible again, retried
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                report(done)
 
     def tick(handler: Any, period: float) -> None:
         while not stop.wait(period):
