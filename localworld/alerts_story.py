@@ -140,7 +140,8 @@ def _alarm(world: Any, account: str, name: str, state: str) -> str | None:
 
 
 def _flush(world: Any, account: str, at: datetime) -> dict[str, int]:
-    out = world.run_in(account, "localworld.alerts_story", "flush", "--at", at.isoformat())
+    out = world.run_in(account, "localworld.alerts_story", "flush", "--at", at.isoformat(),
+                       function="alerts_flush")
     last = [line for line in out.splitlines() if line.startswith("FLUSHED ")]  # the instance logs to stdout too
     return json.loads(last[-1][len("FLUSHED "):]) if last else {}
 

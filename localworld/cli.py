@@ -1,7 +1,9 @@
 """`switchboard`: the local world's command line (never deployed).
 
     switchboard up                     start the world and leave it serving (Ctrl-C stops it)
-    switchboard demo                   start it, play the scripted story, print a timeline, exit 0
+    switchboard demo [--without ACCOUNT/FUNCTION/SID]...
+                                       start it, play the scripted story, print a timeline, exit 0 (non-zero when a
+                                       step fails or IAM refused a call, listing function and action)
     switchboard replay FILE|DIR... [--account NAME] [--json]
     switchboard policy validate FILE...
     switchboard routes test FILE.json|label=value... [--policy FILE | --account NAME] [--state S] [--json]
@@ -116,7 +118,11 @@ def _up(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from localworld.demo import main
 
-    return main(stay=getattr(args, "stay", False))
+    try:
+        return main(args.without, stay=getattr(args, "stay", False))
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -139,7 +145,10 @@ def _replay(args: argparse.Namespace) -> int:
             else:
                 report = replay_one(world, name, event, args.account)
             print(json.dumps(report, default=str) if args.json else format_report(report), flush=True)
-    return 0
+        denied = world.denials()
+    for line in sorted({d.line() for d in denied}):
+        print(f"IAM refused: {line}", file=sys.stderr)
+    return 1 if denied else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     up.set_defaults(run=_up)
     demo = sub.add_parser("demo", help="play the scripted story and print a timeline")
     demo.add_argument("--stay", action="store_true", help="keep the world up afterwards (browse the console)")
+    demo.add_argument("--without", action="append", default=[], metavar="ACCOUNT/FUNCTION/SID",
+                      help="take a statement out of a function's generated policy (the demo must then fail)")
     demo.set_defaults(run=_demo)
     replay = sub.add_parser("replay", help="put recorded events on the emulated bus")
     replay.add_argument("paths", nargs="+", metavar="FILE|DIR")

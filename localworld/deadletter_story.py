@@ -39,7 +39,8 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
     n += 1
     say(f"\n{n}. The fault is fixed; the operator runs `switchboard dead-letters redrive --account stage --all`")
     world.fault("stage", "on_autoscaling", on=False)
-    redriven = json.loads(world.run_in("stage", "localworld.deadletter_tasks", "redrive", "--all"))["redriven"]
+    redriven = json.loads(world.run_in("stage", "localworld.deadletter_tasks", "redrive", "--all",
+                                       function=None))["redriven"]
     runs = until(lambda: [r for r in world.invocations("stage", event_id) if r["status"] == "ok"], bool, timeout=20)
     empty = until(lambda: _letters(world), lambda found: not found, timeout=10)
     audited = [e for e in world.audit("stage") if e["action"] == "deadletters.redrive"]
@@ -50,7 +51,7 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
 
 
 def _letters(world: World) -> list[dict[str, Any]]:
-    return json.loads(world.run_in("stage", "localworld.deadletter_tasks", "list"))["letters"]
+    return json.loads(world.run_in("stage", "localworld.deadletter_tasks", "list", function=None))["letters"]
 
 
 def _alarm_entries(world: World) -> list[dict[str, Any]]:

@@ -57,8 +57,9 @@ def subscribe(session: boto3.Session, endpoint_url: str, handler: str, pattern: 
     return url
 
 
-def dead_letter(sqs: Any, function_arn: str, event: Any, error: str, attempts: int) -> None:
-    """What Lambda's asynchronous ``OnFailure`` destination puts on the queue when it gives up on an event."""
+def dead_letter(sqs: Any, function_arn: str, event: Any, error: str, attempts: int, sender: Any = None) -> None:
+    """What Lambda's asynchronous ``OnFailure`` destination puts on the queue when it gives up on an event.
+    ``sender``: the SQS client that sends it (Lambda sends with the function's role; ``sqs`` finds the queue)."""
     from datetime import UTC, datetime
 
     error_type, _, message = error.partition(": ")
@@ -69,7 +70,7 @@ def dead_letter(sqs: Any, function_arn: str, event: Any, error: str, attempts: i
               "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
               "responsePayload": {"errorType": error_type, "errorMessage": message}}
     url = sqs.get_queue_url(QueueName=DLQ_NAME)["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+    (sender or sqs).send_message(QueueUrl=url, MessageBody=json.dumps(record))
 
 
 def outbox_name(peer_id: str) -> str:

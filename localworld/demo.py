@@ -149,7 +149,7 @@ def slack_story(world: World, say: Callable[[str], None], check: Callable[[str, 
     asked = json.loads(world.run_in(front, "localworld.tasks", "request-approval", "--title", "web 9f2c1e7 to prod",
                                     "--summary", "promote web 9f2c1e7 (fix <checkout> & totals)", "--env", "prod",
                                     "--requester", slack_user.uid("alice"), "--author", "bob@acme.example",
-                                    "--channel", "#team-web"))
+                                    "--channel", "#team-web", function="on_peer"))
     card = next(m for m in world.slack.messages("#team-web") if m.ts == asked["ts"])
     results = []
     for person in (bob, carol, dave):
@@ -202,9 +202,34 @@ def timeline(world: World) -> list[str]:
     return lines
 
 
-def main(stay: bool = False) -> int:
-    print("Starting the local world (moto + Slack stand-in + one Switchboard per account)...")
-    with World(log=lambda line: print("  " + line)) as world:
+def without(dropped: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The generated policies of each account with the statements named ``ACCOUNT/FUNCTION/SID`` taken away (to see
+    the demo fail when a story needs one of them)."""
+    from infra import iam_policy
+
+    policies: dict[str, dict[str, dict[str, Any]]] = {}
+    for item in dropped:
+        parts = item.split("/")
+        if len(parts) != 3:
+            raise ValueError(f"{item!r}: say ACCOUNT/FUNCTION/SID, e.g. prod/on_alarm/Ledger")
+        account, function, sid = parts
+        documents = policies.setdefault(account, iam_policy.policies_for(account))
+        if function not in documents:
+            raise ValueError(f"{item!r}: {account} has no function {function} ({', '.join(sorted(documents))})")
+        kept = [s for s in documents[function]["Statement"] if s["Sid"] != sid]
+        if len(kept) == len(documents[function]["Statement"]):
+            raise ValueError(f"{item!r}: {function} in {account} has no statement {sid} "
+                             f"({', '.join(s['Sid'] for s in kept)})")
+        documents[function] = {**documents[function], "Statement": kept}
+    return policies
+
+
+def main(dropped: list[str] | None = None, stay: bool = False) -> int:
+    policies = without(dropped or [])
+    for item in dropped or []:
+        print(f"Taking {item} out of the generated policies")
+    print("Starting the local world (moto, the Slack stand-in, one process per Switchboard function under its role)...")
+    with World(log=lambda line: print("  " + line), policies=policies) as world:
         steps = run(world)
         print("\nTimeline (audit log of every account, oldest first):")
         print(f"{'time':<12}  {'account':<16} {'action':<19} {'target':<22} {'capability':<10} outcome")
@@ -212,8 +237,14 @@ def main(stay: bool = False) -> int:
             print(line)
         print(f"\nSlack stand-in received {len(world.slack.calls)} call(s) "
               f"(recorded in {world.workdir / 'slack.jsonl'}); instance logs in {world.workdir / 'logs'}")
+        denied = world.denials()
         failed = [s for s in steps if not s.ok]
         print(f"\n{len(steps) - len(failed)} of {len(steps)} steps did what they should.")
+        if denied:
+            print(f"\nIAM refused {len(denied)} call(s): a function's generated policy lacks a permission its story "
+                  "needs (fix it in the capability's permissions.py, then `make iam-policy`):", file=sys.stderr)
+            for line in sorted({d.line() for d in denied}):
+                print(f"  {line}", file=sys.stderr)
         print(f"\nWhere to look: the console at {world.console_url} shows this story (promotions, incidents,")
         print("silences, scaling, rotations, audit, DORA); sign in as root (admin), alice, dave, or sam (stage only).")
         if stay:
@@ -225,7 +256,7 @@ def main(stay: bool = False) -> int:
                 pass
         else:
             print("The world stops now: `make console` plays the demo and keeps the world up to browse it.")
-    return 1 if failed else 0
+    return 1 if failed or denied else 0
 
 
 if __name__ == "__main__":

@@ -97,12 +97,15 @@ class Credentials:
                 "AWS_SESSION_TOKEN": self.session_token}
 
 
-def assume(endpoint_url: str, account_id: str, region: str, role: str = "switchboard-local") -> Credentials:
+def assume(endpoint_url: str, account_id: str, region: str, role: str = "switchboard-local",
+           session_name: str = "switchboard") -> Credentials:
+    """Credentials of ``role`` in the account (moto maps them to it; with access control on, to its policies).
+    Called before access control is switched on (localworld.iam.enforce): moto then checks no trust policy."""
     sts = boto3.client("sts", endpoint_url=endpoint_url, region_name=region,
                        aws_access_key_id=BOOTSTRAP_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                        aws_secret_access_key=BOOTSTRAP_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
     creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role}",
-                            RoleSessionName="switchboard")["Credentials"]
+                            RoleSessionName=session_name)["Credentials"]
     return Credentials(account_id, creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
 
 

@@ -1,9 +1,14 @@
-"""One Switchboard instance: the Chalice app of one account, in its own process, with that account's stage
-environment and credentials, fed by its rules' queues (see delivery.py).
+"""One Switchboard function, as Lambda runs it: the Chalice app of one account, in its own process, with that
+account's stage environment and the credentials of the function's own role, fed by its rule's queue (see
+delivery.py), ticked at its rate, or serving the API (the front door's ``api_handler``, with Bolt's lazy
+listeners in the same process, under the same role).
 
-    python -m localworld.instance --account prod      (environment prepared by localworld.world)
+    python -m localworld.instance --account prod --function on_alarm   (environment prepared by localworld.world)
 
-Prints ``READY <account>`` once subscribed, then one JSON line per invocation to stdout.
+The queue is drained with the local world's delivery role (``SWITCHBOARD_LOCAL_DELIVERY_CREDENTIALS``, taken out of
+the environment before the app is imported): Lambda polls with its own identity, the handler runs with the
+function's. Prints ``READY <account> <function>`` once subscribed, then one JSON line per invocation to stdout; an
+invocation that failed on a refused AWS call says so (``denied``: the function and the action).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -88,8 +94,27 @@ def _faulted(name: str) -> bool:
     return bool(folder) and os.path.exists(os.path.join(folder, name))
 
 
+_DENIED = re.compile(r"is not authorized to perform: (?P<action>\S+)(?: on resource: (?P<resource>\S+))?")
+
+
+def denial(name: str, error: BaseException) -> dict[str, Any] | None:
+    """The function and the action of an AWS call IAM refused (AccessDenied), if that is what ``error`` is or wraps
+    (PynamoDB wraps botocore's error in its own)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        found = _DENIED.search(str(current))
+        if found:
+            return {"function": name, "action": found["action"], "resource": found["resource"],
+                    "message": str(current)[:500]}
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def invoke(handler: Any, name: str, event: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
+    denied = None
     try:
         if _faulted(name):
             raise InjectedFault(f"{name} crashed (a fault injected by the local world)")
@@ -97,13 +122,31 @@ def invoke(handler: Any, name: str, event: dict[str, Any]) -> dict[str, Any]:
         status = "ok"
     except Exception as exc:  # noqa: BLE001 - a failed invocation is reported and retried, like Lambda
         result, status = {"error": f"{type(exc).__name__}: {exc}"}, "error"
-    return {"handler": name, "status": status, "ms": round((time.perf_counter() - started) * 1000, 1),
-            "event_id": event.get("id"), "result": result, "event": event}
+        denied = denial(name, exc)
+    report = {"handler": name, "status": status, "ms": round((time.perf_counter() - started) * 1000, 1),
+              "event_id": event.get("id"), "result": result, "event": event}
+    if denied:
+        report["denied"] = denied
+    return report
+
+
+def delivery_session() -> Any:
+    """The local world's Lambda service identity (drains the queue, deploys the rule), taken out of the environment
+    so that nothing the handler runs can use it."""
+    import boto3
+
+    creds = json.loads(os.environ.pop("SWITCHBOARD_LOCAL_DELIVERY_CREDENTIALS", "null") or "null")
+    if not creds:
+        return boto3.Session()
+    return boto3.Session(aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                         aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+                         aws_session_token=creds["AWS_SESSION_TOKEN"])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--account", required=True)
+    parser.add_argument("--function", required=True, help="the Chalice function this process is (its role's)")
     args = parser.parse_args(argv)
     if os.environ.get("SWITCHBOARD_ACCOUNT_NAME") != args.account:
         print(f"environment is for {os.environ.get('SWITCHBOARD_ACCOUNT_NAME')!r}, not {args.account!r}",
@@ -115,48 +158,62 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
 
     endpoint = os.environ["AWS_ENDPOINT_URL"]
-    session = boto3.Session()
+    service = delivery_session()
     app_module = importlib.import_module("app")
     handlers = cw_event_handlers(app_module)
-    queues = {name: delivery.subscribe(session, endpoint, name, pattern) for name, (_, pattern) in handlers.items()}
+    ticking = schedules(app_module)
+    name = args.function
+    serves_http = name == "api_handler" and _is_front_door(args.account)
+    if name not in handlers and name not in ticking and not serves_http:
+        print(f"{name} has no work in the local world of {args.account} (EventBridge handlers: "
+              f"{', '.join(sorted(handlers))}; rate schedules: {', '.join(sorted(ticking))}; api_handler in the "
+              "front door)", file=sys.stderr)
+        return 2
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C on `switchboard up` reaches the whole group
         signal.signal(signum, lambda *_: stop.set())
     out_lock = threading.Lock()
 
-    def drain(name: str, url: str) -> None:
-        sqs = session.client("sqs", endpoint_url=endpoint)
+    def report(line: dict[str, Any]) -> None:
+        with out_lock:
+            print("INVOKED " + json.dumps({"account": args.account, **line}, default=str), flush=True)
+
+    def drain(url: str) -> None:
+        sqs = service.client("sqs", endpoint_url=endpoint)
+        own_sqs = boto3.Session().client("sqs", endpoint_url=endpoint)  # the function's role: OnFailure
         handler = handlers[name][0]
         while not stop.is_set():
             for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
                                                AttributeNames=["ApproximateReceiveCount"]).get("Messages", []):
                 event = json.loads(message["Body"])
-                report = invoke(handler, name, event)
+                done = invoke(handler, name, event)
                 attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-                if report["status"] != "ok" and attempts >= delivery.MAX_RECEIVES:  # Lambda gives up: OnFailure
+                gives_up = done["status"] != "ok" and attempts >= delivery.MAX_RECEIVES  # Lambda's OnFailure
+                if gives_up:
+                    done["dead_lettered"] = True
+                report(done)  # first: whoever sees the dead letter has seen every try
+                if gives_up:
                     delivery.dead_letter(sqs, LambdaContext(name).invoked_function_arn, event,
-                                         report["result"]["error"], attempts)
-                    report["dead_lettered"] = True
-                if report["status"] == "ok" or report.get("dead_lettered"):  # else: visible again, retried
+                                         done["result"]["error"], attempts, sender=own_sqs)
+                if done["status"] == "ok" or gives_up:  # else: visible again, retried
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                with out_lock:
-                    print("INVOKED " + json.dumps({"account": args.account, **report}, default=str), flush=True)
 
-    def tick(name: str, handler: Any, period: float) -> None:
+    def tick(handler: Any, period: float) -> None:
         while not stop.wait(period):
-            report = invoke(handler, name, scheduled_event(name))
-            with out_lock:
-                print("INVOKED " + json.dumps({"account": args.account, **report}, default=str), flush=True)
+            report(invoke(handler, name, scheduled_event(name)))
 
-    threads = [threading.Thread(target=drain, args=item, daemon=True) for item in queues.items()]
-    threads += [threading.Thread(target=tick, args=(name, *spec), daemon=True)
-                for name, spec in schedules(app_module).items()]
+    threads = []
+    if name in handlers:
+        url = delivery.subscribe(service, endpoint, name, handlers[name][1])
+        threads.append(threading.Thread(target=drain, args=(url,), daemon=True))
+    if name in ticking:
+        threads.append(threading.Thread(target=tick, args=ticking[name], daemon=True))
     for thread in threads:
         thread.start()
-    server = serve_http(app_module, args.account) if _is_front_door(args.account) else None
+    server = serve_http(app_module, args.account, report) if serves_http else None
     if server is not None:
         print(f"HTTP {args.account} http://127.0.0.1:{server.port}", flush=True)
-    print(f"READY {args.account} " + json.dumps(sorted(queues)), flush=True)
+    print(f"READY {args.account} {name}", flush=True)
     while not stop.is_set():
         stop.wait(0.5)
     if server is not None:
@@ -188,7 +245,7 @@ def nodelay() -> None:
     ChaliceRequestHandler.disable_nagle_algorithm = True
 
 
-def serve_http(app_module: Any, account: str) -> Any:
+def serve_http(app_module: Any, account: str, report: Any = None) -> Any:
     """Serve the app's routes (Slack's request URLs) on a free loopback port, as API Gateway would.
 
     Bolt's lazy listeners get the local world's runner: the same function invoked again, in a thread.
@@ -200,7 +257,7 @@ def serve_http(app_module: Any, account: str) -> Any:
     from localworld.emulator import free_port
     from localworld.lambda_runner import LocalLambdaClient
 
-    http.use_lambda_client(LocalLambdaClient(app_module.app))
+    http.use_lambda_client(LocalLambdaClient(app_module.app, report=report))
     nodelay()
     config = Config.create(chalice_stage=account, app_name="switchboard", function_name=f"switchboard-{account}",
                            lambda_timeout=60, lambda_memory_size=512)

@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from localworld.instance import LambdaContext
 
 
 class LocalLambdaClient:
-    def __init__(self, chalice_app: Any, *, asynchronous: bool = True):
+    def __init__(self, chalice_app: Any, *, asynchronous: bool = True,
+                 report: Callable[[dict[str, Any]], None] | None = None):
         self.app = chalice_app
+        self.report = report  # told of every failed lazy invocation (the instance prints it as a failed invocation)
         self.asynchronous = asynchronous
         self.pending: deque[tuple[str, dict[str, Any]]] = deque()
         self.invocations: list[str] = []
@@ -46,6 +49,13 @@ class LocalLambdaClient:
                 self.errors.append(f"{function_name}: HTTP {response['statusCode']}: {response.get('body')}")
         except Exception as exc:  # noqa: BLE001 - report, as Lambda would log it
             self.errors.append(f"{function_name}: {type(exc).__name__}: {exc}")
+            if self.report is not None:
+                from localworld.instance import denial
+
+                failed = {"handler": "api_handler", "status": "error", "lazy": True, "event_id": None,
+                          "result": {"error": f"{type(exc).__name__}: {exc}"}}
+                denied = denial("api_handler", exc)
+                self.report({**failed, **({"denied": denied} if denied else {})})
 
     def drain(self) -> int:
         """Run every queued invocation (and any they queue); returns how many ran."""

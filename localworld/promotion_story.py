@@ -40,7 +40,8 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
     n += 1
     done = datetime.fromisoformat(soaking["succeeded_at"]) if soaking else datetime.now().astimezone()
     say(f"\n{n}. Fast clock: stage's tick 20 minutes later (soak over, web-* alarms quiet)")
-    world.run_in("stage", "localworld.promotion_tasks", "tick", "--at", (done + timedelta(minutes=20)).isoformat())
+    world.run_in("stage", "localworld.promotion_tasks", "tick", "--at", (done + timedelta(minutes=20)).isoformat(),
+                 function="promotion_tick")
     target = _until(lambda: _promotion(world, "prod", COMMIT_1),
                     lambda p: p and p["state"] == "awaiting_approval" and p.get("decision_id"))
     card = _until(lambda: _card(world, COMMIT_1[:7], "awaiting approval"), lambda c: c and _buttons(c))
@@ -71,7 +72,7 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
     say(f"\n{n}. web-prod succeeds; fast clock: prod's tick after the 10m bake (web-* alarms quiet)")
     if deployed:
         later = (deployed + timedelta(minutes=10)).isoformat()
-        world.run_in("prod", "localworld.promotion_tasks", "tick", "--at", later)
+        world.run_in("prod", "localworld.promotion_tasks", "tick", "--at", later, function="promotion_tick")
     promoted = _until(lambda: _promotion(world, "prod", COMMIT_1), lambda p: p and p["state"] == "promoted")
     card = _until(lambda: _card(world, COMMIT_1[:7], "promoted"), bool)
     cards = [m for m in world.slack.messages("#team-web") if COMMIT_1[:7] in _text(m)]

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from localworld import rotation_tasks
 from localworld.postgres import PostgresServer
 
 DB_SECRET, API_SECRET = "web/db-password", "web/api-key"
@@ -174,12 +175,12 @@ class _Story:
         return who, f"logged in as {who}, {orders} orders"
 
     def rotate(self, name: str, days: int | None = 30) -> dict[str, Any]:
-        args = ["rotate", name] + (["--days", str(days)] if days else [])
-        return self.task(*args)
+        """Secrets Manager's part played by the world (as AWS); the four steps run as rotate_secret, its role."""
+        return rotation_tasks.rotate_in_world(self.world, self.account, name, days)
 
-    def task(self, *args: str) -> dict[str, Any]:
-        """Run a rotation task in the account's environment; its answer is the last line (logs come before)."""
-        out = self.world.run_in(self.account, "localworld.rotation_tasks", *args)
+    def task(self, *args: str, function: str) -> dict[str, Any]:
+        """Run a rotation task as ``function`` in the account; its answer is the last line (logs come before)."""
+        out = self.world.run_in(self.account, "localworld.rotation_tasks", *args, function=function)
         return json.loads(out.strip().splitlines()[-1])
 
     def said(self, predicate: Callable[[str], bool], timeout: float = 20.0) -> str | None:
@@ -266,7 +267,7 @@ class _Story:
         days = self.policy.rotation.effective(DB_SECRET, tags).max_age_days + 1
         self.step(f"The daily watch runs as if {days} days had passed")
         later = datetime.now(UTC) + timedelta(days=days)
-        report = self.task("watch", "--now", later.isoformat())
+        report = self.task("watch", "--now", later.isoformat(), function="rotation_watch")
         overdue = sorted(f["secret"] for f in report["findings"] if f["code"] == "overdue")
         others = sorted({f["code"] for f in report["findings"] if f["code"] != "overdue"})
         self.check("it flags the overdue secrets", DB_SECRET in overdue,

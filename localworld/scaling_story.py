@@ -75,7 +75,8 @@ def story(world: World, say: Callable[[str], None], check: Callable[[str, bool, 
     say(f"\n{n}. Stage at night, on a fast clock: {start:%a %Y-%m-%d %H:%M} -> {end:%a %H:%M} Europe/Berlin, "
         f"a tick every 10 minutes")
     report = json.loads(world.run_in("stage", "localworld.scaling_tasks", "clock", "--from", start.isoformat(),
-                                     "--to", end.isoformat(), "--every", "10m").strip().splitlines()[-1])
+                                     "--to", end.isoformat(), "--every", "10m", function="scaling_tick")
+                        .strip().splitlines()[-1])
     acted = [(datetime.fromisoformat(r["local"]).astimezone(BERLIN).strftime("%H:%M"),
               [f["schedule"] for f in r["fired"]], r["counts"].get("web-stage")) for r in report["acted"]]
     for when, fired, count in acted:

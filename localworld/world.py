@@ -1,5 +1,6 @@
 """The whole local world: moto's server, the Slack stand-in, every emulated account provisioned from
-infra/ and seeded with the demo estate, one Switchboard instance process per account, and the relay that
+infra/ and seeded with the demo estate, a role per function made from the generated policies, moto's access
+control switched on, one process per function that has work here (each under its own role), and the relay that
 carries Switchboard events between accounts.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
-from localworld import clock, delivery, estate, slack_oidc, slack_user
+from localworld import clock, delivery, estate, iam, slack_oidc, slack_user
 from localworld.accounts import ROOT, Account, load_accounts
 from localworld.emulator import Credentials, Emulator, assume, session_for
 from localworld.postgres import PostgresServer
@@ -27,6 +28,11 @@ from localworld.slack_standin import SlackStandIn
 
 # Variables of the developer's shell that must not leak into an emulated account.
 _SCRUBBED_PREFIXES = ("AWS_", "SWITCHBOARD_", "POWERTOOLS_")
+# The functions that have work in the local world, each run in a process of its own (localworld.instance): the
+# EventBridge handlers, the rate() schedules, and the front door's API (where the account has one). The others
+# (on_schedule, rotate_secret, rotation_watch) run when the world runs them (``run_in(..., function=...)``).
+LOCAL_FUNCTIONS = ("on_codepipeline", "on_alarm", "on_ecs", "on_autoscaling", "on_secrets", "on_peer",
+                   "scaling_tick", "promotion_tick", "alerts_flush", "slack_outbox", "api_handler")
 
 
 class WorldError(RuntimeError):
@@ -35,7 +41,8 @@ class WorldError(RuntimeError):
 
 class World:
     def __init__(self, root: Path = ROOT, workdir: Path | None = None, moto_port: int = 0, slack_port: int = 0,
-                 log: Callable[[str], None] = lambda line: None):
+                 log: Callable[[str], None] = lambda line: None,
+                 policies: dict[str, dict[str, dict[str, Any]]] | None = None):
         self.root = root
         self.workdir = workdir or root / ".world"
         self.accounts: dict[str, Account] = load_accounts(root)
@@ -43,7 +50,12 @@ class World:
         self.emulator = Emulator(moto_port)
         self.slack = SlackStandIn(port=slack_port, record_file=str(self.workdir / "slack.jsonl"))
         self.relay = delivery.Relay(self.emulator.url)
-        self.credentials: dict[str, Credentials] = {}
+        self.credentials: dict[str, Credentials] = {}  # the provisioning identity of each account (AWS itself)
+        # each function's role (as `chalice package` makes them) and its credentials; ``policies`` replaces the
+        # generated documents of a stage (tests take a statement away to prove the world notices)
+        self.policies = policies or {}
+        self.roles: dict[str, dict[str, iam.Role]] = {}
+        self.function_credentials: dict[str, dict[str, Credentials]] = {}
         self.sessions: dict[str, boto3.Session] = {}
         self.provisioned: dict[str, Any] = {}
         self.seeded: dict[str, list[str]] = {}
@@ -58,7 +70,7 @@ class World:
 
     # ---- lifecycle ----
 
-    def start(self, ready_timeout: float = 90.0) -> World:
+    def start(self, ready_timeout: float = 180.0) -> World:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
         self.emulator.start()
@@ -85,13 +97,19 @@ class World:
             for peer_id, url in outboxes.items():
                 peer_name = self.account_by_id(peer_id).name
                 self.relay.add(session, url, self.sessions[peer_name])
+            self._roles(name, account)
             self.log(f"account {name:<16} {account.id}  provisioned from infra/ ({len(self.provisioned[name].gaps)} "
-                     f"moto gaps filled), {len(self.seeded[name])} estate resources")
+                     f"moto gaps filled), {len(self.seeded[name])} estate resources, "
+                     f"{len(self.roles[name]) - 1} function roles")
+        iam.enforce()
+        self.log("IAM             moto's access control on: every function acts under its own role")
         for name in self.accounts:
-            self._spawn(name)
+            for function in LOCAL_FUNCTIONS:
+                if function in self.roles[name]:
+                    self._spawn(name, function)
         deadline = time.monotonic() + ready_timeout
         with self._cond:
-            while self._ready != set(self.accounts):
+            while self._ready != set(self._procs):
                 dead = [n for n, p in self._procs.items() if p.poll() is not None and n not in self._ready]
                 if dead or time.monotonic() > deadline:
                     self.stop()
@@ -117,6 +135,7 @@ class World:
         self.slack.stop()
         self.postgres.stop()
         self.emulator.stop()
+        iam.relax()
 
     def __enter__(self) -> World:
         return self.start()
@@ -133,12 +152,30 @@ class World:
              "client_id": slack_oidc.LOCAL_CLIENT_ID, "client_secret": slack_oidc.LOCAL_CLIENT_SECRET,
              "console_session_key": slack_oidc.LOCAL_SESSION_KEY}))
 
-    def environ(self, name: str) -> dict[str, str]:
-        """The environment of the account's instance: its stage's variables and its credentials."""
+    def _roles(self, name: str, account: Account) -> None:
+        """The functions' roles, made from the generated policies, and credentials for each (assumed now: moto
+        checks no trust policy before access control is on; on AWS, Lambda assumes them)."""
+        session = self.sessions[name]
+        iam.provisioner_role(session, self.emulator.url)
+        self.roles[name] = iam.create_roles(session, self.emulator.url, name, account.id, self.policies.get(name))
+        iam.register(name, account.id, self.roles[name])
+        self.function_credentials[name] = {
+            function: assume(self.emulator.url, account.id, account.region, role.name, session_name=function)
+            for function, role in self.roles[name].items()}
+
+    def environ(self, name: str, function: str | None = None) -> dict[str, str]:
+        """The environment of one of the account's functions: its stage's variables and its role's credentials
+        (``function=None``: the provisioning identity, for what the world does as AWS or as the operator)."""
         account = self.accounts[name]
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
         env.update(account.env)
-        env.update(self.credentials[name].environ())
+        if function is None:
+            env.update(self.credentials[name].environ())
+        else:
+            if function not in self.function_credentials.get(name, {}):
+                raise WorldError(f"{function} is not a function of {name} "
+                                 f"(known: {', '.join(sorted(self.function_credentials.get(name, {})))})")
+            env.update(self.function_credentials[name][function].environ())
         env.update({
             "AWS_ENDPOINT_URL": self.emulator.url, "AWS_REGION": account.region,
             "AWS_DEFAULT_REGION": account.region, "PYTHONUNBUFFERED": "1",
@@ -183,13 +220,22 @@ class World:
                 except Exception as exc:  # noqa: BLE001 - the world is stopping, or moto is busy: next second
                     self.log(f"dead-letter watch in {name}: {exc}")
 
-    def run_in(self, name: str, module: str, *args: str) -> str:
-        """Run ``python -m module args`` as the account's Switchboard would (its environment); returns stdout."""
-        done = subprocess.run([sys.executable, "-m", module, *args], cwd=self.root, env=self.environ(name),
-                              capture_output=True, text=True, timeout=60)
+    def run_in(self, name: str, module: str, *args: str, function: str | None) -> str:
+        """Run ``python -m module args`` as the account's ``function`` would (its environment, its role); returns
+        stdout. ``function=None`` runs it as the account's operator (the provisioning identity). A refused AWS call
+        fails it with the function and the action named."""
+        done = subprocess.run([sys.executable, "-m", module, *args], cwd=self.root,
+                              env=self.environ(name, function), capture_output=True, text=True, timeout=60)
         if done.returncode != 0:
-            raise WorldError(f"{module} in {name} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+            refused = [d.line() for d in self.denials() if d.account == name and d.function == function]
+            why = f"; refused: {'; '.join(refused)}" if refused else ""
+            raise WorldError(f"{module} in {name} as {function or 'the operator'} failed ({done.returncode})"
+                             f"{why}: {done.stderr.strip()[-500:]}")
         return done.stdout
+
+    def denials(self) -> list[iam.Denial]:
+        """Every AWS call IAM refused since the world started: the function (its role) and the action."""
+        return iam.denials()
 
     def user(self, handle: str) -> slack_user.SlackUser:
         front_door = next(iter(self.http.values()), None)
@@ -206,15 +252,20 @@ class World:
             time.sleep(0.05)
         return self.slack.responses(response_url)
 
-    def _spawn(self, name: str) -> None:
-        env = self.environ(name)
-        proc = subprocess.Popen([sys.executable, "-m", "localworld.instance", "--account", name], cwd=self.root,
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self._procs[name] = proc
-        threading.Thread(target=self._read, args=(name, proc), daemon=True).start()
+    def _spawn(self, name: str, function: str) -> None:
+        env = self.environ(name, function)
+        env["SWITCHBOARD_LOCAL_DELIVERY_CREDENTIALS"] = json.dumps(
+            self.function_credentials[name][iam.DELIVERY_ROLE].environ())
+        proc = subprocess.Popen([sys.executable, "-m", "localworld.instance", "--account", name, "--function",
+                                 function], cwd=self.root, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        key = f"{name}/{function}"
+        self._procs[key] = proc
+        threading.Thread(target=self._read, args=(key, proc), daemon=True).start()
 
-    def _read(self, name: str, proc: subprocess.Popen) -> None:
-        with open(self.workdir / "logs" / f"{name}.log", "w", encoding="utf-8") as log_file:
+    def _read(self, key: str, proc: subprocess.Popen) -> None:
+        name, function = key.split("/", 1)
+        with open(self.workdir / "logs" / f"{name}-{function}.log", "w", encoding="utf-8") as log_file:
             for line in proc.stdout:  # type: ignore[union-attr]
                 log_file.write(line)
                 log_file.flush()
@@ -223,7 +274,7 @@ class World:
                     self.http[account_name] = url
                 elif line.startswith("READY "):
                     with self._cond:
-                        self._ready.add(name)
+                        self._ready.add(key)
                         self._cond.notify_all()
                 elif line.startswith("INVOKED "):
                     with self._cond:
@@ -240,7 +291,8 @@ class World:
 
     def _write_state(self) -> None:
         state = {"moto": self.emulator.url, "slack": self.slack.url, "http": self.http,
-                 "accounts": {n: {"id": a.id, "region": a.region, "credentials": self.credentials[n].environ()}
+                 "accounts": {n: {"id": a.id, "region": a.region, "credentials": self.credentials[n].environ(),
+                                  "functions": {f: c.environ() for f, c in self.function_credentials[n].items()}}
                               for n, a in self.accounts.items()}}
         (self.workdir / "world.json").write_text(json.dumps(state, indent=2))
 
@@ -306,9 +358,10 @@ class World:
         return sorted(items, key=lambda i: i["at"])
 
 
-def run_in_running_world(root: Path, name: str, module: str, *args: str, workdir: Path | None = None) -> str:
+def run_in_running_world(root: Path, name: str, module: str, *args: str, workdir: Path | None = None,
+                         function: str | None = None) -> str:
     """``World.run_in`` for a world another process serves (`switchboard up`): its endpoints and credentials are
-    read from ``.world/world.json``."""
+    read from ``.world/world.json`` (``function=None``: the account's operator, the provisioning identity)."""
     state_file = (workdir or root / ".world") / "world.json"
     if not state_file.exists():
         raise WorldError(f"no running local world ({state_file} is missing): start one with `switchboard up`")
@@ -319,7 +372,7 @@ def run_in_running_world(root: Path, name: str, module: str, *args: str, workdir
     account = accounts[name]
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
     env.update(account.env)
-    env.update(state["accounts"][name]["credentials"])
+    env.update(state["accounts"][name]["functions"][function] if function else state["accounts"][name]["credentials"])
     env.update({"AWS_ENDPOINT_URL": state["moto"], "AWS_REGION": account.region,
                 "AWS_DEFAULT_REGION": account.region, "SWITCHBOARD_SLACK_API_URL": state["slack"] + "/api/",
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))})

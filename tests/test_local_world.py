@@ -4,11 +4,15 @@ the right account's instance process, and its outcome lands in that account's Dy
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from localworld import demo
+from infra import iam_policy
+from localworld import demo, iam
 from localworld.replay import load, replay_one
 from localworld.world import World
 
@@ -32,8 +36,10 @@ def test_pipeline_event_on_the_stage_bus_is_audited_in_stage_only(world):
 
 
 def test_demo_story_passes(world):
+    refused_before = len(world.denials())
     steps = demo.run(world, say=lambda line: None)
     assert [s.title for s in steps if not s.ok] == []
+    assert [d.line() for d in world.denials()[refused_before:]] == []  # every function had what its story needed
     assert len(steps) == 43
     lines = demo.timeline(world)
     assert any("stage" in line and "app/web" in line and "promotion.to_handed_off" in line for line in lines)
@@ -134,3 +140,98 @@ def test_the_instance_runs_rate_schedules_at_their_period():
                                                                      "scaling_tick": 60, "promotion_tick": 60}
     event = scheduled_event("slack_outbox")
     assert (event["source"], event["detail-type"], event["detail"]) == ("aws.events", "Scheduled Event", {})
+
+
+# ---- IAM: every function under its own role, access control on ----
+
+def test_every_function_has_the_role_chalice_package_makes_with_its_generated_policy(world):
+    for account in world.accounts:
+        generated = iam_policy.policies_for(account)
+        roles = {f: r for f, r in world.roles[account].items() if f != iam.DELIVERY_ROLE}
+        assert set(roles) == set(generated)
+        client = world.client(account, "iam")
+        for function, role in roles.items():
+            assert role.name.startswith(f"switchboard-app-{iam.cfn_logical_id(function)}Role-")  # the bus admits them
+            [name] = client.list_role_policies(RoleName=role.name)["PolicyNames"]
+            got = client.get_role_policy(RoleName=role.name, PolicyName=name)["PolicyDocument"]
+            assert (json.loads(got) if isinstance(got, str) else got) == generated[function]
+    running = {tuple(key.split("/")) for key in world._procs}
+    assert ("prod", "on_alarm") in running and ("shared-services", "api_handler") in running
+    assert ("stage", "api_handler") not in running and ("prod", "rotate_secret") not in running
+
+
+def _as(world, account, function, service):
+    creds = world.function_credentials[account][function]
+    return boto3.Session(aws_access_key_id=creds.access_key_id, aws_secret_access_key=creds.secret_access_key,
+                         aws_session_token=creds.session_token, region_name=world.accounts[account].region,
+                         ).client(service, endpoint_url=world.emulator.url)
+
+
+def test_a_function_may_not_do_what_its_policy_does_not_say(world):
+    """on_ecs has no capacity rights; on_alarm (scaling's alarm rules) has them, for web only."""
+    before = len(world.denials())
+    with pytest.raises(ClientError) as refused:
+        _as(world, "prod", "on_ecs", "ecs").update_service(cluster="prod", service="web", desiredCount=9)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "assumed-role/switchboard-app-OnEcsRole-" in str(refused.value)
+    assert "is not authorized to perform: ecs:UpdateService on resource: arn:aws:ecs:" in str(refused.value)
+    ecs = _as(world, "prod", "on_alarm", "ecs")
+    assert ecs.describe_services(cluster="prod", services=["web"])["services"][0]["serviceName"] == "web"
+    with pytest.raises(ClientError):
+        ecs.describe_services(cluster="prod", services=["not-web"])
+    assert [(d.function, d.action) for d in world.denials()[before:]] == [
+        ("on_ecs", "ecs:UpdateService"), ("on_alarm", "ecs:DescribeServices")]
+
+
+def test_a_statement_taken_away_fails_the_invocation_naming_the_function_and_the_action(world):
+    """The generated policy of prod's on_ecs without its Ledger statement: the event fails, refused, with on_ecs and
+    the ledger action named by the instance and by the world; with the statement back, Lambda's retry succeeds."""
+    role = world.roles["prod"]["on_ecs"].name
+    client = world.client("prod", "iam")
+    [name] = client.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam_policy.policies_for("prod")["on_ecs"]
+    without = {**document, "Statement": [s for s in document["Statement"] if s["Sid"] != "Ledger"]}
+    before = len(world.denials())
+    client.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(without))
+    try:
+        sample = json.loads((SAMPLES / "ecs-deployment-web-prod-completed.json").read_text())
+        event_id = world.simulator("prod").put("aws.ecs", sample["detail-type"], sample["detail"],
+                                               resources=sample["resources"])
+        deadline = time.monotonic() + 20
+        failed = []
+        while not failed and time.monotonic() < deadline:
+            failed = [i for i in world.invocations("prod", event_id) if i["status"] == "error"]
+            time.sleep(0.1)
+    finally:
+        client.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+    assert failed, "the invocation did not fail without the Ledger statement"
+    denied = failed[0]["denied"]
+    assert denied["function"] == "on_ecs" and denied["action"].startswith("dynamodb:")
+    assert "switchboard-ledger" in denied["resource"]
+    lines = [d.line() for d in world.denials()[before:]]
+    assert lines and all(line.startswith("prod: on_ecs may not dynamodb:") for line in lines)
+    assert world.wait_invocations("prod", event_id), "Lambda's retry, with the statement back, did not succeed"
+
+
+def test_demo_without_a_statement_names_it_and_refuses_unknown_ones():
+    policies = demo.without(["prod/on_alarm/AlarmTags"])
+    assert "AlarmTags" not in [s["Sid"] for s in policies["prod"]["on_alarm"]["Statement"]]
+    assert policies["prod"]["on_peer"] == iam_policy.policies_for("prod")["on_peer"]
+    for bad, said in [("prod/on_alarm", "say ACCOUNT/FUNCTION/SID"), ("prod/on_nothing/Ledger", "no function"),
+                      ("prod/on_alarm/Nope", "has no statement Nope")]:
+        with pytest.raises(ValueError, match=said):
+            demo.without([bad])
+
+
+def test_iam_wildcards_and_role_names_as_aws_has_them():
+    assert iam.iam_match("arn:aws:secretsmanager:eu-west-1:1:secret:switchboard/slack-??????",
+                         "arn:aws:secretsmanager:eu-west-1:1:secret:switchboard/slack-AbC123")
+    assert not iam.iam_match("arn:aws:secretsmanager:eu-west-1:1:secret:switchboard/slack-??????",
+                             "arn:aws:secretsmanager:eu-west-1:1:secret:switchboard/slack-AbC1234")
+    assert not iam.iam_match("arn:aws:sqs:eu-west-1:1:a.b", "arn:aws:sqs:eu-west-1:1:aXb")  # '.' is literal
+    assert iam.iam_match("arn:aws:logs:*:log-group:/aws/lambda/switchboard-*", "arn:aws:logs:r:log-group:/aws/lambda/"
+                         "switchboard-x:log-stream:y")
+    name = iam.role_name("111122223333", "api_handler")
+    prefix = "switchboard-app-ApiHandlerRole-"
+    assert name.startswith(prefix) and len(name) == len(prefix) + 12
+    assert name == iam.role_name("111122223333", "api_handler") != iam.role_name("222233334444", "api_handler")
