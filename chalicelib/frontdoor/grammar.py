@@ -188,17 +188,11 @@ def _promote(t: _Tokens) -> dict[str, Any]:
 
 
 def _rotate(t: _Tokens) -> dict[str, Any]:
-    secret = t.name("secret", keyword="in")
-    env = None
-    if t.at("in"):
-        env = t.after_keyword("in", "environment")
-        if not _NAME.fullmatch(env):
-            raise _Invalid(f"{_q(env)} is not a valid environment ({_NAME_RULE})")
-    t.end()
-    return {"secret": secret, "env": env}
+    return {"secret": t.name("secret", keyword="in"), **_in_env(t)}
 
 
 def _in_env(t: _Tokens) -> dict[str, Any]:
+    """``[in <env>]`` and the end of the command."""
     env = None
     if t.at("in"):
         env = t.after_keyword("in", "environment")
