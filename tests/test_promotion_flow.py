@@ -323,6 +323,28 @@ def test_bake_passes_into_promoted_and_prod_records_what_runs(world):
     assert "Running in prod" in lines and "deploys: 1" in lines
 
 
+def test_what_runs_is_read_back_from_the_pipeline_not_assumed(world, monkeypatch):
+    """The prod run reports success but CodePipeline says it deployed another revision (the pin was not honoured):
+    prod records what runs, and the promotion fails saying so instead of recording what it meant to deploy."""
+    from chalicelib.promotion import pipelines, store
+
+    prod, p = approved_into_deploy(world)
+    done = T0 + timedelta(minutes=30)
+    handle(pipeline_event("web-prod", p.target_execution, "SUCCEEDED", done), prod)
+    real = pipelines.execution
+
+    def other(pipeline, execution_id, revision_type="COMMIT_ID"):
+        ex = real(pipeline, execution_id, revision_type)
+        return pipelines.Execution(ex.id, ex.status, ex.revision.model_copy(update={"id": "0badc0de" * 5}))
+
+    monkeypatch.setattr(pipelines, "execution", other)
+    tick(prod, done + timedelta(minutes=10))
+    after = only("web", "target")
+    assert after.state in ("failed", "rolled_back")
+    assert f"deployed 0badc0d, not {COMMIT[:7]}" in after.failure
+    assert store.current("web", "prod")["revision"]["id"] == "0badc0de" * 5
+
+
 def promoted(world: Any, prod: Any, p: Any, done: datetime) -> None:
     handle(pipeline_event("web-prod", p.target_execution, "SUCCEEDED", done), prod)
     tick(prod, done + timedelta(minutes=10))

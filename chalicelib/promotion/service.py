@@ -664,9 +664,24 @@ def _verify(p: Promotion, policy: Policy, settings: Resolved, now: datetime, ala
         return p.moved(State.FAILED, by=SYSTEM, at=now, reason=result.reason).model_copy(
             update={"failed_at": now, "failure": result.reason, "gates": [*others, _gate_dict(result)],
                     "next_check_at": now})
-    _write(store.current_write(p.app, p.target_env, revision=p.revision, promotion=p.id, at=now))
+    ran = _ran(p.target_pipeline, p.target_execution, str(settings.deploy.revision_type))
+    _write(store.current_write(p.app, p.target_env, revision=ran or p.revision, promotion=p.id, at=now))
+    if ran is not None and ran.id != p.revision.id:  # what runs is recorded as it is, never as it was meant
+        why = f"{p.target_pipeline} run {p.target_execution} deployed {ran.short}, not {p.revision.short}"
+        return p.moved(State.FAILED, by=SYSTEM, at=now, reason=why).model_copy(
+            update={"failed_at": now, "failure": why, "gates": [*others, _gate_dict(result)], "next_check_at": now})
     return p.moved(State.PROMOTED, by=SYSTEM, at=now, reason=result.reason).model_copy(
         update={"promoted_at": now, "gates": [*others, _gate_dict(result)], "next_check_at": None})
+
+
+def _ran(pipeline: str | None, execution: str | None, revision_type: str = "COMMIT_ID") -> Revision | None:
+    """The revision a run actually deployed, read back from CodePipeline (None when it cannot say)."""
+    if not pipeline or not execution or execution == STARTING:
+        return None
+    try:
+        return pipelines.execution(pipeline, execution, revision_type).revision
+    except pipelines.NotFound:
+        return None
 
 
 def _gate_from(d: dict[str, Any]) -> gates.Gate:
@@ -724,9 +739,9 @@ def redeploy_previous(p: Promotion, policy: Policy, settings: Resolved, now: dat
 def rollback_finished(p: Promotion, status: str, now: datetime) -> Promotion | None:
     if p.restored_at is not None or p.previous is None:
         return None
-    if status in ("SUCCEEDED", "Succeeded"):
-        _write(store.current_write(p.app, p.target_env, revision=p.previous, promotion=p.previous_id or p.id,
-                                   at=now))
+    if status in ("SUCCEEDED", "Succeeded"):  # what the rollback run deployed, read back (else what it was asked)
+        ran = _ran(p.target_pipeline, p.rollback_execution, p.previous.type) or p.previous
+        _write(store.current_write(p.app, p.target_env, revision=ran, promotion=p.previous_id or p.id, at=now))
         return p.model_copy(update={"restored_at": now, "next_check_at": None, "updated_at": now})
     if status in ("FAILED", "Failed", "CANCELED", "Cancelled", "STOPPED", "Stopped", "SUPERSEDED", "Superseded"):
         return p.model_copy(update={"failure": (p.failure or "") + f"; the rollback run {status.lower()}: act by hand",
