@@ -47,7 +47,8 @@ def _keys_public(args: argparse.Namespace) -> int:
     the public half of its Switchboard signing key as every peer pins it in its policy."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
+
+    from chalicelib.peering.envelope import pem_from_der
 
     try:
         answer = boto3.client("kms").get_public_key(KeyId=args.key_id)
@@ -55,12 +56,11 @@ def _keys_public(args: argparse.Namespace) -> int:
     except (BotoCoreError, ClientError) as exc:
         print(f"cannot read the public key of {args.key_id}: {exc}", file=sys.stderr)
         return 2
-    if answer.get("KeySpec") != "ECC_NIST_P256" or answer.get("KeyUsage") != "SIGN_VERIFY":
-        print(f"{args.key_id} is {answer.get('KeySpec')}/{answer.get('KeyUsage')}, not an ECC_NIST_P256 signing key",
-              file=sys.stderr)
+    spec = answer.get("KeySpec") or answer.get("CustomerMasterKeySpec")  # the older name (moto answers only that)
+    if spec != "ECC_NIST_P256" or answer.get("KeyUsage") != "SIGN_VERIFY":
+        print(f"{args.key_id} is {spec}/{answer.get('KeyUsage')}, not an ECC_NIST_P256 signing key", file=sys.stderr)
         return 2
-    pem = load_der_public_key(answer["PublicKey"]).public_bytes(
-        Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = pem_from_der(answer["PublicKey"])
     name = args.name or "<this account's name>"
     print(f"# account {account}: paste under `peers.{name}` in the policy of every peer it sends to")
     print(f"# (and under `account` in its own policy). Key: {answer['KeyId']}")

@@ -328,9 +328,9 @@ def test_each_account_has_an_ecc_signing_key_whose_public_half_its_peers_pin(wor
     meta = kms.describe_key(KeyId="alias/switchboard-signing")["KeyMetadata"]
     assert (meta["KeySpec"], meta["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
     der = kms.get_public_key(KeyId="alias/switchboard-signing")["PublicKey"]
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
+    from chalicelib.peering.envelope import pem_from_der
 
-    pem = load_der_public_key(der).public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = pem_from_der(der)
     pinned = [p.public_key for name in ("prod", "stage", "shared-services")
               for p in load(ROOT / "chalicelib" / "policies" / f"{name}.yaml").peers.values() if p.id == account]
     assert pinned and all(key == pem for key in pinned)

@@ -144,3 +144,28 @@ def test_a_policy_with_a_key_that_does_not_parse_fails_validation(tmp_path):
     problems = validate_file(str(path))
     wanted = "peers.stage: public_key: the pinned public key does not parse"
     assert any(str(p).startswith(wanted) for p in problems)
+
+
+def test_switchboard_keys_public_prints_what_peers_pin(aws, capsys):
+    """`switchboard keys public` with the account's credentials prints its signing key as a policy pins it."""
+    import boto3
+
+    from localworld import cli, keys
+
+    keys.create(boto3.client("kms"), "123456789012", "eu-west-1", for_account=PROD)  # alias/switchboard-signing
+    assert cli.main(["keys", "public", "--name", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "paste under `peers.prod`" in out and "public_key: |" in out
+    pinned = "".join(line.strip() + "\n" for line in out.split("public_key: |\n", 1)[1].splitlines())
+    assert pinned == demo_public_pem(PROD)
+
+
+def test_switchboard_keys_public_refuses_a_key_that_does_not_sign(aws, capsys):
+    import boto3
+
+    from localworld import cli
+
+    kms = boto3.client("kms")
+    kms.create_alias(AliasName="alias/not-signing", TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+    assert cli.main(["keys", "public", "--key-id", "alias/not-signing"]) == 2
+    assert "not an ECC_NIST_P256 signing key" in capsys.readouterr().err

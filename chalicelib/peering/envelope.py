@@ -156,6 +156,13 @@ def load_public_key(pem: str) -> Any:
     return key
 
 
+def pem_from_der(der: bytes) -> str:
+    """A public key as KMS's GetPublicKey returns it (DER SubjectPublicKeyInfo), as policy pins it (PEM)."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
+
+    return load_der_public_key(der).public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+
+
 def check_public_key(pem: str) -> str | None:
     """For policy validation: None when ``pem`` is a usable pinned key, else what is wrong."""
     try:

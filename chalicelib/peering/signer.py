@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chalicelib import aws
-from chalicelib.peering.envelope import ALGORITHM
+from chalicelib.peering.envelope import ALGORITHM, pem_from_der
 from chalicelib.peering.exceptions import SendFailed
 from chalicelib.settings import get_settings
 
@@ -21,8 +21,5 @@ def sign(message_digest: bytes) -> tuple[bytes, str]:
 
 def public_key_pem(key_id: str | None = None) -> str:
     """The PEM of this account's signing public key (what peers pin in their policy)."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
-
     answer = aws.client("kms").get_public_key(KeyId=key_id or get_settings().signing_key)
-    key = load_der_public_key(answer["PublicKey"])
-    return key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    return pem_from_der(answer["PublicKey"])
