@@ -42,8 +42,8 @@ def _url() -> str:
     return aws.client("sqs").get_queue_url(QueueName=QUEUE)["QueueUrl"]
 
 
-def _receive(limit: int) -> list[dict[str, Any]]:
-    sqs, url, got = aws.client("sqs"), _url(), []
+def _receive(url: str, limit: int) -> list[dict[str, Any]]:
+    sqs, got = aws.client("sqs"), []
     while len(got) < limit:
         batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(10, limit - len(got)),
                                     VisibilityTimeout=HOLD_SECONDS, WaitTimeSeconds=0).get("Messages", [])
@@ -53,8 +53,8 @@ def _receive(limit: int) -> list[dict[str, Any]]:
     return got
 
 
-def _release(messages: list[dict[str, Any]]) -> None:
-    sqs, url = aws.client("sqs"), _url()
+def _release(url: str, messages: list[dict[str, Any]]) -> None:
+    sqs = aws.client("sqs")
     for message in messages:
         sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
 
@@ -77,11 +77,12 @@ def depth() -> int:
 
 def list_letters(limit: int = 50) -> Listed:
     """Read up to ``limit`` dead letters without removing them (they are visible again right after)."""
-    messages = _receive(limit)
+    url = _url()
+    messages = _receive(url, limit)
     try:
         letters, unreadable = _read(messages)
     finally:
-        _release(messages)
+        _release(url, messages)
     return Listed([letter for letter, _ in letters], unreadable)
 
 
@@ -90,9 +91,10 @@ def redrive(message_ids: set[str] | None, *, actor: str, correlation_id: str, li
 
     The function's own ledger keeps this exactly-once (an event that did succeed meanwhile is a duplicate). A
     message that is not Lambda's record is left where it is and reported."""
-    messages = _receive(limit)
+    url = _url()
+    messages = _receive(url, limit)
     letters, unreadable = _read(messages)
-    sqs, url, done, keep = aws.client("sqs"), _url(), [], []
+    sqs, done, keep = aws.client("sqs"), [], []
     for letter, message in letters:
         if message_ids is not None and letter.message_id not in message_ids:
             keep.append(message)
@@ -115,7 +117,7 @@ def redrive(message_ids: set[str] | None, *, actor: str, correlation_id: str, li
                      detail={"message_id": letter.message_id, "payload": letter.summary})
         done.append({"id": letter.message_id, "function": letter.function, "outcome": "redriven",
                      "reason": letter.summary})
-    _release(keep + [m for m in messages if m["MessageId"] in {i for i, _ in unreadable}])
+    _release(url, keep + [m for m in messages if m["MessageId"] in {i for i, _ in unreadable}])
     done += [{"id": i, "function": "-", "outcome": "left", "reason": why} for i, why in unreadable
              if message_ids is None or i in message_ids]
     return done
