@@ -166,20 +166,20 @@ class World:
     def environ(self, name: str, function: str | None = None) -> dict[str, str]:
         """The environment of one of the account's functions: its stage's variables and its role's credentials
         (``function=None``: the provisioning identity, for what the world does as AWS or as the operator)."""
-        account = self.accounts[name]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
-        env.update(account.env)
         if function is None:
-            env.update(self.credentials[name].environ())
+            credentials = self.credentials[name].environ()
         else:
             if function not in self.function_credentials.get(name, {}):
                 raise WorldError(f"{function} is not a function of {name} "
                                  f"(known: {', '.join(sorted(self.function_credentials.get(name, {})))})")
-            env.update(self.function_credentials[name][function].environ())
-        env.update({
-            "AWS_ENDPOINT_URL": self.emulator.url, "AWS_REGION": account.region,
-            "AWS_DEFAULT_REGION": account.region, "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(self.root), env.get("PYTHONPATH")])),
+            credentials = self.function_credentials[name][function].environ()
+        return _account_environ(self.root, self.accounts[name], credentials, self._world_variables(name))
+
+    def _world_variables(self, name: str) -> dict[str, str]:
+        """What every process of the account is told about this world (written to world.json too, so a process of
+        a world another process serves gets the same: ``run_in_running_world``)."""
+        return {
+            "AWS_ENDPOINT_URL": self.emulator.url, "PYTHONUNBUFFERED": "1",
             "SWITCHBOARD_SLACK_API_URL": self.slack.api_url,
             "SWITCHBOARD_OIDC_ISSUER": self.slack.oidc.issuer,  # Sign in with Slack: the stand-in's OIDC
             "SWITCHBOARD_LOCAL_FAULTS": str(self.workdir / "faults" / name),
@@ -187,8 +187,7 @@ class World:
             clock.ENV: "1",  # each instance is a freshly booted microVM: time.monotonic() starts near 0
             # rotation verifies the local PostgreSQL's certificate (tls: verify-full) against the CA it made
             "SWITCHBOARD_PG_CA_FILE": str(self.postgres.ca_file),
-        })
-        return env
+        }
 
     def fault(self, account: str, handler: str, on: bool = True) -> None:
         """Make every invocation of ``handler`` in ``account`` crash (a Lambda that dies), or stop doing so."""
@@ -224,14 +223,12 @@ class World:
         """Run ``python -m module args`` as the account's ``function`` would (its environment, its role); returns
         stdout. ``function=None`` runs it as the account's operator (the provisioning identity). A refused AWS call
         fails it with the function and the action named."""
-        done = subprocess.run([sys.executable, "-m", module, *args], cwd=self.root,
-                              env=self.environ(name, function), capture_output=True, text=True, timeout=60)
-        if done.returncode != 0:
-            refused = [d.line() for d in self.denials() if d.account == name and d.function == function]
-            why = f"; refused: {'; '.join(refused)}" if refused else ""
-            raise WorldError(f"{module} in {name} as {function or 'the operator'} failed ({done.returncode})"
-                             f"{why}: {done.stderr.strip()[-500:]}")
-        return done.stdout
+        def refused() -> str:
+            found = [d.line() for d in self.denials() if d.account == name and d.function == function]
+            return f"; refused: {'; '.join(found)}" if found else ""
+
+        return _run_module(self.root, self.environ(name, function), module, args,
+                           f"{module} in {name} as {function or 'the operator'}", refused)
 
     def denials(self) -> list[iam.Denial]:
         """Every AWS call IAM refused since the world started: the function (its role) and the action."""
@@ -292,7 +289,8 @@ class World:
     def _write_state(self) -> None:
         state = {"moto": self.emulator.url, "slack": self.slack.url, "http": self.http,
                  "accounts": {n: {"id": a.id, "region": a.region, "credentials": self.credentials[n].environ(),
-                                  "functions": {f: c.environ() for f, c in self.function_credentials[n].items()}}
+                                  "functions": {f: c.environ() for f, c in self.function_credentials[n].items()},
+                                  "environ": self._world_variables(n)}
                               for n, a in self.accounts.items()}}
         (self.workdir / "world.json").write_text(json.dumps(state, indent=2))
 
@@ -369,17 +367,31 @@ def run_in_running_world(root: Path, name: str, module: str, *args: str, workdir
     accounts = load_accounts(root)
     if name not in accounts or name not in state["accounts"]:
         raise WorldError(f"unknown account {name!r} (known: {', '.join(sorted(state['accounts']))})")
-    account = accounts[name]
+    found = state["accounts"][name]
+    credentials = found["functions"][function] if function else found["credentials"]
+    return _run_module(root, _account_environ(root, accounts[name], credentials, found["environ"]), module, args,
+                       f"{module} in {name} as {function or 'the operator'}")
+
+
+def _account_environ(root: Path, account: Account, credentials: dict[str, str],
+                     world: dict[str, str]) -> dict[str, str]:
+    """A process of the account: this process's environment less AWS/Switchboard settings, the stage's variables,
+    the given credentials and what the world says about itself."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
     env.update(account.env)
-    env.update(state["accounts"][name]["functions"][function] if function else state["accounts"][name]["credentials"])
-    env.update({"AWS_ENDPOINT_URL": state["moto"], "AWS_REGION": account.region,
-                "AWS_DEFAULT_REGION": account.region, "SWITCHBOARD_SLACK_API_URL": state["slack"] + "/api/",
+    env.update(credentials)
+    env.update({"AWS_REGION": account.region, "AWS_DEFAULT_REGION": account.region, **world,
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))})
+    return env
+
+
+def _run_module(root: Path, env: dict[str, str], module: str, args: tuple[str, ...] | list[str], what: str,
+                refused: Callable[[], str] = lambda: "") -> str:
+    """``python -m module args`` in ``env``; its stdout, or WorldError with the end of its stderr."""
     done = subprocess.run([sys.executable, "-m", module, *args], cwd=root, env=env, capture_output=True, text=True,
                           timeout=60)
     if done.returncode != 0:
-        raise WorldError(f"{module} in {name} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+        raise WorldError(f"{what} failed ({done.returncode}){refused()}: {done.stderr.strip()[-500:]}")
     return done.stdout
 
 
