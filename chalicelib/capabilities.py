@@ -49,7 +49,7 @@ _registry: dict[Capability, Handler] = {}
 # Capabilities that have landed: the module that registers each one's handler. Imported on first use, so a
 # function that never sees such an event (most of them) does not pay for the capability's imports at cold start.
 LANDED: dict[Capability, str] = {
-    Capability.FRONTDOOR: "chalicelib.frontdoor.peer",
+    Capability.FRONTDOOR: "chalicelib.frontdoor.handlers",
     Capability.ROTATION: "chalicelib.rotation.events",
     Capability.SCALING: "chalicelib.scaling.handlers",
     Capability.ALERTS: "chalicelib.alerts.handlers",

@@ -35,7 +35,7 @@ def result_for(asked: dict[str, Any], verdict: str, deciders: list[str], *, deci
                reason: str | None = None, from_account: str = FRONT_DOOR, **changes: Any) -> dict[str, Any]:
     """``deciders``: user ids; the approvers in order (approved), or the rejecter (rejected), or none (expired).
     ``changes`` override fields of the result (e.g. ``pending=...`` for an attack)."""
-    from chalicelib.frontdoor.peer import ApprovalResult
+    from chalicelib.frontdoor.handlers import ApprovalResult
 
     ticket = asked.get("pending")
     decision_id = decision_id or asked.get("decision_id") or f"{asked['capability'][:3]}-{ticket['id'][-6:]}"

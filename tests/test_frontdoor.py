@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.frontdoor import commands, decisions
 from chalicelib.frontdoor import slack as slack_adapter
-from chalicelib.frontdoor.models import OutboxItem
+from chalicelib.frontdoor.store import OutboxItem
 from chalicelib.intake import Kind, handle
 from chalicelib.state import audit
 from tests.events import context, signed

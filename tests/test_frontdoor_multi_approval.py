@@ -15,7 +15,7 @@ from chalicelib import capabilities
 from chalicelib.capabilities import Capability
 from chalicelib.frontdoor import approvals, decisions
 from chalicelib.frontdoor import slack as slack_adapter
-from chalicelib.frontdoor.models import MessageRef, OutboxItem
+from chalicelib.frontdoor.store import MessageRef, OutboxItem
 from chalicelib.intake import Kind, handle
 from chalicelib.state import audit
 from tests.events import context

@@ -7,7 +7,7 @@ import json
 
 from chalicelib.frontdoor import decisions
 from chalicelib.frontdoor import slack as slack_adapter
-from chalicelib.frontdoor.models import MessageRef
+from chalicelib.frontdoor.store import MessageRef
 
 KEY = "promotion:abc123def0"
 

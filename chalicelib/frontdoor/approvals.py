@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import policy as policies
-from chalicelib.frontdoor.models import check_options
+from chalicelib.frontdoor.store import check_options
 from chalicelib.policy.schema import Flow, Policy, Role
 
 

@@ -3,7 +3,7 @@
 A capability (promotion, scaling…) calls ``request()``; the card goes to the channel; a click (or ``/ops approve
 <id>``) goes through ``decide()``: authorised like a command (role in the decision's environment, membership of
 the decision's user ``group`` when it names one, four eyes where policy demands or the request forces it), then
-conditional updates from ``pending`` (see models.py):
+conditional updates from ``pending`` (see store.py):
 
 - an approval adds the clicking user to ``approvals``; the decision is ``approved`` when ``required`` distinct
   people have approved (the update that completes the list is the one that decides, so two concurrent clicks
@@ -33,7 +33,7 @@ from pynamodb.expressions.condition import size
 
 from chalicelib import policy as policies
 from chalicelib.frontdoor import blocks, mrkdwn, rbac, slack
-from chalicelib.frontdoor.models import Decision, MessageRef, check_options
+from chalicelib.frontdoor.store import Decision, MessageRef, check_options
 from chalicelib.observability import logger
 from chalicelib.policy.schema import Policy, Role
 from chalicelib.state import audit

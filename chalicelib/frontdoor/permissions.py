@@ -12,7 +12,7 @@ Groups other capabilities name in their ``needs`` (``infra/iam_policy.py`` resol
 
 The front door's own entry points (``needs``): the API function (``api_handler``, front door only: Bolt's signed
 requests, the Slack secret, re-invoking itself for lazy listeners, forwarding commands and approval results), the
-peer flows it handles in ``peer.py`` (keys are ``Flow`` values), and the outbox schedule.
+peer flows it handles in ``handlers.py`` (keys are ``Flow`` values), and the outbox schedule.
 """
 
 from __future__ import annotations

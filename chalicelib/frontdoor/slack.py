@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib import aws, policy
-from chalicelib.frontdoor.models import OutboxItem
+from chalicelib.frontdoor.store import OutboxItem
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.settings import get_settings
 from chalicelib.state import audit
@@ -242,7 +242,7 @@ def _ref_key(origin: str, key: str) -> tuple[str, str]:
 
 def message_ref(origin: str, key: str) -> Any:
     """The MessageRef of keyed announcement ``(origin, key)``, or None (read consistently)."""
-    from chalicelib.frontdoor.models import MessageRef
+    from chalicelib.frontdoor.store import MessageRef
 
     try:
         return MessageRef.get(*_ref_key(origin, key), consistent_read=True)
@@ -256,7 +256,7 @@ def save_ref(origin: str, key: str, channel: str, ts: str, *, decision_id: str |
 
     ``if_absent``: only if no ref exists yet (two first announcements at once: one wins, see ``_announce_ref``);
     raises PynamoDB's PutError with a lost condition otherwise."""
-    from chalicelib.frontdoor.models import MessageRef
+    from chalicelib.frontdoor.store import MessageRef
 
     now = datetime.now(UTC)
     ref = MessageRef(*_ref_key(origin, key), channel=channel, ts=ts, updated_at=now.isoformat(), owner=origin,
@@ -271,7 +271,7 @@ class NotGranted(ValueError):
 
 def grant(origin: str, key: str, to: str) -> None:
     """The owner of keyed message ``(origin, key)`` lets account ``to`` take it over (``continues``)."""
-    from chalicelib.frontdoor.models import MessageRef
+    from chalicelib.frontdoor.store import MessageRef
 
     ref = message_ref(origin, key)
     if ref is not None and ref.granted_to != to:
@@ -284,7 +284,7 @@ def take_over(origin: str, key: str, continues: str) -> Any:
     Only with the owner's grant: a message ``continues`` owns but did not grant to ``origin`` raises NotGranted."""
     from pynamodb.exceptions import UpdateError
 
-    from chalicelib.frontdoor.models import MessageRef
+    from chalicelib.frontdoor.store import MessageRef
     from chalicelib.state.keys import conditional_failed
 
     before = message_ref(continues, key) if continues != origin else None
@@ -334,7 +334,7 @@ def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlatio
 
 def _announce_ref(origin: str, key: str, ref: Any, message: dict[str, Any], correlation_id: str, target: str,
                   now: datetime) -> bool:
-    from chalicelib.frontdoor.models import MessageRef
+    from chalicelib.frontdoor.store import MessageRef
 
     if ref is not None and (ref.decision_id or ref.body is not None):
         from chalicelib.frontdoor import decisions

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib.frontdoor import rbac
-from chalicelib.frontdoor.models import USER_GROUP
+from chalicelib.frontdoor.store import USER_GROUP
 from chalicelib.policy.schema import Policy, Role
 from chalicelib.state.keys import stamp
 

@@ -30,7 +30,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from chalicelib import capabilities
 from chalicelib.capabilities import Capability, Context, Result
 from chalicelib.frontdoor import commands, mrkdwn
-from chalicelib.frontdoor.models import DECISION_ID, MAX_REQUIRED, USER_GROUP
+from chalicelib.frontdoor.store import DECISION_ID, MAX_REQUIRED, USER_GROUP
 from chalicelib.policy.schema import Flow, Role
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
