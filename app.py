@@ -118,9 +118,10 @@ def alerts_flush(event):
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def slack_outbox(event):
+    from chalicelib.decisions import service as decisions
     from chalicelib.frontdoor import slack
 
-    return slack.retry_outbox()
+    return decisions.tick(slack.retry_outbox)
 
 
 # ---- Secret rotation: the function Secrets Manager invokes for each step, and the daily watch ----

@@ -6,7 +6,7 @@ Characters that change how text *looks* without being seen are shown as their co
 same), every other control or format character (Unicode categories Cc and Cf), line and paragraph separators,
 private-use and lone surrogate code points. Newlines and tabs are kept (``newlines=False`` shows newlines too).
 
-Slack's own escaping (``&``, ``<``, ``>``) is the front door's (``frontdoor.mrkdwn.safe``), which starts here.
+Slack's own escaping (``&``, ``<``, ``>``) is the Slack platform's (``slackkit.mrkdwn.safe``), which starts here.
 This module imports nothing of Switchboard's, so ``state/`` and every capability can use it.
 """
 

@@ -86,9 +86,9 @@ def base(policy: Any, stage: str) -> list[dict[str, Any]]:
 def entry_points(policy: Any, stage: str) -> dict[str, list[tuple[str, str]]]:
     """Function -> the (capability, entry point) pairs it runs, as the code routes events in this account."""
     from chalicelib.capabilities import FLOW_ROUTES, KIND_ROUTES, Capability
-    from chalicelib.frontdoor.permissions import is_front_door
     from chalicelib.kinds import Kind
     from chalicelib.policy.schema import Flow
+    from chalicelib.slackkit.permissions import is_front_door
 
     capabilities = [str(c) for c in Capability if c is not Capability.FRONTDOOR]
     found: dict[str, list[tuple[str, str]]] = {}
@@ -112,13 +112,13 @@ def entry_points(policy: Any, stage: str) -> dict[str, list[tuple[str, str]]]:
 
 def policies_for(stage: str) -> dict[str, dict[str, Any]]:
     """Function -> its IAM policy document in this stage (no `api_handler` outside the front door)."""
-    from chalicelib.frontdoor import permissions as frontdoor
+    from chalicelib.slackkit import permissions as slackkit
     from chalicelib.state import permissions as state
 
     policy, env = _policy_and_env(stage)
     tables = {"audit": env["SWITCHBOARD_AUDIT_TABLE"], "ledger": env["SWITCHBOARD_LEDGER_TABLE"],
               "state": env["SWITCHBOARD_STATE_TABLE"]}
-    groups = {**state.groups(policy, tables), **frontdoor.groups(policy, stage)}
+    groups = {**state.groups(policy, tables), **slackkit.groups(policy, stage)}
     needs = {name: importlib.import_module(module).needs(policy, stage) for name, module in PERMISSIONS.items()}
 
     documents = {}

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--channel", required=True)
     args = parser.parse_args(argv)
 
-    from chalicelib.frontdoor import decisions
+    from chalicelib.decisions import service as decisions
 
     item = decisions.request(capability=args.capability, title=args.title, summary=args.summary,
                              environment=args.env, requester=args.requester, author=args.author,

@@ -76,9 +76,9 @@ class Slack:
         for a decision whose buttons are gone, its card as the clicker's screen still showed it)."""
         message = message if message is not None else self.standin.message_with(action_id, value)
         if message is None and action_id in ("decision_approve", "decision_reject"):
-            from chalicelib.frontdoor import decisions
+            from chalicelib.decisions import store as decision_store
 
-            item = decisions.get(value)
+            item = decision_store.get(value)
             if item is not None and item.ts:
                 message = {"channel": item.channel, "ts": item.ts}
         body = click_body(action_id, value, user, self.standin.response_url(), message=message)

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.frontdoor import commands, decisions
+from chalicelib.decisions import service as decisions
+from chalicelib.decisions import store as decision_store
+from chalicelib.frontdoor import commands
 from chalicelib.frontdoor import slack as slack_adapter
 from chalicelib.frontdoor.store import OutboxItem
 from chalicelib.intake import Kind, handle
+from chalicelib.slackkit import keyed
 from chalicelib.state import audit
 from tests.events import context, signed
 from tests.frontdoor_kit import BOT_TOKEN, PROD, SHARED, SIGNING_SECRET, answers, as_account, uid
@@ -226,7 +229,7 @@ def test_four_eyes_and_roles_on_approval_clicks(front, requester, user, message)
     assert front.click("decision_approve", item.id, user).status_code == 200
     front.runner.drain()
     assert [r["text"] for r in front.standin.responses()] == [message]
-    assert decisions.get(item.id).state == "pending"
+    assert decision_store.get(item.id).state == "pending"
     assert [e.outcome for e in audit.for_target(f"decision/{item.id}")][0] == "refused"
 
 
@@ -236,7 +239,7 @@ def test_a_click_decides_once_and_updates_the_card_in_place(front):
     front.click("decision_approve", item.id, "carol")
     front.click("decision_reject", item.id, "bob")
     front.runner.drain()
-    decided = decisions.get(item.id)
+    decided = decision_store.get(item.id)
     assert (decided.state, decided.decided_by) == ("approved", uid("carol"))
     first, second = [r["text"] for r in front.standin.responses()]
     assert first == "approved web 9f2c1e7 to prod"
@@ -252,7 +255,7 @@ def test_approve_by_command_is_the_same_decision(front):
     front.command(f"approve {item.id}", user="carol")
     front.command(f"reject {item.id} too late", user="bob")
     front.runner.drain()
-    assert decisions.get(item.id).state == "approved"
+    assert decision_store.get(item.id).state == "approved"
     assert any("already approved by" in a for a in answers(front))
 
 
@@ -282,7 +285,7 @@ def test_a_click_with_a_bad_signature_is_refused(front):
     body = click_body("decision_approve", item.id, "carol", front.standin.response_url())
     response = front.client.http.post("/slack/interactive", body=body, headers=front.signed(body, secret="forged"))
     assert response.status_code == 401
-    assert front.runner.pending == type(front.runner.pending)() and decisions.get(item.id).state == "pending"
+    assert front.runner.pending == type(front.runner.pending)() and decision_store.get(item.id).state == "pending"
 
 
 # ---- escaping ----
@@ -326,7 +329,7 @@ def test_a_delivery_that_keeps_failing_is_kept_and_retried_later(front, monkeypa
     [kept] = list(OutboxItem.query("outbox"))
     assert kept.method == "response_url" and "503" in kept.last_error
     assert any(e.outcome == "failed" and "outbox" in e.reason for e in audit.for_target(f"slack/{uid('dave')}"))
-    assert slack_adapter.retry_outbox() == {"delivered": 1, "failed": 0, "dead": 0, "renotified": 0}
+    assert decisions.tick(slack_adapter.retry_outbox) == {"delivered": 1, "failed": 0, "dead": 0, "renotified": 0}
     assert list(OutboxItem.query("outbox")) == []
     assert "Status (shared-services)" in answers(front)[0]
 
@@ -438,9 +441,9 @@ def test_each_outbox_item_is_retried_on_its_own_and_a_broken_one_fails_the_run_l
 def test_two_first_announcements_of_one_key_make_one_card(front, monkeypatch):
     """Two invocations announce the same new key at once: both post, one ref is saved (a condition), the other
     removes its duplicate and updates the card instead."""
-    slack_adapter.announce_keyed("prod", "incident/1", {"channel": "#platform", "text": "opened"},
+    keyed.announce_keyed("prod", "incident/1", {"channel": "#platform", "text": "opened"},
                                  correlation_id="a")
-    real = slack_adapter.message_ref
+    real = keyed.message_ref
     seen = []
 
     def racing(origin, key):  # the second one read before the first one's ref was saved
@@ -449,8 +452,8 @@ def test_two_first_announcements_of_one_key_make_one_card(front, monkeypatch):
             return None
         return real(origin, key)
 
-    monkeypatch.setattr(slack_adapter, "message_ref", racing)
-    assert slack_adapter.announce_keyed("prod", "incident/1", {"channel": "#platform", "text": "escalated"},
+    monkeypatch.setattr(keyed, "message_ref", racing)
+    assert keyed.announce_keyed("prod", "incident/1", {"channel": "#platform", "text": "escalated"},
                                         correlation_id="b")
     shown = [m for m in front.standin.messages("#platform") if not m.deleted]
     assert [m.text for m in shown] == ["escalated"]

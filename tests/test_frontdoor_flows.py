@@ -8,9 +8,11 @@ import pytest
 
 from chalicelib import capabilities
 from chalicelib.capabilities import Capability
-from chalicelib.frontdoor import approvals, decisions
+from chalicelib.decisions import service as approvals
+from chalicelib.decisions import store as decision_store
 from chalicelib.frontdoor import slack as slack_adapter
 from chalicelib.intake import Kind, handle
+from chalicelib.slackkit import announcements
 from tests.events import context
 from tests.frontdoor_kit import PROD, SHARED, STAGE, as_account, uid
 
@@ -40,7 +42,7 @@ def test_a_peer_asks_the_front_door_and_gets_the_verdict_back(front, bus, monkey
     [card] = front.standin.messages("#team-api")
     assert "&lt;api&gt; &amp; save" in json.dumps(card.blocks)
     [decision_id] = [a.split()[2] for a in outcome["results"][0]["actions"]]
-    assert decisions.get(decision_id).origin == "prod"
+    assert decision_store.get(decision_id).origin == "prod"
 
     front.click("decision_approve", decision_id, "carol")
     front.runner.drain()
@@ -88,36 +90,36 @@ def test_a_verdict_that_cannot_be_delivered_is_retried(front, bus, monkeypatch):
     event = ask_from_prod(monkeypatch, bus)
     as_account(monkeypatch, "shared-services")
     deliver(event, PROD)
-    [decision_id] = [d.id for d in decisions.Decision.scan(decisions.Decision.pk.startswith("decision#"))]
-    real = approvals.send_to
-    monkeypatch.setattr(approvals, "send_to", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bus down")))
+    [decision_id] = [d.id for d in decision_store.Decision.scan(decision_store.Decision.pk.startswith("decision#"))]
+    real = announcements.send_to
+    monkeypatch.setattr(announcements, "send_to", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bus down")))
     front.click("decision_approve", decision_id, "carol")
     front.runner.drain()
     assert "telling prod failed: it is retried every 5 minutes" in front.standin.responses()[-1]["text"]
-    assert [d.id for d in decisions.Decision.unnotified.query(decisions.UNNOTIFIED)] == [decision_id]
+    assert [d.id for d in decision_store.Decision.unnotified.query(decision_store.UNNOTIFIED)] == [decision_id]
     assert [e for e in bus() if e["detail"]["flow"] == "approval-result"] == []
 
-    monkeypatch.setattr(approvals, "send_to", real)
-    assert slack_adapter.retry_outbox()["renotified"] == 1
+    monkeypatch.setattr(announcements, "send_to", real)
+    assert approvals.tick(slack_adapter.retry_outbox)["renotified"] == 1
     assert [e["detail"]["payload"]["id"] for e in bus() if e["detail"]["flow"] == "approval-result"] == [decision_id]
-    assert list(decisions.Decision.unnotified.query(decisions.UNNOTIFIED)) == []
-    assert slack_adapter.retry_outbox()["renotified"] == 0
+    assert list(decision_store.Decision.unnotified.query(decision_store.UNNOTIFIED)) == []
+    assert approvals.tick(slack_adapter.retry_outbox)["renotified"] == 0
 
 
 @pytest.mark.parametrize("where", ["front door", "peer"])
 def test_keyed_announcements_update_one_message_in_place(front, bus, monkeypatch, where):
     def say(text: str) -> None:
         if where == "front door":
-            approvals.announce(channel="#team-web", text=text, key="incident-7", correlation_id="c")
+            announcements.announce(channel="#team-web", text=text, key="incident-7", correlation_id="c")
             return
         as_account(monkeypatch, "prod")
-        approvals.announce(channel="#team-web", text=text, key="incident-7", correlation_id="c")
+        announcements.announce(channel="#team-web", text=text, key="incident-7", correlation_id="c")
         [event] = bus()
         as_account(monkeypatch, "shared-services")
         assert deliver(event, PROD)["outcome"] == "processed"
 
     say("web-5xx firing")
     say("web-5xx resolved")
-    approvals.announce(channel="#team-web", text="unrelated", correlation_id="c")
+    announcements.announce(channel="#team-web", text="unrelated", correlation_id="c")
     firing, unrelated = front.standin.messages("#team-web")
     assert firing.text == "web-5xx resolved" and firing.updated == 1 and unrelated.text == "unrelated"

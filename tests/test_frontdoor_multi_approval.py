@@ -13,10 +13,13 @@ import pytest
 
 from chalicelib import capabilities
 from chalicelib.capabilities import Capability
-from chalicelib.frontdoor import approvals, decisions
+from chalicelib.decisions import service as approvals
+from chalicelib.decisions import service as decisions
+from chalicelib.decisions import store as decision_store
 from chalicelib.frontdoor import slack as slack_adapter
 from chalicelib.frontdoor.store import MessageRef, OutboxItem
 from chalicelib.intake import Kind, handle
+from chalicelib.slackkit import announcements, keyed
 from chalicelib.state import audit
 from tests.events import context
 from tests.frontdoor_kit import PROD, SHARED, as_account, uid
@@ -36,7 +39,7 @@ def told(monkeypatch) -> list[dict[str, Any]]:
     return got
 
 
-def ask(**overrides: Any) -> decisions.Decision:
+def ask(**overrides: Any) -> decision_store.Decision:
     fields: dict[str, Any] = {
         "capability": "promotion", "title": "web 9f2c1e7 to prod", "summary": "promote web", "environment": "prod",
         "requester": uid("alice"), "author": "dan@acme.example", "channel": "#team-web", "correlation_id": "t",
@@ -86,7 +89,7 @@ def test_two_of_n_first_click_is_partial_second_decides_and_the_asker_is_told_on
 
     reply = click(front, item.id, "bob")
     assert reply == f"1 of 2 approvals: <@{uid('bob')}> (web 9f2c1e7 to prod needs 1 more)"
-    partial = decisions.get(item.id)
+    partial = decision_store.get(item.id)
     assert (partial.state, partial.approvals) == ("pending", [uid("bob")])
     updated = card(front)
     assert updated.ts == posted.ts and updated.updated == 1
@@ -98,7 +101,7 @@ def test_two_of_n_first_click_is_partial_second_decides_and_the_asker_is_told_on
 
     front.command(f"approve {item.id}", user="carol")  # /ops approve counts the same as a click
     front.runner.drain()
-    decided = decisions.get(item.id)
+    decided = decision_store.get(item.id)
     assert (decided.state, decided.decided_by) == ("approved", uid("carol"))
     assert decided.approvals == [uid("bob"), uid("carol")]
     [result] = told
@@ -116,7 +119,7 @@ def test_the_same_user_cannot_approve_twice(front, told):
     click(front, item.id, "bob")
     assert click(front, item.id, "bob") == "you already approved web 9f2c1e7 to prod (1 of 2 approvals: " \
                                           f"<@{uid('bob')}>)"
-    again = decisions.get(item.id)
+    again = decision_store.get(item.id)
     assert (again.state, again.approvals) == ("pending", [uid("bob")])
     assert len(entries(item.id, "promotion.approve")) == 1 and card(front).updated == 1 and told == []
 
@@ -126,7 +129,7 @@ def test_concurrent_approvals_neither_lose_one_nor_decide_twice(front, told, mon
     item = ask(required=required)
     decisions.decide(item.id, "approved", user=uid("root"), groups=frozenset(), correlation_id="c0")
     # force the race: both clicks read the decision (one approval so far) before either writes
-    barrier, real_get, first_read = threading.Barrier(2, timeout=10), decisions.get, threading.local()
+    barrier, real_get, first_read = threading.Barrier(2, timeout=10), decision_store.get, threading.local()
 
     def racing_get(decision_id: str) -> Any:
         found = real_get(decision_id)
@@ -135,7 +138,7 @@ def test_concurrent_approvals_neither_lose_one_nor_decide_twice(front, told, mon
             barrier.wait()
         return found
 
-    monkeypatch.setattr(decisions, "get", racing_get)
+    monkeypatch.setattr(decision_store, "get", racing_get)
     outcomes: dict[str, decisions.Outcome] = {}
 
     def approve(user: str) -> None:
@@ -147,8 +150,8 @@ def test_concurrent_approvals_neither_lose_one_nor_decide_twice(front, told, mon
         t.start()
     for t in threads:
         t.join()
-    monkeypatch.setattr(decisions, "get", real_get)
-    decided = decisions.get(item.id)
+    monkeypatch.setattr(decision_store, "get", real_get)
+    decided = decision_store.get(item.id)
     assert decided.state == "approved" and decided.approvals[0] == uid("root")
     assert len(told) == 1 and told[0]["approvals"] == decided.approvals
     if required == 3:  # both count: the slower one retried on the list it lost to
@@ -167,7 +170,7 @@ def test_one_reject_decides_at_once(front, told):
     item = ask(required=3)
     click(front, item.id, "bob")
     assert click(front, item.id, "carol", "decision_reject") == "rejected web 9f2c1e7 to prod"
-    decided = decisions.get(item.id)
+    decided = decision_store.get(item.id)
     assert (decided.state, decided.decided_by, decided.approvals) == ("rejected", uid("carol"), [uid("bob")])
     [result] = told
     assert (result["verdict"], result["approvals"], result["required"]) == ("rejected", [uid("bob")], 3)
@@ -182,7 +185,7 @@ def test_forced_four_eyes_refuses_requester_and_author_where_policy_would_not(fr
     item = ask(environment="stage", requester=uid("carol"), author="bob@acme.example", four_eyes=True)
     assert click(front, item.id, "carol") == "not allowed: four eyes: you requested this, someone else must approve it"
     assert click(front, item.id, "bob") == "not allowed: four eyes: you wrote this change, someone else must approve it"
-    assert decisions.get(item.id).state == "pending" and told == []
+    assert decision_store.get(item.id).state == "pending" and told == []
     assert [e.outcome for e in entries(item.id, "promotion.approve")] == ["refused", "refused"]
     assert click(front, item.id, "root") == "approved web 9f2c1e7 to prod"
 
@@ -199,10 +202,10 @@ def test_approvers_must_be_in_the_group(front, told):
         f"not allowed: you need to be in <!subteam^{LEADS}> to reject this")
     [refused, _] = entries(item.id, "promotion.approve") + entries(item.id, "promotion.reject")
     assert refused.outcome == "refused" and "subteam" in refused.reason
-    assert decisions.get(item.id).approvals == []
+    assert decision_store.get(item.id).approvals == []
     click(front, item.id, "bob")
     click(front, item.id, "carol")
-    assert decisions.get(item.id).state == "approved" and told[0]["approvals"] == [uid("bob"), uid("carol")]
+    assert decision_store.get(item.id).state == "approved" and told[0]["approvals"] == [uid("bob"), uid("carol")]
 
 
 def test_the_role_is_still_needed(front):
@@ -217,7 +220,7 @@ def test_a_click_after_the_deadline_expires_it(front, told):
     item = ask(required=2, deadline=deadline)
     stamp = deadline.strftime("%Y-%m-%d %H:%M UTC")
     assert click(front, item.id, "carol") == f"this approval expired at {stamp}"
-    expired = decisions.get(item.id)
+    expired = decision_store.get(item.id)
     assert (expired.state, expired.decided_by, expired.decided_at, expired.approvals) == (
         "expired", "system", stamp, [])
     [result] = told
@@ -245,18 +248,18 @@ def test_expire_due_expires_only_pending_decisions_past_their_deadline(front, to
 
     assert decisions.expire_due(now) == 0
     assert decisions.expire_due(now + timedelta(minutes=90)) == 1
-    assert [decisions.get(d.id).state for d in (soon, later, decided)] == ["expired", "pending", "approved"]
+    assert [decision_store.get(d.id).state for d in (soon, later, decided)] == ["expired", "pending", "approved"]
     assert told[-1]["id"] == soon.id and told[-1]["verdict"] == "expired" and told[-1]["approvals"] == [uid("bob")]
     assert decisions.expire_due(now + timedelta(minutes=90)) == 0  # a decided one is no longer listed as due
-    due = [d.id for d in decisions.Decision.unnotified.query(decisions.DUE)]
+    due = [d.id for d in decision_store.Decision.unnotified.query(decision_store.DUE)]
     assert due == [later.id]
 
     # the outbox schedule (every 5 minutes) runs it
-    counts = slack_adapter.retry_outbox(now=now + timedelta(hours=3))
-    assert counts["expired"] == 1 and decisions.get(later.id).state == "expired"
-    assert "expired" not in slack_adapter.retry_outbox(now=now + timedelta(hours=3))
-    assert list(decisions.Decision.unnotified.query(decisions.DUE)) == []
-    assert list(decisions.Decision.unnotified.query(decisions.UNNOTIFIED)) == []  # every asker was told
+    counts = decisions.tick(slack_adapter.retry_outbox, now=now + timedelta(hours=3))
+    assert counts["expired"] == 1 and decision_store.get(later.id).state == "expired"
+    assert "expired" not in decisions.tick(slack_adapter.retry_outbox, now=now + timedelta(hours=3))
+    assert list(decision_store.Decision.unnotified.query(decision_store.DUE)) == []
+    assert list(decision_store.Decision.unnotified.query(decision_store.UNNOTIFIED)) == []  # every asker was told
     expired_cards = [m for m in front.standin.messages("#team-web") if "*Expired* at" in blocks_text(m)]
     assert len(expired_cards) == 2 and not any(has_buttons(m) for m in expired_cards)
 
@@ -291,7 +294,7 @@ def test_bad_options_are_refused_by_name(front, overrides, named):
 
 def test_a_keyed_card_is_updated_in_place_by_announcements_and_clicks(front, told):
     key = "promotion/web/9f2c1e7"
-    approvals.announce(channel="#team-web", text="web 9f2c1e7 soaking in stage", key=key, correlation_id="c")
+    announcements.announce(channel="#team-web", text="web 9f2c1e7 soaking in stage", key=key, correlation_id="c")
     decision_id = approvals.ask(capability="promotion", title="web 9f2c1e7 to prod", summary="promote",
                                 environment="prod", requester=uid("alice"), channel="#team-web",
                                 payload={"app": "web"}, correlation_id="c", required=2, key=key, blocks=BODY,
@@ -302,7 +305,7 @@ def test_a_keyed_card_is_updated_in_place_by_announcements_and_clicks(front, tol
     assert first.blocks[0] == BODY[0] and "0 of 2 approvals" in blocks_text(first)
 
     body = [{"type": "section", "text": {"type": "mrkdwn", "text": "*web* `9f2c1e7` · stage soak done"}}]
-    approvals.announce(channel="#team-web", text="soak done", blocks=body, key=key, decision_id=decision_id,
+    announcements.announce(channel="#team-web", text="soak done", blocks=body, key=key, decision_id=decision_id,
                        correlation_id="c")
     second = card(front)
     assert (second.channel, second.ts) == (first.channel, first.ts) and second.text == "soak done"
@@ -320,7 +323,7 @@ def test_a_keyed_card_is_updated_in_place_by_announcements_and_clicks(front, tol
     assert [t["verdict"] for t in told] == ["approved"]
 
     deploying = [{"type": "section", "text": {"type": "mrkdwn", "text": "deploying to prod"}}]
-    approvals.announce(channel="#team-web", text="deploying", blocks=deploying, key=key, decision_id=decision_id,
+    announcements.announce(channel="#team-web", text="deploying", blocks=deploying, key=key, decision_id=decision_id,
                        correlation_id="c")
     fifth = card(front)  # still the one message; the verdict stays, no buttons come back
     assert fifth.ts == first.ts and fifth.blocks[0] == deploying[0] and not has_buttons(fifth)
@@ -334,10 +337,10 @@ def test_a_keyed_announcement_without_the_decision_replaces_the_card(front, told
                                 correlation_id="c", key=key)
     posted = card(front)
     assert "Approval needed" in blocks_text(posted) and has_buttons(posted)  # no blocks: the decision's own body
-    approvals.announce(channel="#team-web", text="promotion cancelled", key=key, correlation_id="c")
+    announcements.announce(channel="#team-web", text="promotion cancelled", key=key, correlation_id="c")
     assert card(front).text == "promotion cancelled" and not has_buttons(card(front))
     click(front, decision_id, "carol")  # still decidable by id, but the message has moved on: left alone
-    assert decisions.get(decision_id).state == "approved"
+    assert decision_store.get(decision_id).state == "approved"
     after = card(front)
     assert after.text == "promotion cancelled" and after.blocks in (None, [])
 
@@ -347,11 +350,11 @@ def test_only_the_asker_may_attach_a_decision_under_its_key(front):
                                 requester=uid("alice"), channel="#team-web", payload=None, correlation_id="c",
                                 key="k1")
     with pytest.raises(ValueError, match="is not a card"):
-        approvals.announce(channel="#team-web", text="x", key="k2", decision_id=decision_id, correlation_id="c")
+        announcements.announce(channel="#team-web", text="x", key="k2", decision_id=decision_id, correlation_id="c")
     with pytest.raises(ValueError, match="needs the key"):
-        approvals.announce(channel="#team-web", text="x", decision_id=decision_id, correlation_id="c")
+        announcements.announce(channel="#team-web", text="x", decision_id=decision_id, correlation_id="c")
     with pytest.raises(ValueError, match="is not a card"):
-        decisions.attach("prod", "k1", decision_id, {"channel": "#team-web", "text": "x"}, correlation_id="c")
+        keyed.attach("prod", "k1", decision_id, {"channel": "#team-web", "text": "x"}, correlation_id="c")
     assert MessageRef.get("message#shared-services#k1", "message").decision_id == decision_id
 
 
@@ -387,16 +390,16 @@ def test_a_peer_asks_with_the_new_options_and_gets_approvals_back(front, bus, mo
 
     as_account(monkeypatch, "shared-services")
     assert deliver(event, PROD)["outcome"] == "processed"
-    item = decisions.get("sca-plan7")
+    item = decision_store.get("sca-plan7")
     assert (item.origin, item.required, item.group, item.four_eyes, item.key) == ("prod", 2, LEADS, True, key)
-    assert item.deadline == decisions._iso(deadline)
+    assert item.deadline == decision_store.iso(deadline)
     assert deliver(event, PROD)["outcome"] == "processed"  # redelivered: still one card
     posted = card(front, "#team-api")
     assert posted.blocks[0] == BODY[0] and has_buttons(posted)
 
     # prod re-renders its card while approval is pending: the same message, the buttons kept
     as_account(monkeypatch, "prod")
-    approvals.announce(channel="#team-api", text="plan refreshed", key=key, decision_id="sca-plan7",
+    announcements.announce(channel="#team-api", text="plan refreshed", key=key, decision_id="sca-plan7",
                        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "plan refreshed"}}],
                        correlation_id="c2")
     [announce] = bus()
@@ -426,7 +429,7 @@ def test_a_peer_asks_with_the_new_options_and_gets_approvals_back(front, bus, mo
 def test_a_peer_may_attach_only_its_own_decisions(front, bus, monkeypatch):
     item = ask(key="mine", capability="promotion")  # the front door's own decision under key "mine"
     as_account(monkeypatch, "prod")
-    approvals.announce(channel="#team-web", text="hijack", key="mine", decision_id=item.id, correlation_id="c")
+    announcements.announce(channel="#team-web", text="hijack", key="mine", decision_id=item.id, correlation_id="c")
     [event] = bus()
     as_account(monkeypatch, "shared-services")
     [result] = deliver(event, PROD)["results"]

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.frontdoor import blocks, grammar, mrkdwn, rbac, targets
+from chalicelib.frontdoor import grammar, targets
 from chalicelib.policy import load
 from chalicelib.policy.schema import Role
+from chalicelib.slackkit import blocks, mrkdwn, rbac
 
 POLICIES = Path(__file__).resolve().parent.parent / "chalicelib" / "policies"
 FRONT = load(POLICIES / "shared-services.yaml")

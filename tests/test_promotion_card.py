@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.frontdoor import decisions
-from chalicelib.frontdoor import slack as slack_adapter
+from chalicelib.decisions import service as decisions
 from chalicelib.frontdoor.store import MessageRef
+from chalicelib.slackkit import keyed
 
 KEY = "promotion:abc123def0"
 
@@ -18,22 +18,22 @@ def message(text: str) -> dict:
 
 
 def test_prod_goes_on_in_stages_card_and_a_late_stage_update_cannot_overwrite_it(front):
-    slack_adapter.announce_keyed("stage", KEY, message("web 4f1c2a9: soaking"), correlation_id="t",
+    keyed.announce_keyed("stage", KEY, message("web 4f1c2a9: soaking"), correlation_id="t",
                                  grant_to="prod")  # the owner lets prod go on in its card
-    slack_adapter.announce_keyed("prod", KEY, message("web 4f1c2a9: awaiting approval"), correlation_id="t",
+    keyed.announce_keyed("prod", KEY, message("web 4f1c2a9: awaiting approval"), correlation_id="t",
                                  continues="stage")
-    slack_adapter.announce_keyed("stage", KEY, message("web 4f1c2a9: handed to prod"), correlation_id="t")
+    keyed.announce_keyed("stage", KEY, message("web 4f1c2a9: handed to prod"), correlation_id="t")
     [card] = front.standin.messages("#team-web")
     assert card.text == "web 4f1c2a9: awaiting approval"
     assert MessageRef.get(f"message#stage#{KEY}", "message").handed_to == "prod"
-    slack_adapter.announce_keyed("prod", KEY, message("web 4f1c2a9: promoted"), correlation_id="t",
+    keyed.announce_keyed("prod", KEY, message("web 4f1c2a9: promoted"), correlation_id="t",
                                  continues="stage")
     [card] = front.standin.messages("#team-web")
     assert card.text == "web 4f1c2a9: promoted"
 
 
 def test_an_approval_card_asked_before_any_announcement_takes_the_message_over_too(front):
-    slack_adapter.announce_keyed("stage", KEY, message("web 4f1c2a9: handed to prod"), correlation_id="t",
+    keyed.announce_keyed("stage", KEY, message("web 4f1c2a9: handed to prod"), correlation_id="t",
                                  grant_to="prod")
     item = decisions.request(capability="promotion", title="Promote web 4f1c2a9 to prod", summary="s",
                              environment="prod", requester="system", channel="#team-web", correlation_id="t",
@@ -46,7 +46,7 @@ def test_an_approval_card_asked_before_any_announcement_takes_the_message_over_t
 
 
 def test_without_a_previous_card_there_is_nothing_to_take_over(front):
-    slack_adapter.announce_keyed("prod", KEY, message("web 4f1c2a9: awaiting approval"), correlation_id="t",
+    keyed.announce_keyed("prod", KEY, message("web 4f1c2a9: awaiting approval"), correlation_id="t",
                                  continues="stage")
-    slack_adapter.announce_keyed("stage", "promotion:other", message("other"), correlation_id="t")
+    keyed.announce_keyed("stage", "promotion:other", message("other"), correlation_id="t")
     assert [m.text for m in front.standin.messages("#team-web")] == ["web 4f1c2a9: awaiting approval", "other"]

@@ -53,16 +53,17 @@ def world(aws, monkeypatch):
             approval = ("Prod", "ApproveProd") if (app, env) == ("api", "prod") else None
             cp.create_pipeline(pipeline=_pipeline(fake, app, f"{app}-{env}", role, ecs=ecs, approval=approval))
     sent: dict[str, list[Any]] = {"send_to": [], "ask": [], "announce": [], "requests": []}
-    from chalicelib.frontdoor import approvals
+    from chalicelib.decisions import service as approvals
+    from chalicelib.slackkit import announcements
 
-    monkeypatch.setattr(approvals, "send_to", lambda policy, account, flow, payload: sent["send_to"].append(
+    monkeypatch.setattr(announcements, "send_to", lambda policy, account, flow, payload: sent["send_to"].append(
         (account, str(flow), json.loads(json.dumps(payload)))))
     # the real ask stores the pending request in the asking account; what it would send is recorded
     real_ask = approvals.ask
-    monkeypatch.setattr(approvals, "_send", lambda current, flow, payload: sent["requests"].append(
+    monkeypatch.setattr(announcements, "send_to_front_door", lambda current, flow, payload: sent["requests"].append(
         json.loads(json.dumps(payload, default=str))))
     monkeypatch.setattr(approvals, "ask", lambda **kw: (sent["ask"].append(kw), real_ask(**kw))[1])
-    monkeypatch.setattr(approvals, "announce", lambda **kw: sent["announce"].append(kw))
+    monkeypatch.setattr(announcements, "announce", lambda **kw: sent["announce"].append(kw))
     boto3.client("cloudwatch").put_metric_alarm(
         AlarmName="web-5xx", MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
         Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold")

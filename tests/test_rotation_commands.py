@@ -11,8 +11,9 @@ import pytest
 
 from chalicelib import capabilities, pending
 from chalicelib.capabilities import Capability
+from chalicelib.decisions import service as decisions
 from chalicelib.frontdoor import commands as frontdoor
-from chalicelib.frontdoor import decisions, grammar
+from chalicelib.frontdoor import grammar
 from chalicelib.intake import Kind, handle
 from chalicelib.rotation import commands
 from chalicelib.state import audit

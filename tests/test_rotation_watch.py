@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import capabilities
 from chalicelib.capabilities import Capability
-from chalicelib.frontdoor import decisions
+from chalicelib.decisions import service as decisions
 from chalicelib.rotation import events as rotation_events  # noqa: F401 - registers the decision handler
 from chalicelib.rotation import watch
 from chalicelib.rotation.facts import Facts

@@ -615,9 +615,9 @@ def test_a_successful_launch_is_only_received(prod):
 
 
 def test_an_announcement_that_fails_never_undoes_a_change(prod, monkeypatch):
-    from chalicelib.frontdoor import approvals
+    from chalicelib.slackkit import announcements
 
-    monkeypatch.setattr(approvals, "announce", lambda **kw: (_ for _ in ()).throw(RuntimeError("bus down")))
+    monkeypatch.setattr(announcements, "announce", lambda **kw: (_ for _ in ()).throw(RuntimeError("bus down")))
     assert service.run(slack("web", 4)).outcome == "succeeded" and desired_count() == 4
     assert [e.action for e in entries()] == ["scaling.scale", "scaling.announce"]
 

@@ -13,10 +13,10 @@ import re
 from chalicelib.alerts import clock, operations, silences
 from chalicelib.alerts import matchers as m
 from chalicelib.alerts.text import code, safe
-from chalicelib.frontdoor import blocks
 from chalicelib.frontdoor.commands import Answer, Asked, executes
 from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy.schema import Policy
+from chalicelib.slackkit import blocks
 
 _USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.alerts.policy import section
-from chalicelib.frontdoor.permissions import ANNOUNCE
 from chalicelib.policy.schema import Flow
+from chalicelib.slackkit.permissions import ANNOUNCE
 
 
 def statements(policy: Any, stage: str | None = None) -> list[dict[str, Any]]:

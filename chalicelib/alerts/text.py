@@ -9,7 +9,7 @@ one-line by default here: a newline is shown too unless ``newlines=True``, and t
 
 from __future__ import annotations
 
-from chalicelib.frontdoor import mrkdwn
+from chalicelib.slackkit import mrkdwn
 from chalicelib.text import sanitise
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.frontdoor.permissions import PEER_SEND, is_front_door
 from chalicelib.policy.schema import Flow, Policy
+from chalicelib.slackkit.permissions import PEER_SEND, is_front_door
 
 EVERY = "every function"  # iam_policy gives these to each function of the account
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from chalicelib.console import svg
 from chalicelib.console.store import Item
-from chalicelib.frontdoor import rbac
 from chalicelib.policy.schema import Policy, Role
+from chalicelib.slackkit import rbac
 
 EXPIRING = timedelta(days=1)
 RECENT = timedelta(days=7)

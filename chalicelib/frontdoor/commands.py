@@ -18,9 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib import capabilities
 from chalicelib import policy as policies
 from chalicelib.capabilities import Capability
-from chalicelib.frontdoor import blocks, decisions, grammar, mrkdwn, rbac, slack, targets
+from chalicelib.decisions import service as decisions
+from chalicelib.frontdoor import grammar, slack, targets
 from chalicelib.frontdoor.grammar import Command, ParseError
 from chalicelib.policy.schema import Flow, Policy
+from chalicelib.slackkit import blocks, mrkdwn, rbac
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
 

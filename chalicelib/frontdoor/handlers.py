@@ -6,7 +6,7 @@ sender is a peer whose ``send`` list may reach us, and the flow is in our ``rece
 - ``command`` (front door -> peer): accepted only from the front door this policy names; re-parsed,
   re-authorised with this policy, run, answered on the response_url.
 - ``approval-request`` (peer -> front door): a card is posted; the asking account is remembered and gets the
-  verdict. A peer may ask only about its own environment. The richer options of ``approvals.ask`` (decision_id,
+  verdict. A peer may ask only about its own environment. The richer options of ``decisions.service.ask`` (decision_id,
   required, group, four_eyes, deadline, key, blocks) travel here too.
 - ``approval-result`` (front door -> peer): accepted only from the front door this policy names, handed to the
   capability that asked (``capabilities.on_decision``) with ``from_account``; the capability's handler
@@ -29,9 +29,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from chalicelib import capabilities
 from chalicelib.capabilities import Capability, Context, Result
-from chalicelib.frontdoor import commands, mrkdwn
-from chalicelib.frontdoor.store import DECISION_ID, MAX_REQUIRED, USER_GROUP
+from chalicelib.decisions.store import DECISION_ID, MAX_REQUIRED, USER_GROUP
+from chalicelib.frontdoor import commands
 from chalicelib.policy.schema import Flow, Role
+from chalicelib.slackkit import mrkdwn
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
 
@@ -59,7 +60,7 @@ class ApprovalRequest(BaseModel):
     payload: Any = None
     role: Role = Role.APPROVER
     correlation_id: str = Field(max_length=200)
-    # richer approvals (see approvals.ask); absent in requests that do not use them
+    # richer approvals (see decisions.service.ask); absent in requests that do not use them
     decision_id: str | None = Field(None, pattern=DECISION_ID.pattern)
     required: int = Field(1, ge=1, le=MAX_REQUIRED)
     group: str | None = Field(None, pattern=USER_GROUP.pattern)
@@ -177,7 +178,7 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
             if request.environment != own_env:
                 return outcome(Outcome.REJECTED, f"'{sender}' may ask for approvals in {own_env} only, "
                                                  f"not {request.environment}")
-            from chalicelib.frontdoor import decisions
+            from chalicelib.decisions import service as decisions
 
             fields = request.model_dump(exclude={"capability", "role", "blocks"})
             fields["blocks"] = stripped(request.blocks)
@@ -204,24 +205,23 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
         if detail.flow is Flow.ANNOUNCE:
             message = parse(Announcement)
             from chalicelib.frontdoor import slack
+            from chalicelib.slackkit import keyed
 
             body = {"channel": message.channel, "text": mrkdwn.truncate(message.text, mrkdwn.MESSAGE_TEXT),
                     "blocks": stripped(message.blocks) or []}
             if message.decision_id:
                 if not message.key:
                     return outcome(Outcome.REJECTED, "an announcement with a decision_id needs its card's key")
-                from chalicelib.frontdoor import decisions
-
                 try:
-                    delivered = decisions.attach(sender, message.key, message.decision_id, body,
-                                                 correlation_id=message.correlation_id)
+                    delivered = keyed.attach(sender, message.key, message.decision_id, body,
+                                             correlation_id=message.correlation_id)
                 except ValueError as exc:  # not this peer's card under this key
                     return outcome(Outcome.REJECTED, str(exc))
             elif message.key:
                 try:
-                    delivered = slack.announce_keyed(sender, message.key, body, correlation_id=message.correlation_id,
+                    delivered = keyed.announce_keyed(sender, message.key, body, correlation_id=message.correlation_id,
                                                      continues=message.continues, grant_to=message.grant_to)
-                except slack.NotGranted as exc:  # another account's card, not granted to this one: nothing posted
+                except keyed.NotGranted as exc:  # another account's card, not granted to this one: nothing posted
                     return outcome(Outcome.REJECTED, str(exc))
             else:
                 delivered = slack.deliver("chat.postMessage", body, correlation_id=message.correlation_id,

@@ -27,8 +27,10 @@ from typing import Any
 
 from chalicelib import aws, lambda_app
 from chalicelib import policy as policies
-from chalicelib.frontdoor import blocks, commands, decisions, door, grammar, mrkdwn, slack
+from chalicelib.decisions import service as decisions
+from chalicelib.frontdoor import commands, door, grammar, slack
 from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.slackkit import blocks, mrkdwn
 from chalicelib.state import audit, ledger
 
 _lock = threading.Lock()

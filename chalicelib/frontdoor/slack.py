@@ -236,146 +236,11 @@ def deliver(method: str, payload: dict[str, Any], *, correlation_id: str, target
         return False
 
 
-def _ref_key(origin: str, key: str) -> tuple[str, str]:
-    return f"message#{origin}#{key}", "message"
-
-
-def message_ref(origin: str, key: str) -> Any:
-    """The MessageRef of keyed announcement ``(origin, key)``, or None (read consistently)."""
-    from chalicelib.frontdoor.store import MessageRef
-
-    try:
-        return MessageRef.get(*_ref_key(origin, key), consistent_read=True)
-    except MessageRef.DoesNotExist:
-        return None
-
-
-def save_ref(origin: str, key: str, channel: str, ts: str, *, decision_id: str | None = None,
-             body: list[dict[str, Any]] | None = None, text: str | None = None, if_absent: bool = False) -> Any:
-    """Remember where keyed announcement ``(origin, key)`` was posted (and what a decision's card holds there).
-
-    ``if_absent``: only if no ref exists yet (two first announcements at once: one wins, see ``_announce_ref``);
-    raises PynamoDB's PutError with a lost condition otherwise."""
-    from chalicelib.frontdoor.store import MessageRef
-
-    now = datetime.now(UTC)
-    ref = MessageRef(*_ref_key(origin, key), channel=channel, ts=ts, updated_at=now.isoformat(), owner=origin,
-                     decision_id=decision_id, body=body, text=text, revision=1, expires_at=now + timedelta(days=30))
-    ref.save(condition=MessageRef.pk.does_not_exist() if if_absent else None)
-    return ref
-
-
-class NotGranted(ValueError):
-    """An account asked to take over a card its owner did not grant it."""
-
-
-def grant(origin: str, key: str, to: str) -> None:
-    """The owner of keyed message ``(origin, key)`` lets account ``to`` take it over (``continues``)."""
-    from chalicelib.frontdoor.store import MessageRef
-
-    ref = message_ref(origin, key)
-    if ref is not None and ref.granted_to != to:
-        ref.update(actions=[MessageRef.granted_to.set(to)])
-
-
-def take_over(origin: str, key: str, continues: str) -> Any:
-    """``origin`` goes on in the message ``continues`` posted under ``key`` (None: there is none to take, or it
-    was taken already). The previous account's later announcements under the key are dropped from then on.
-    Only with the owner's grant: a message ``continues`` owns but did not grant to ``origin`` raises NotGranted."""
-    from pynamodb.exceptions import UpdateError
-
-    from chalicelib.frontdoor.store import MessageRef
-    from chalicelib.state.keys import conditional_failed
-
-    before = message_ref(continues, key) if continues != origin else None
-    if before is None or before.handed_to or before.decision_id:
-        return None
-    if before.granted_to != origin:
-        raise NotGranted(f"'{continues}' did not grant '{origin}' its message under key '{key}'")
-    try:
-        before.update(actions=[MessageRef.handed_to.set(origin)],
-                      condition=MessageRef.handed_to.does_not_exist() & (MessageRef.granted_to == origin))
-    except UpdateError as exc:
-        if conditional_failed(exc):  # taken by a concurrent call: that one goes on in it
-            return None
-        raise
-    return save_ref(origin, key, before.channel, before.ts)
-
-
-def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlation_id: str,
-                   continues: str | None = None, grant_to: str | None = None) -> bool:
-    """Post ``message`` the first time ``(origin, key)`` is seen; update that same message in place afterwards
-    (an incident resolving, a scaling change finishing). True when delivered now (else kept in the outbox).
-
-    ``continues``: another account whose message under the same key this one takes over, when ``origin`` has
-    none yet (a promotion soaked in stage goes on in prod: one card). That account's later announcements under
-    the key are dropped, so a late one cannot overwrite the newer state.
-
-    If a decision's card lived in that message, this announcement replaces it and detaches the decision: the
-    ref keeps this message as its body, so renders that were under way converge on it (``decisions.publish``).
-
-    ``grant_to``: the account that may take this message over with ``continues`` (recorded on the ref once the
-    message is posted; only the owner's announcements reach its ref). A ``continues`` naming a message its owner
-    did not grant to ``origin`` raises NotGranted and posts nothing."""
-    target = f"message/{origin}/{key}"
-    now = datetime.now(UTC)
-    ref = message_ref(origin, key)
-    if ref is not None and ref.handed_to:
-        return True  # the message belongs to the account that took it over
-    if ref is None and continues:
-        ref = take_over(origin, key, continues)
-    if ref is not None and ref.owner not in (None, origin):  # refs are keyed by owner: never another's message
-        raise NotGranted(f"message '{key}' belongs to '{ref.owner}', not '{origin}'")
-    delivered = _announce_ref(origin, key, ref, message, correlation_id, target, now)
-    if grant_to:
-        grant(origin, key, grant_to)
-    return delivered
-
-
-def _announce_ref(origin: str, key: str, ref: Any, message: dict[str, Any], correlation_id: str, target: str,
-                  now: datetime) -> bool:
-    from chalicelib.frontdoor.store import MessageRef
-
-    if ref is not None and (ref.decision_id or ref.body is not None):
-        from chalicelib.frontdoor import decisions
-
-        ref.update(actions=[MessageRef.decision_id.remove(), MessageRef.body.set(list(message.get("blocks") or [])),
-                            MessageRef.text.set(message.get("text") or ""), MessageRef.revision.add(1),
-                            MessageRef.updated_at.set(now.isoformat())])
-        return decisions.publish(origin, key, correlation_id=correlation_id)
-    if ref is not None:
-        delivered = deliver("chat.update", {**message, "channel": ref.channel, "ts": ref.ts},
-                            correlation_id=correlation_id, target=target)
-        if delivered:
-            ref.update(actions=[MessageRef.updated_at.set(now.isoformat())])
-        return delivered
-    try:
-        answer = web().chat_postMessage(**message)
-    except Exception:  # noqa: BLE001 - kept in the outbox by deliver(); the next announcement posts anew
-        return deliver("chat.postMessage", message, correlation_id=correlation_id, target=target)
-    from chalicelib.state.keys import conditional_failed
-
-    try:
-        save_ref(origin, key, answer["channel"], answer["ts"], if_absent=True)
-    except Exception as exc:
-        if not conditional_failed(exc):
-            raise
-        # Another first announcement of this key was saved meanwhile: that message is the card. Ours is a
-        # duplicate: it goes, and this announcement updates the card instead (one message per key, no ref lost).
-        deliver("chat.delete", {"channel": answer["channel"], "ts": answer["ts"]}, correlation_id=correlation_id,
-                target=target)
-        return _announce_ref(origin, key, message_ref(origin, key), message, correlation_id, target, now)
-    return True
-
-
 def retry_outbox(now: datetime | None = None) -> dict[str, int]:
-    """Try every kept delivery again. Delivered ones leave the outbox; others count an attempt.
-    Also re-tells asking accounts about decisions they have not heard of, and expires the pending decisions
-    whose deadline has passed (counted as ``expired`` when there were any)."""
-    from chalicelib.frontdoor import decisions
-
+    """Try every kept delivery again. Delivered ones leave the outbox; others count an attempt. (The outbox schedule
+    runs it inside ``decisions.service.tick``, which also re-tells and expires decisions.)"""
     now = now or datetime.now(UTC)
-    counts = {"delivered": 0, "failed": 0, "dead": 0, "renotified": decisions.renotify()}
+    counts = {"delivered": 0, "failed": 0, "dead": 0}
     errors = 0
     for item in OutboxItem.query(OUTBOX):
         if item.dead:
@@ -386,9 +251,6 @@ def retry_outbox(now: datetime | None = None) -> dict[str, int]:
             errors += 1
             logger.exception("an outbox item could not be processed", extra={"item": item.sk})
             metrics.add_metric(name="OutboxItemErrors", unit=MetricUnit.Count, value=1)
-    expired = decisions.expire_due(now)  # after the outbox: what expiring fails to deliver waits for the next run
-    if expired:
-        counts["expired"] = expired
     if errors:  # the schedule's invocation fails (Lambda retries it, then dead-letters it): never silent
         raise RuntimeError(f"{errors} outbox item(s) could not be processed; the others were ({counts})")
     return counts

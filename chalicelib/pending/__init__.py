@@ -35,7 +35,7 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib import policy as policies
-from chalicelib.frontdoor.store import DECISION_ID
+from chalicelib.decisions.store import DECISION_ID
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.pending.check import Answer, Waiting, check
 from chalicelib.pending.models import PendingRequest

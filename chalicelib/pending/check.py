@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chalicelib.frontdoor import rbac
-from chalicelib.frontdoor.store import USER_GROUP
+from chalicelib.decisions.store import USER_GROUP
 from chalicelib.policy.schema import Policy, Role
+from chalicelib.slackkit import rbac
 from chalicelib.state.keys import stamp
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.frontdoor import mrkdwn
 from chalicelib.promotion.machine import State
 from chalicelib.promotion.store import Promotion
+from chalicelib.slackkit import mrkdwn
 from chalicelib.text import sanitise
 
 ICON = {

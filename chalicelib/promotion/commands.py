@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chalicelib.frontdoor import blocks, mrkdwn
 from chalicelib.frontdoor.commands import Answer, Asked, executes
 from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy.schema import Policy
 from chalicelib.promotion import cards, dora, pipelines, service, store
 from chalicelib.promotion.machine import SUPERSEDABLE, State
+from chalicelib.slackkit import blocks, mrkdwn
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.frontdoor.permissions import ANNOUNCE, PEER_SEND
 from chalicelib.policy.schema import Flow, Policy
 from chalicelib.promotion.policy import Mode
+from chalicelib.slackkit.permissions import ANNOUNCE, PEER_SEND
 
 
 def statements(policy: Policy, stage: str | None = None) -> list[dict[str, Any]]:

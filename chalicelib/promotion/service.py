@@ -108,7 +108,7 @@ def announce(p: Promotion, policy: Policy, correlation_id: str) -> None:
     app = policy.apps.get(p.app)
     if app is None:
         return
-    from chalicelib.frontdoor import approvals
+    from chalicelib.slackkit import announcements
 
     pending_decision = p.decision_id if p.state in (State.AWAITING_APPROVAL, State.HELD) and p.decision_id else None
     if p.state is State.FAILED and p.rollback_decision:
@@ -116,7 +116,7 @@ def announce(p: Promotion, policy: Policy, correlation_id: str) -> None:
     extra: dict[str, Any] = {"decision_id": pending_decision} if pending_decision else _continues(p, policy)
     extra |= _grant(p, policy)
     try:
-        approvals.announce(channel=app.channel, text=cards.text(p), blocks=cards.body(p),
+        announcements.announce(channel=app.channel, text=cards.text(p), blocks=cards.body(p),
                            key=f"promotion:{p.id}", correlation_id=correlation_id, **extra)
     except Exception:  # noqa: BLE001 - the card is a view; the state is stored and audited
         logger.exception("promotion card not delivered", extra={"promotion": p.id})
@@ -267,10 +267,11 @@ def _performer(policy: Policy, correlation_id: str) -> fx.Perform:
     def perform(item: Any, effect: fx.Effect) -> fx.Done:
         p = Promotion.model_validate(item.data)
         kind, params = effect.kind.removeprefix("promotion."), effect.params
-        from chalicelib.frontdoor import approvals
+        from chalicelib.decisions import service as approvals
+        from chalicelib.slackkit import announcements
 
         if kind == "hand_off":  # the target creates the promotion once per id: a second hand-off is a duplicate
-            approvals.send_to(policy, params["account"], Flow.RELEASE_CANDIDATE, params["payload"])
+            announcements.send_to(policy, params["account"], Flow.RELEASE_CANDIDATE, params["payload"])
         elif kind == "ask":  # the decision id is pro-<id> / rbk-<id>: asking again finds the same decision
             from chalicelib.policy.schema import Role
 

@@ -105,7 +105,7 @@ def last_failure(target: str, before: datetime, within: timedelta = timedelta(da
 
 
 def _announce(current: Policy, secret: str, name: str, why: str | None, correlation: str) -> str | None:
-    from chalicelib.frontdoor import approvals, mrkdwn
+    from chalicelib.slackkit import announcements, mrkdwn
 
     channel = current.rotation.channel_for(secret, current)
     if channel is None:
@@ -113,7 +113,7 @@ def _announce(current: Policy, secret: str, name: str, why: str | None, correlat
     icon = ":white_check_mark:" if name == "RotationSucceeded" else ":x:"
     text = (f"{icon} Rotation of {mrkdwn.code(secret, 300)} in {mrkdwn.escape(current.account.environment)} "
             f"{WORDS[name]}" + (f": {mrkdwn.safe(why, 1500)}" if why else ""))
-    approvals.announce(channel=channel, text=text, correlation_id=correlation)
+    announcements.announce(channel=channel, text=text, correlation_id=correlation)
     return channel
 
 

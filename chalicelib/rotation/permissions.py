@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.frontdoor.permissions import ANNOUNCE
 from chalicelib.policy.schema import Flow, Policy
 from chalicelib.rotation.kinds.iam_key import USER_TAG, USER_TAG_VALUE
 from chalicelib.rotation.policy import SecretKind
+from chalicelib.slackkit.permissions import ANNOUNCE
 from chalicelib.state.permissions import AUDIT_READ
 
 # what the rotation function does to a secret's values (RotateSecret is for /ops rotate and decisions only)

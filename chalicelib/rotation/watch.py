@@ -159,7 +159,7 @@ def _customer_key(key_id: str | None, cache: dict[str, bool | None]) -> bool | N
 
 
 def _announce(current: Policy, findings: list[Finding], count: int, correlation: str) -> None:
-    from chalicelib.frontdoor import approvals, blocks, mrkdwn
+    from chalicelib.slackkit import announcements, blocks, mrkdwn
 
     by_channel: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
@@ -171,13 +171,13 @@ def _announce(current: Policy, findings: list[Finding], count: int, correlation:
                  f"{len(mine)} finding(s) in {count} secret(s)")
         lines = [f"• {mrkdwn.code(f.secret, 200)} {mrkdwn.escape(f.code)}: {mrkdwn.safe(f.message, 400)}"
                  for f in sorted(mine, key=lambda f: (f.secret, f.code))]
-        approvals.announce(channel=channel, text=mrkdwn.safe(title, 300), blocks=blocks.reply(
+        announcements.announce(channel=channel, text=mrkdwn.safe(title, 300), blocks=blocks.reply(
             mrkdwn.safe(title, 300), lines), correlation_id=correlation)
 
 
 def _ask_to_clear(current: Policy, finding: Finding, now: datetime, correlation: str) -> bool:
     """Post one card per stuck version (never twice for the same version)."""
-    from chalicelib.frontdoor import approvals
+    from chalicelib.decisions import service as approvals
 
     channel = current.rotation.channel_for(finding.secret, current)
     if channel is None or finding.version is None:

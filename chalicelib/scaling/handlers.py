@@ -21,7 +21,7 @@ from typing import Any
 from chalicelib import capabilities, pending
 from chalicelib.capabilities import Capability, Context
 from chalicelib.capabilities import Result as Handled
-from chalicelib.frontdoor import blocks, commands, mrkdwn
+from chalicelib.frontdoor import commands
 from chalicelib.frontdoor.grammar import Command
 from chalicelib.intake.events import AlarmEvent, AutoScalingEvent, ScheduleEvent
 from chalicelib.observability import logger
@@ -29,6 +29,7 @@ from chalicelib.policy.schema import Policy
 from chalicelib.policy.types import seconds
 from chalicelib.scaling import messages, service, state, ticks
 from chalicelib.scaling.plan import Request
+from chalicelib.slackkit import blocks, mrkdwn
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
 
@@ -113,10 +114,10 @@ def on_autoscaling(event: AutoScalingEvent, ctx: Context) -> Handled:
                  detail={"activity": event.detail.ActivityId, "instance": event.detail.EC2InstanceId})
     channel = section.channel_for(name, ctx.policy)
     if channel:
-        from chalicelib.frontdoor import approvals
+        from chalicelib.slackkit import announcements
 
         try:
-            approvals.announce(channel=channel, correlation_id=ctx.event_id, text=(
+            announcements.announce(channel=channel, correlation_id=ctx.event_id, text=(
                 f":warning: {messages.head(name, ctx.policy.account.environment)}: "
                 f"{mrkdwn.safe(event.detail_type, 80)}: {mrkdwn.safe(cause, 1000)}"))
         except Exception as exc:  # noqa: BLE001 - audited above; saying it is best effort

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.frontdoor import mrkdwn
 from chalicelib.scaling.plan import Capacity, Plan, Refusal, Request, allowed_step, describe, show
 from chalicelib.scaling.policy import Guardrails
+from chalicelib.slackkit import mrkdwn
 
 ARROW = "→"
 who = mrkdwn.who  # a Slack user as a mention, Switchboard (plan.SYSTEM, "system") by name

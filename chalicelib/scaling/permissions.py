@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.frontdoor.permissions import ANNOUNCE
 from chalicelib.policy.schema import Flow, Policy
 from chalicelib.scaling.executor import ECS_DIMENSION
+from chalicelib.slackkit.permissions import ANNOUNCE
 
 
 def statements(policy: Policy, stage: str | None = None) -> list[dict[str, Any]]:

@@ -23,13 +23,13 @@ from typing import Any
 from chalicelib import aws
 from chalicelib import freezes as freeze_windows
 from chalicelib import policy as policies
-from chalicelib.frontdoor import mrkdwn
 from chalicelib.observability import logger
 from chalicelib.policy.schema import Policy
 from chalicelib.scaling import executor, messages, state
 from chalicelib.scaling.exceptions import ScalingError
 from chalicelib.scaling.plan import HOUR, Action, Capacity, Change, Plan, Refusal, Request, describe, plan
 from chalicelib.scaling.policy import Direction, ScalingTarget
+from chalicelib.slackkit import mrkdwn
 from chalicelib.state import audit
 from chalicelib.state import effects as fx
 from chalicelib.state.audit import Outcome
@@ -381,7 +381,7 @@ def _planned(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
 
 
 def _ask(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
-    from chalicelib.frontdoor import approvals
+    from chalicelib.decisions import service as approvals
 
     lines = messages.preview(ctx.name, ctx.environment, decided, _guard(ctx), _until(ctx))
     channel = ctx.channel
@@ -493,10 +493,10 @@ def _announce(ctx: _Run, text: str, key: str | None) -> None:
     """Say it in the target's channel. Never undoes or fails a change: a failure to announce is logged and audited."""
     if ctx.channel is None:
         return
-    from chalicelib.frontdoor import approvals
+    from chalicelib.slackkit import announcements
 
     try:
-        approvals.announce(channel=ctx.channel, text=mrkdwn.truncate(text, mrkdwn.SECTION_TEXT),
+        announcements.announce(channel=ctx.channel, text=mrkdwn.truncate(text, mrkdwn.SECTION_TEXT),
                            correlation_id=ctx.correlation_id, key=key)
     except Exception as exc:  # noqa: BLE001
         logger.warning("scaling announcement failed", extra={"target": ctx.name, "error": str(exc)})

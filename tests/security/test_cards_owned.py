@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.frontdoor import decisions
+from chalicelib.decisions import store as decision_store
 from chalicelib.frontdoor import slack as slack_adapter
 from chalicelib.intake import Kind, handle
+from chalicelib.slackkit import keyed
 from chalicelib.state import audit
 from localworld.slack_user import uid
 from tests.events import context, signed
@@ -62,9 +63,9 @@ def test_continues_without_the_owners_grant_takes_nothing_over(front):
     assert entry.outcome == "rejected" and entry.reason == result["reason"]
     [after] = messages(front)  # nothing posted, nothing updated
     assert (after.ts, after.text, after.updated) == (card.ts, "web 7f3a9c2 soaking in stage", 0)
-    stage_ref = slack_adapter.message_ref("stage", KEY)
+    stage_ref = keyed.message_ref("stage", KEY)
     assert (stage_ref.owner, stage_ref.handed_to, stage_ref.granted_to) == ("stage", None, None)
-    assert slack_adapter.message_ref("prod", KEY) is None
+    assert keyed.message_ref("prod", KEY) is None
 
     assert announce("stage", "web 7f3a9c2 still mine", key=KEY)["outcome"] == "succeeded"  # stage still owns it
     assert messages(front)[0].text == "web 7f3a9c2 still mine"
@@ -77,20 +78,20 @@ def test_an_approval_card_cannot_take_over_a_card_not_granted_to_it(front):
                "decision_id": "pro-7f3a9c2e", "key": KEY, "continues": "stage"}
     result = peer("approval-request", request)
     assert result["outcome"] == "rejected" and "did not grant 'prod'" in result["reason"]
-    assert decisions.get("pro-7f3a9c2e") is None  # no decision, no card
+    assert decision_store.get("pro-7f3a9c2e") is None  # no decision, no card
     [card] = messages(front)
     assert card.updated == 0 and "decision_approve" not in json.dumps(card.blocks)
-    assert slack_adapter.message_ref("stage", KEY).handed_to is None
+    assert keyed.message_ref("stage", KEY).handed_to is None
 
 
 def test_the_owners_grant_hands_the_card_over_once(front):
     announce("stage", "web 7f3a9c2 soaking in stage", key=KEY, grant_to="prod")
-    assert slack_adapter.message_ref("stage", KEY).granted_to == "prod"
+    assert keyed.message_ref("stage", KEY).granted_to == "prod"
     assert announce("prod", "web 7f3a9c2 waits for approvers", key=KEY, continues="stage")["outcome"] == "succeeded"
     [card] = messages(front)
     assert card.text == "web 7f3a9c2 waits for approvers"
-    assert slack_adapter.message_ref("stage", KEY).handed_to == "prod"
-    assert slack_adapter.message_ref("prod", KEY).owner == "prod"
+    assert keyed.message_ref("stage", KEY).handed_to == "prod"
+    assert keyed.message_ref("prod", KEY).owner == "prod"
     announce("stage", "a late stage update", key=KEY, grant_to="prod")  # the old owner's updates are dropped
     assert messages(front)[0].text == "web 7f3a9c2 waits for approvers"
 
@@ -167,7 +168,7 @@ def test_a_click_on_a_decision_from_another_message_decides_nothing(front, decis
     reply = click(front, decision, "carol", lure_message)
     assert reply == (f"sorry, this button is not on the approval card of `{decision}`, so it decides nothing: "
                      "please use the card Switchboard posted")
-    item = decisions.get(decision)
+    item = decision_store.get(decision)
     assert (item.state, item.approvals) == ("pending", [])
     [entry] = [e for e in audit.for_target(f"decision/{decision}") if e.action == "scaling.approve"]
     assert (entry.outcome, entry.actor, entry.reason) == (
@@ -176,10 +177,10 @@ def test_a_click_on_a_decision_from_another_message_decides_nothing(front, decis
 
     [card] = front.standin.messages("#team-api")
     assert click(front, decision, "carol", card).startswith("approved api 2 -&gt; 1 in prod")  # from its card: yes
-    assert decisions.get(decision).state == "approved"
+    assert decision_store.get(decision).state == "approved"
 
 
 def test_a_click_that_names_no_message_decides_nothing(front, decision):
     reply = click(front, decision, "carol", {"channel": "", "ts": ""})
     assert reply.startswith("sorry, this button is not on the approval card")
-    assert decisions.get(decision).state == "pending"
+    assert decision_store.get(decision).state == "pending"

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from chalicelib import pending
-from chalicelib.frontdoor import approvals
+from chalicelib.decisions import service as approvals
 from chalicelib.intake import Kind, handle
 from chalicelib.scaling import service
 from chalicelib.scaling.plan import Request

@@ -18,7 +18,7 @@ from chalicelib.alerts.incidents import AlertRecord, Incident
 from chalicelib.alerts.policy import SlackTarget
 from chalicelib.alerts.receivers import Notification, ReceiverError
 from chalicelib.alerts.text import plain, safe
-from chalicelib.frontdoor import mrkdwn
+from chalicelib.slackkit import mrkdwn
 
 MAX_ALERTS_SHOWN = 10
 _USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -165,18 +165,18 @@ def send(config: SlackTarget, n: Notification) -> str:
     """Through the front door's keyed announcements: the first one posts, later ones update it in place (in the
     front-door account directly, from any other account as an ``announce`` event)."""
     from chalicelib import policy as policies
-    from chalicelib.frontdoor import approvals
+    from chalicelib.slackkit import announcements
 
     current = policies.current()
     if current.slack.front_door is None:
         raise ReceiverError("policy names no slack.front_door: nobody can post to Slack")
     text, blocks = card(n)
     try:
-        approvals.announce(channel=config.channel, text=text, blocks=blocks, correlation_id=n.correlation_id,
+        announcements.announce(channel=config.channel, text=text, blocks=blocks, correlation_id=n.correlation_id,
                            key=key(n))
         extra = reminder(n)
         if extra:
-            approvals.announce(channel=config.channel, text=extra, correlation_id=n.correlation_id)
+            announcements.announce(channel=config.channel, text=extra, correlation_id=n.correlation_id)
     except RuntimeError as exc:  # the policy does not let this account announce
         raise ReceiverError(str(exc)) from None
     where = "" if current.slack.front_door == current.account.name else f" via {current.slack.front_door}"
