@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.decisions import render
 from chalicelib.frontdoor import grammar, targets
 from chalicelib.policy import load
 from chalicelib.policy.schema import Role
@@ -140,7 +141,7 @@ def test_blocks_respect_slack_limits():
 
 
 def test_decision_card_escapes_everything_from_outside():
-    card = json.dumps(blocks.decision_card({
+    card = json.dumps(render.card({
         "id": "pro-1", "title": "<!here>", "summary": "<https://x|y>", "environment": "prod", "role": "approver",
         "requester": ALICE, "author": "<@U0BOSS>", "capability": "promotion"}))
     assert "<!here>" not in card and "<https://x" not in card and "<@U0BOSS>" not in card

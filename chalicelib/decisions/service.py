@@ -88,7 +88,7 @@ def ask(*, capability: str, title: str, summary: str, environment: str, requeste
                                       role=str(role), requester=requester, author=author, required=required,
                                       group=group, four_eyes=four_eyes, deadline=deadline, request_id=decision_id,
                                       correlation_id=correlation_id)
-    request: dict[str, Any] = {
+    asked: dict[str, Any] = {
         "capability": capability, "title": title, "summary": summary, "environment": environment,
         "requester": requester, "author": author, "channel": channel, "payload": payload, "role": str(role),
         "correlation_id": correlation_id}
@@ -98,10 +98,10 @@ def ask(*, capability: str, title: str, summary: str, environment: str, requeste
     # the requests that do not use them
     options = {k: v for k, v in options.items() if v is not None and not (k == "required" and v == 1)}
     if announcements.front_door(current) == current.account.name:
-        return request(origin=current.account.name, **request, **options).id
+        return request(origin=current.account.name, **asked, **options).id
     if "deadline" in options:
         options["deadline"] = options["deadline"].isoformat()
-    announcements.send_to_front_door(current, Flow.APPROVAL_REQUEST, request | options)
+    announcements.send_to_front_door(current, Flow.APPROVAL_REQUEST, asked | options)
     return decision_id
 
 
