@@ -8,8 +8,6 @@ environment). The front door has already checked the role the grammar asks for (
 
 from __future__ import annotations
 
-import re
-
 from chalicelib.alerts import clock, operations, silences
 from chalicelib.alerts import matchers as m
 from chalicelib.alerts.text import code, safe
@@ -17,8 +15,7 @@ from chalicelib.frontdoor.commands import Answer, Asked, executes
 from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy.schema import Policy
 from chalicelib.slackkit import blocks
-
-_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+from chalicelib.slackkit.mrkdwn import who
 
 
 def _matchers(cmd: Command) -> list[m.Matcher]:
@@ -53,7 +50,7 @@ def list_silences(cmd: Command, environment: str, asked: Asked, current: Policy)
     title = f"Silences in {current.account.environment} ({current.account.name})"
     if not found:
         return Answer(safe(title), blocks.reply(safe(title), ["none in force"]))
-    lines = [f"{code(s.id)} until {s.ends_at:%Y-%m-%d %H:%M UTC} by <@{s.author}> · "
+    lines = [f"{code(s.id)} until {s.ends_at:%Y-%m-%d %H:%M UTC} by {who(s.author)} · "
              + " ".join(code(x.as_text()) for x in s.matchers) + f" · {safe(s.reason, 200)}" for s in found]
     return Answer(safe(title), blocks.reply(safe(title), lines))
 
@@ -76,6 +73,5 @@ def ack(cmd: Command, environment: str, asked: Asked, current: Policy) -> Answer
     text = safe(done.message)
     inc = done.incident
     if not done.changed and inc is not None and inc.acked_by and done.message == "already acknowledged":
-        who = f"<@{inc.acked_by}>" if _USER.match(inc.acked_by) else safe(inc.acked_by, 40)
-        text += f" by {who} at {inc.acked_at:%Y-%m-%d %H:%M UTC}"
+        text += f" by {who(inc.acked_by, 40)} at {inc.acked_at:%Y-%m-%d %H:%M UTC}"
     return Answer(text, blocks.reply(("" if done.changed else ":warning: ") + text, []))

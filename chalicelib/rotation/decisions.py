@@ -53,13 +53,10 @@ def on_decision(settled: pending.Settled) -> None:
 
 def _tell(secret: str, text: str, who: str, correlation: str, verb: str = "by") -> None:
     """Say ``text`` (escaped here) in the secret's channel, naming who decided (a mention only for a Slack id)."""
-    import re
-
     from chalicelib.slackkit import announcements, mrkdwn
 
     current = policies.current()
     channel = current.rotation.channel_for(secret, current)
     if channel:
-        by = f"<@{who}>" if re.fullmatch(r"[UW][A-Z0-9]{2,20}", who) else mrkdwn.escape(who)
-        announcements.announce(channel=channel, text=f"{mrkdwn.safe(text, 1000)} ({verb} {by})",
-                           correlation_id=correlation)
+        announcements.announce(channel=channel, text=f"{mrkdwn.safe(text, 1000)} ({verb} {mrkdwn.who(who)})",
+                               correlation_id=correlation)

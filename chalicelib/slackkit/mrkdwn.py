@@ -51,12 +51,15 @@ _USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
 
 
-def who(actor: str | None, limit: int = 60) -> str:
-    """Who did it: a Slack user id as a mention (only once its shape is checked), Switchboard itself (``None``
-    or ``system``) by name, anything else as escaped text."""
+def who(actor: str | None, limit: int = 60, *, unknown: str = "Switchboard") -> str:
+    """Who did it, the one rendering of a person in a message: a Slack user id as a mention (only once its shape is
+    checked), Switchboard itself (``system``) by name, nobody (``None`` or empty) as ``unknown``, anything else as
+    safe text of at most ``limit`` characters."""
     if actor and _USER.fullmatch(actor):
         return f"<@{actor}>"
-    return "Switchboard" if actor in (None, "system") else safe(actor, limit)
+    if actor == "system":
+        return "Switchboard"
+    return unknown if not actor else safe(actor, limit)
 
 
 def with_mentions(escaped: str) -> str:

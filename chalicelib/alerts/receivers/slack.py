@@ -3,13 +3,12 @@ changes (alerts join, resolve, someone acknowledges, a silence takes effect); re
 
 Every text that came from AWS or from people (alarm names, reasons, descriptions, label values) goes through
 ``text.safe``/``text.plain``: escaped (no ``<!channel>``), invisible characters shown, cut to Block Kit's limits.
-Only the front door holds the Slack token: messages go through ``frontdoor.approvals.announce`` with a key (the
+Only the front door holds the Slack token: messages go through ``slackkit.announcements.announce`` with a key (the
 incident id and receiver), which posts the first one and updates that message in place afterwards.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,9 +18,9 @@ from chalicelib.alerts.policy import SlackTarget
 from chalicelib.alerts.receivers import Notification, ReceiverError
 from chalicelib.alerts.text import plain, safe
 from chalicelib.slackkit import mrkdwn
+from chalicelib.slackkit.mrkdwn import who
 
 MAX_ALERTS_SHOWN = 10
-_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 _LOOK = {
     "firing": (":rotating_light:", "FIRING", ":red_circle:"),
@@ -50,7 +49,7 @@ def _span(delta: timedelta) -> str:
 
 
 def _user(user: str | None) -> str:
-    return f"<@{user}>" if user and _USER.match(user) else safe(user or "someone", 40)
+    return who(user, 40, unknown="someone")
 
 
 def status(n: Notification) -> str:
