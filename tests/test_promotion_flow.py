@@ -2,9 +2,10 @@
 the local world's CodePipeline emulation for executions, approvals, and events, and the shipped stage and prod
 policies (switched per step, as the two accounts would run them).
 
-What crosses accounts (the hand-off, approval requests, cards) goes through ``chalicelib.frontdoor.approvals``;
-here it is recorded instead of being put on a bus, and fed to the other side by the test, so each step asserts
-exactly what one account decided. tests/test_promotion_world.py runs the same story across real accounts.
+What crosses accounts (the hand-off, approval requests, cards) goes through ``chalicelib.decisions.service`` and
+``chalicelib.slackkit.announcements``; here it is recorded instead of being put on a bus, and fed to the other side
+by the test, so each step asserts exactly what one account decided. tests/test_promotion_world.py runs the same
+story across real accounts.
 """
 
 from __future__ import annotations
