@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFERRED = [
     "slack_bolt", "slack_sdk", "chalicelib.frontdoor.http", "chalicelib.frontdoor.commands",
+    "chalicelib.decisions.service", "chalicelib.slackkit.keyed",
     "aws_lambda_powertools.utilities.idempotency", "aws_lambda_powertools.utilities.parameters",
     "aws_xray_sdk", "boto3",
 ]
