@@ -50,7 +50,7 @@ _registry: dict[Capability, Handler] = {}
 # function that never sees such an event (most of them) does not pay for the capability's imports at cold start.
 LANDED: dict[Capability, str] = {
     Capability.FRONTDOOR: "chalicelib.frontdoor.peer",
-    Capability.ROTATION: "chalicelib.rotation.events",
+    Capability.ROTATION: "chalicelib.rotation.handlers",
     Capability.SCALING: "chalicelib.scaling.handlers",
     Capability.ALERTS: "chalicelib.alerts.handlers",
     Capability.PROMOTION: "chalicelib.promotion.handlers",
@@ -59,8 +59,9 @@ LANDED: dict[Capability, str] = {
 # The module that registers a landed capability's /ops executors, when that is not the LANDED module (alerts keeps
 # Slack's modules off its event path). Imported by the function that runs the command.
 EXECUTORS: dict[Capability, str] = {
-    Capability.ALERTS: "chalicelib.alerts.executors",
+    Capability.ALERTS: "chalicelib.alerts.commands",
     Capability.PROMOTION: "chalicelib.promotion.commands",
+    Capability.SCALING: "chalicelib.scaling.commands",
 }
 
 

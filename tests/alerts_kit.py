@@ -4,7 +4,7 @@ policies, alarm events, a controllable clock.
 Import this, never conftest. ``use_alerts_schema(monkeypatch)``:
 - has the loader validate ``alerts`` with ``chalicelib.alerts.policy.AlertsSection`` and run its ``dangling``
   (for inline test policies);
-- makes sure alerts' registrations (the handler, the ``/ops`` executors) are in place. They are permanent, as
+- makes sure alerts' registrations (the handler, the ``/ops`` commands) are in place. They are permanent, as
   alerts has landed: they are left registered after the test, so later tests see the repository as it is.
 """
 
@@ -46,11 +46,12 @@ def use_alerts_schema(monkeypatch: Any, *, land: bool = True) -> None:
     from chalicelib.frontdoor import commands
 
     names = {"silence": "silence", "silences": "list_silences", "unsilence": "unsilence", "ack": "ack"}
-    from chalicelib.alerts import executors, handlers
+    from chalicelib.alerts import commands as alerts_commands
+    from chalicelib.alerts import handlers
 
     capabilities._registry[capabilities.Capability.ALERTS] = handlers.on_alarm
     for name, function in names.items():
-        commands.EXECUTORS[name] = getattr(executors, function)
+        commands.EXECUTORS[name] = getattr(alerts_commands, function)
 
 
 BASE = """\

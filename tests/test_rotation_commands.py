@@ -38,7 +38,7 @@ def run(text: str, environment: str, user: str = "alice", request: str | None = 
 
 @pytest.fixture
 def stage(aws, monkeypatch, tmp_path):
-    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.events")
+    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.handlers")
     use_policy(monkeypatch, tmp_path, "stage")
     world = secrets_world(aws.url)
     world.arn = world.create("web/api-key", {"key": "k0"}, kind="api-key")
@@ -134,7 +134,7 @@ def test_only_operators_may_rotate(stage, slack, monkeypatch, user, allowed):
 @pytest.fixture
 def prod(aws, slack, monkeypatch, tmp_path):
     slack_workspace(monkeypatch, slack)
-    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.events")
+    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.handlers")
     use_policy(monkeypatch, tmp_path, "prod", {"channel": "#prod-secrets"})
     world = secrets_world(aws.url)
     world.arn = world.create("web/api-key", {"key": "k0"}, kind="api-key")

@@ -22,7 +22,7 @@ from chalicelib.policy.schema import Policy
 from chalicelib.policy.types import seconds
 from chalicelib.rotation import gates
 from chalicelib.rotation.facts import Facts
-from chalicelib.rotation.store import AWSPENDING, SecretStore, describe_or_none, stages_of, tags_of
+from chalicelib.rotation.secrets import AWSPENDING, SecretStore, describe_or_none, stages_of, tags_of
 from chalicelib.state import audit
 
 CAPABILITY = "rotation"

@@ -26,7 +26,7 @@ from tests.test_rotation_kit import capture_bus, secrets_world, slack_workspace,
 @pytest.fixture
 def prod(aws, slack, monkeypatch, tmp_path):
     slack_workspace(monkeypatch, slack)
-    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.events")
+    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.handlers")
     use_policy(monkeypatch, tmp_path, "prod", {"channel": "#prod-secrets"})
     world = secrets_world(aws.url)
     world.arn = world.create("web/api-key", {"key": "k0"}, kind="api-key")
