@@ -10,7 +10,7 @@ from chalicelib import capabilities
 from chalicelib.capabilities import Capability
 from chalicelib.frontdoor import approvals, decisions
 from chalicelib.frontdoor import slack as slack_adapter
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from tests.events import context
 from tests.frontdoor_kit import PROD, SHARED, STAGE, as_account, uid
 

@@ -16,7 +16,7 @@ from chalicelib.capabilities import Capability
 from chalicelib.frontdoor import approvals, decisions
 from chalicelib.frontdoor import slack as slack_adapter
 from chalicelib.frontdoor.models import MessageRef, OutboxItem
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.state import audit
 from tests.events import context
 from tests.frontdoor_kit import PROD, SHARED, as_account, uid

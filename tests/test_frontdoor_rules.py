@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.frontdoor import blocks, grammar, mrkdwn, rbac, targets
-from chalicelib.policy import load
+from chalicelib.policy.loader import load
 from chalicelib.policy.schema import Role
 
 POLICIES = Path(__file__).resolve().parent.parent / "chalicelib" / "policies"

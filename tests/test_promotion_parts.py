@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import chalicelib.policy  # noqa: F401 - the schema before the sections (import order of the package)
-from chalicelib.policy import PolicyError, load, parse
+from chalicelib.policy.loader import PolicyError, load, parse
 from chalicelib.promotion import messages, permissions
 from chalicelib.promotion.gates import Health
 from chalicelib.promotion.store import Promotion, Revision

@@ -13,7 +13,7 @@ from chalicelib import capabilities, pending
 from chalicelib.capabilities import Capability
 from chalicelib.frontdoor import commands as frontdoor
 from chalicelib.frontdoor import decisions, grammar
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.rotation import commands
 from chalicelib.state import audit
 from localworld.slack_user import USERS, uid
@@ -30,7 +30,7 @@ def asked(text: str, user: str = "alice", request: str | None = None, slack=None
 
 
 def run(text: str, environment: str, user: str = "alice", request: str | None = None, **kw):
-    from chalicelib import policy
+    from chalicelib.policy import loader as policy
 
     cmd = grammar.parse(text)
     return commands.rotate(cmd, environment, asked(text, user, request), policy.current(), **kw)
@@ -117,7 +117,7 @@ def test_paired_secrets_are_offset(stage, monkeypatch, tmp_path):
 @pytest.mark.parametrize(("user", "allowed"), [("alice", True), ("dave", False), ("eve", False), ("root", True)])
 def test_only_operators_may_rotate(stage, slack, monkeypatch, user, allowed):
     slack_workspace(monkeypatch, slack)
-    from chalicelib import policy
+    from chalicelib.policy import loader as policy
 
     policy.current.cache_clear()
     outcomes = frontdoor.handle(asked("rotate web/api-key", user, slack=slack))

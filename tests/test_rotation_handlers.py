@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib import capabilities
 from chalicelib.capabilities import Capability
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.rotation.handlers import secret_id_of
 from chalicelib.state import audit
 from localworld.rotation_service import service_event

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import aws, pending
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.scaling import executor, handlers, service, store, ticks
 from chalicelib.scaling.plan import Request
 from chalicelib.state import audit

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.scaling import store, ticks
 from chalicelib.state import audit
 from tests.events import context

@@ -26,8 +26,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib import policy as policies
 from chalicelib.frontdoor.models import check_options
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Flow, Policy, Role
 
 

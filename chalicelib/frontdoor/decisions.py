@@ -31,10 +31,10 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import size
 
-from chalicelib import policy as policies
 from chalicelib.frontdoor import blocks, mrkdwn, rbac, slack
 from chalicelib.frontdoor.models import Decision, MessageRef, check_options
 from chalicelib.observability import logger
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Policy, Role
 from chalicelib.state import audit
 from chalicelib.state.keys import stamp

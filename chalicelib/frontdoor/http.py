@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import aws, lambda_app
-from chalicelib import policy as policies
 from chalicelib.frontdoor import blocks, commands, decisions, door, grammar, mrkdwn, slack
 from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.policy import loader as policies
 from chalicelib.state import audit, ledger
 
 _lock = threading.Lock()

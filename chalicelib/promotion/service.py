@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import policy as policies
 from chalicelib.observability import logger
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Flow, Policy
 from chalicelib.policy.types import seconds
 from chalicelib.promotion import dora, facts, gates, messages, pipelines, store

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import policy as policies
 from chalicelib.frontdoor import approvals, blocks, mrkdwn
 from chalicelib.frontdoor.commands import Answer, Asked, executes
 from chalicelib.frontdoor.grammar import Command
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Policy
 from chalicelib.policy.types import seconds
 from chalicelib.rotation import gates

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import policy as policies
 from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.policy import loader as policies
 from chalicelib.rotation import gates, kinds, protocol
 from chalicelib.rotation.exceptions import Deferred, Refused, RotationError
 from chalicelib.rotation.kinds.base import Target

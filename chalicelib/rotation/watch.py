@@ -25,8 +25,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib import policy as policies
 from chalicelib.observability import logger
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Policy, Role
 from chalicelib.policy.types import seconds
 from chalicelib.rotation import store

@@ -22,9 +22,9 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib import freezes as freeze_windows
-from chalicelib import policy as policies
 from chalicelib.frontdoor import mrkdwn
 from chalicelib.observability import logger
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Policy
 from chalicelib.scaling import executor, messages, store
 from chalicelib.scaling.exceptions import ScalingError

@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import policy as policies
 from chalicelib.observability import logger
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Policy
 from chalicelib.policy.types import seconds
 from chalicelib.scaling import cron, service, store

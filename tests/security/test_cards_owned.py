@@ -16,7 +16,7 @@ import pytest
 
 from chalicelib.frontdoor import decisions
 from chalicelib.frontdoor import slack as slack_adapter
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.state import audit
 from localworld.slack_user import uid
 from tests.events import context, signed

@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import capabilities, pending
-from chalicelib import policy as policies
 from chalicelib.capabilities import Capability
 from chalicelib.frontdoor import grammar
 from chalicelib.frontdoor.commands import Asked
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
+from chalicelib.policy import loader as policies
 from chalicelib.rotation import commands
 from chalicelib.state import audit
 from localworld.slack_user import USERS, uid

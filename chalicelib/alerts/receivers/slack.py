@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.alerts import incidents
 from chalicelib.alerts.incidents import AlertRecord, Incident
 from chalicelib.alerts.policy import SlackTarget
-from chalicelib.alerts.receivers import Notification, ReceiverError
+from chalicelib.alerts.receivers.notification import Notification, ReceiverError
 from chalicelib.alerts.text import plain, safe
 from chalicelib.frontdoor import mrkdwn
 
@@ -164,8 +164,8 @@ def key(n: Notification) -> str:
 def send(config: SlackTarget, n: Notification) -> str:
     """Through the front door's keyed announcements: the first one posts, later ones update it in place (in the
     front-door account directly, from any other account as an ``announce`` event)."""
-    from chalicelib import policy as policies
     from chalicelib.frontdoor import approvals
+    from chalicelib.policy import loader as policies
 
     current = policies.current()
     if current.slack.front_door is None:
