@@ -43,7 +43,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from chalicelib.policy.document import LAZY_SECTIONS, Policy
+from chalicelib.policy.document import Policy
 from chalicelib.policy.references import Dangling, check, check_core, check_section
 from chalicelib.policy.schema import PolicyCore
 from chalicelib.settings import get_settings
@@ -178,6 +178,7 @@ def parse(text: str, source: str = "<policy>", *, lazy: bool = False) -> Policy:
 
 def _parse_lazily(data: dict, lines: dict[Loc, int], source: str) -> Policy:
     """The core now (its fields, plus any unknown top-level key); the other sections when first read."""
+    sections = Policy.lazy_sections()
     known = {*Policy.model_fields, *(f.alias for f in Policy.model_fields.values() if f.alias)}
     problems = [Problem(_line_of(lines, (key,)), dotted((key,)), "unknown field") for key in data if key not in known]
     try:
@@ -189,10 +190,10 @@ def _parse_lazily(data: dict, lines: dict[Loc, int], source: str) -> Policy:
         raise PolicyError(source, problems)
     # no section is built here: a placeholder each, taken off again so that reading one reaches __getattr__
     policy = Policy.model_construct(_fields_set={k for k in data if k in Policy.model_fields},
-                                    **dict(core), **dict.fromkeys(LAZY_SECTIONS))
-    for name in LAZY_SECTIONS:
+                                    **dict(core), **dict.fromkeys(sections))
+    for name in sections:
         del policy.__dict__[name]
-    policy._pending = Pending(source, {k: v for k, v in data.items() if k in LAZY_SECTIONS}, lines)
+    policy._pending = Pending(source, {k: v for k, v in data.items() if k in sections}, lines)
     problems = _reference_problems(check_core(policy), lines)
     if problems:
         raise PolicyError(source, problems)
@@ -270,7 +271,7 @@ def warnings_of(path: str | Path) -> list[Problem]:
     except (PolicyError, OSError):
         return []
     found = [Dangling(where, message, value)
-             for name in LAZY_SECTIONS if hasattr(section := getattr(policy, name), "warnings")
+             for name in policy.lazy_sections() if hasattr(section := getattr(policy, name), "warnings")
              for where, message, value in section.warnings(policy)]
     return sorted(_reference_problems(found, lines), key=lambda p: (p.line or 0, p.path, p.message))
 
