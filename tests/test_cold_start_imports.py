@@ -36,7 +36,7 @@ def test_importing_app_defers_what_only_some_invocations_need():
 def test_a_lambda_cold_start_validates_the_policy_core_and_builds_no_section_model():
     """Inside Lambda app.py validates only what the peer pattern and the Slack routes need (the core, and the slack
     section: only the front door defines Slack routes); each other section's models are built (and the section
-    validated) when a handler first reads it. See chalicelib/policy/__init__.py."""
+    validated) when a handler first reads it. See chalicelib/policy/loader.py."""
     env = {**os.environ, "SWITCHBOARD_ACCOUNT_NAME": "prod", "SWITCHBOARD_POLICY_FILE": "policies/prod.yaml",
            "LAMBDA_TASK_ROOT": str(ROOT)}
     env.pop("AWS_CHALICE_CLI_MODE", None)
