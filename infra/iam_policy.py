@@ -1,12 +1,13 @@
 """Generate .chalice/policy-<stage>-<function>.json: the least-privilege role of each Switchboard function.
 
-Each capability declares, next to its code (``chalicelib/<capability>/permissions.py``), what each of its entry
+Each capability declares, next to its code (the ``permissions`` module its manifest names), what each of its entry
 points needs (``needs(policy, stage) -> {entry point: [statement or group]}``), derived from the account's policy.
 An entry point is a ``Kind`` (an event routed to the capability), a ``Flow`` (a peer event: ``command`` for its
 ``/ops`` executors, ``approval-result`` for its decision handler, ``release-candidate``...) or a function of
-app.py that runs the capability directly (``scaling_tick``, ``rotate_secret``...). This module turns entry points
-into functions the way the code routes them (``capabilities.KIND_ROUTES``, ``FLOW_ROUTES``, the flows this account
-receives, the front door running its own environment's commands and decisions) and adds what every function needs.
+app.py that runs the capability directly (its manifest's ``functions``: ``scaling_tick``, ``rotate_secret``...).
+This module turns entry points into functions the way the code routes them (``capabilities.KIND_ROUTES``,
+``FLOW_ROUTES``, ``FUNCTIONS``, the flows this account receives, the front door running its own environment's
+commands and decisions) and adds what every function needs.
 
 ``policies_for(stage) -> {function: policy document}`` is the single source of truth (the local world enforces it
 too); ``python -m infra.iam_policy`` (``make iam-policy``) writes the files and wires them into .chalice/config.json;
