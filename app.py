@@ -1,63 +1,64 @@
-"""Switchboard's Chalice app: wiring only. Each handler hands the raw event to chalicelib.intake.
+"""Switchboard's Chalice app: wiring only. Each handler hands the raw event to chalicelib/intake/pipeline.py.
 
-Reads as a table of contents of everything Switchboard reacts to. ``intake.entry`` lets each EventBridge
+Reads as a table of contents of everything Switchboard reacts to. ``pipeline.entry`` lets each EventBridge
 handler answer any payload Lambda may be given (a non-EventBridge one is rejected with its reason, audited).
 The patterns live in chalicelib/intake/patterns.py; the peer pattern and the Slack routes (the front door's
 only) depend on this stage's policy, which is loaded here: in full by `chalice deploy` (which imports this file
 with the stage's environment variables set), and at a Lambda cold start only its core (account, peers) and its
-slack section, each other section on first use (see chalicelib/policy/__init__.py).
+slack section, each other section on first use (see chalicelib/policy/loader.py). The functions that run a
+capability directly (ticks, the rotation function) run what its manifest names (``capabilities.FUNCTIONS``).
 """
 
-from chalice import Cron, Rate
-
-from chalicelib import intake, policy
-from chalicelib.intake import Kind, patterns
+from chalicelib.capabilities import run_function, schedule_of
+from chalicelib.intake import patterns, pipeline
+from chalicelib.kinds import Kind
 from chalicelib.lambda_app import App
+from chalicelib.policy import loader as policy
 
 app = App(app_name="switchboard")  # Chalice, raising what Chalice and Bolt would swallow (lambda_app.py)
 POLICY = policy.current()
 
 
-@intake.entry(Kind.CODEPIPELINE)
+@pipeline.entry(Kind.CODEPIPELINE)
 @app.on_cw_event(patterns.CODEPIPELINE)
 def on_codepipeline(event):
-    return intake.handle(Kind.CODEPIPELINE, event.to_dict(), event.context)
+    return pipeline.handle(Kind.CODEPIPELINE, event.to_dict(), event.context)
 
 
-@intake.entry(Kind.ALARM)
+@pipeline.entry(Kind.ALARM)
 @app.on_cw_event(patterns.ALARM)
 def on_alarm(event):
-    return intake.handle(Kind.ALARM, event.to_dict(), event.context)
+    return pipeline.handle(Kind.ALARM, event.to_dict(), event.context)
 
 
-@intake.entry(Kind.ECS)
+@pipeline.entry(Kind.ECS)
 @app.on_cw_event(patterns.ECS)
 def on_ecs(event):
-    return intake.handle(Kind.ECS, event.to_dict(), event.context)
+    return pipeline.handle(Kind.ECS, event.to_dict(), event.context)
 
 
-@intake.entry(Kind.AUTOSCALING)
+@pipeline.entry(Kind.AUTOSCALING)
 @app.on_cw_event(patterns.AUTOSCALING)
 def on_autoscaling(event):
-    return intake.handle(Kind.AUTOSCALING, event.to_dict(), event.context)
+    return pipeline.handle(Kind.AUTOSCALING, event.to_dict(), event.context)
 
 
-@intake.entry(Kind.SECRETS)
+@pipeline.entry(Kind.SECRETS)
 @app.on_cw_event(patterns.SECRETS)
 def on_secrets(event):
-    return intake.handle(Kind.SECRETS, event.to_dict(), event.context)
+    return pipeline.handle(Kind.SECRETS, event.to_dict(), event.context)
 
 
-@intake.entry(Kind.PEER)
+@pipeline.entry(Kind.PEER)
 @app.on_cw_event(patterns.peer(POLICY))
 def on_peer(event):
-    return intake.handle(Kind.PEER, event.to_dict(), event.context)
+    return pipeline.handle(Kind.PEER, event.to_dict(), event.context)
 
 
 # Invoked directly by EventBridge Scheduler (one-off and recurring schedules that capabilities create).
 @app.lambda_function(name="on_schedule")
 def on_schedule(event, context):
-    return intake.handle(Kind.SCHEDULE, event, context)
+    return pipeline.handle(Kind.SCHEDULE, event, context)
 
 
 # ---- Slack: the front door, only in the account the Slack app points at (policy: slack.front_door) ----
@@ -93,47 +94,35 @@ if POLICY.slack.front_door == POLICY.account.name:
 
 
 # ---- Scaling: schedules fire and temporary changes end, checked every minute ----
-@app.schedule(Rate(1, unit=Rate.MINUTES))
+@app.schedule(schedule_of("scaling_tick"))
 def scaling_tick(event):
-    from chalicelib.scaling import ticks
-
-    return ticks.run()
+    return run_function("scaling_tick")  # chalicelib.scaling.ticks.run
 
 
 # ---- Promotion: soaks and bakes end, approvals expire, lost pipeline events are re-read, every minute ----
-@app.schedule(Rate(1, unit=Rate.MINUTES))
+@app.schedule(schedule_of("promotion_tick"))
 def promotion_tick(event):
-    from chalicelib.promotion import reconcile
-
-    return reconcile.run()
+    return run_function("promotion_tick")  # chalicelib.promotion.reconcile.run
 
 
 # ---- Alerts: due groups are flushed (group_wait, group_interval, repeat, escalation) every minute ----
-@app.schedule(Rate(1, unit=Rate.MINUTES))
+@app.schedule(schedule_of("alerts_flush"))
 def alerts_flush(event):
-    from chalicelib.alerts import flush
-
-    return flush.run()
+    return run_function("alerts_flush")  # chalicelib.alerts.flush.run
 
 
-@app.schedule(Rate(5, unit=Rate.MINUTES))
+# ---- The front door: Slack deliveries that failed are retried, every five minutes ----
+@app.schedule(schedule_of("slack_outbox"))
 def slack_outbox(event):
-    from chalicelib.decisions import service as decisions
-    from chalicelib.frontdoor import slack
-
-    return decisions.tick(slack.retry_outbox)
+    return run_function("slack_outbox")  # chalicelib.decisions.service.outbox_tick: decisions around the outbox
 
 
 # ---- Secret rotation: the function Secrets Manager invokes for each step, and the daily watch ----
 @app.lambda_function(name="rotate_secret")
 def rotate_secret(event, context):
-    from chalicelib.rotation import rotator
-
-    return rotator.handle(event, context)
+    return run_function("rotate_secret", event, context)  # chalicelib.rotation.rotator.handle
 
 
-@app.schedule(Cron(0, 7, "*", "*", "?", "*"))
+@app.schedule(schedule_of("rotation_watch"))
 def rotation_watch(event):
-    from chalicelib.rotation import watch
-
-    return watch.run()
+    return run_function("rotation_watch")  # chalicelib.rotation.watch.run

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, moto, slack) -> int:
 
     from chalicelib import aws
     from chalicelib.alerts import clock, flush
-    from chalicelib.intake import Kind, handle
+    from chalicelib.intake.pipeline import Kind, handle
     from localworld.instance import LambdaContext
     from tests.frontdoor_kit import put_slack_secret
     from tests.harness import create_tables

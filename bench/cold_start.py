@@ -10,7 +10,7 @@ audit hook, reports any network activity during import (there must be none).
 Variants:
     baseline  ``import boto3`` + ``boto3.client("dynamodb", region_name="eu-west-1")``
     app       ``import app`` (Chalice app, policy loaded and its core validated, as inside Lambda: the other
-              sections are validated on first use, see chalicelib/policy/__init__.py)
+              sections are validated on first use, see chalicelib/policy/loader.py)
     tracer    (``--variant tracer``) app + ``Tracer(service="switchboard")`` from Powertools, enabled as on
               Lambda (LAMBDA_TASK_ROOT set, POWERTOOLS_TRACE_DISABLED unset), so it imports the X-Ray SDK
               and patches every supported library. Informational: ``--enforce`` checks only app/baseline.

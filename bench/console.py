@@ -71,8 +71,8 @@ def main() -> int:
     with mock_aws():
         import boto3
 
-        from chalicelib import policy
         from chalicelib.console import web
+        from chalicelib.policy import loader as policy
         from tests.harness import create_console_table
 
         client = boto3.client("dynamodb")

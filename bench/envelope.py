@@ -59,9 +59,11 @@ def pct(values: list[float], q: float) -> float:
 def run(n: int) -> int:
     import logging
 
-    from chalicelib import aws, policy
-    from chalicelib.intake import Kind, handle, pipeline
+    from chalicelib import aws
+    from chalicelib.intake import pipeline
+    from chalicelib.intake.pipeline import Kind, handle
     from chalicelib.peering import envelope, signer
+    from chalicelib.policy import loader as policy
     from localworld.instance import LambdaContext
     from tests.harness import create_signing_keys, create_tables
 

@@ -1,12 +1,13 @@
 """Generate .chalice/policy-<stage>-<function>.json: the least-privilege role of each Switchboard function.
 
-Each capability declares, next to its code (``chalicelib/<capability>/permissions.py``), what each of its entry
+Each capability declares, next to its code (the ``permissions`` module its manifest names), what each of its entry
 points needs (``needs(policy, stage) -> {entry point: [statement or group]}``), derived from the account's policy.
 An entry point is a ``Kind`` (an event routed to the capability), a ``Flow`` (a peer event: ``command`` for its
 ``/ops`` executors, ``approval-result`` for its decision handler, ``release-candidate``...) or a function of
-app.py that runs the capability directly (``scaling_tick``, ``rotate_secret``...). This module turns entry points
-into functions the way the code routes them (``capabilities.KIND_ROUTES``, ``FLOW_ROUTES``, the flows this account
-receives, the front door running its own environment's commands and decisions) and adds what every function needs.
+app.py that runs the capability directly (its manifest's ``functions``: ``scaling_tick``, ``rotate_secret``...).
+This module turns entry points into functions the way the code routes them (``capabilities.KIND_ROUTES``,
+``FLOW_ROUTES``, ``FUNCTIONS``, the flows this account receives, the front door running its own environment's
+commands and decisions) and adds what every function needs.
 
 ``policies_for(stage) -> {function: policy document}`` is the single source of truth (the local world enforces it
 too); ``python -m infra.iam_policy`` (``make iam-policy``) writes the files and wires them into .chalice/config.json;
@@ -25,18 +26,36 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
 
-# The functions of app.py (Chalice's names; the API function is Chalice's `api_handler`), and how each is reached.
+# The functions of app.py that take events (Chalice's names; the API function is Chalice's `api_handler`), and how
+# each is reached. The functions that run a capability directly (ticks, the rotation function) are its manifest's.
 EVENT_FUNCTIONS = {"on_codepipeline": "codepipeline", "on_alarm": "alarm", "on_ecs": "ecs",
                    "on_autoscaling": "autoscaling", "on_secrets": "secrets", "on_schedule": "schedule"}
-DIRECT_FUNCTIONS = ("scaling_tick", "promotion_tick", "alerts_flush", "slack_outbox", "rotate_secret",
-                    "rotation_watch")
-FUNCTIONS = (*EVENT_FUNCTIONS, "on_peer", "api_handler", *DIRECT_FUNCTIONS)
+
+
+def direct_functions() -> tuple[str, ...]:
+    """Every function a capability's manifest declares (``capabilities.FUNCTIONS``)."""
+    from chalicelib.capabilities import FUNCTIONS
+
+    return tuple(FUNCTIONS)
+
+
+def functions() -> tuple[str, ...]:
+    return (*EVENT_FUNCTIONS, "on_peer", "api_handler", *direct_functions())
+
+
 # Functions that take their input through the ledger (intake.handle, and Bolt's lazy listeners)
 LEDGER_FUNCTIONS = (*EVENT_FUNCTIONS, "on_peer", "api_handler")
-# The modules that declare needs, by capability name (the front door's first: it also defines the groups)
-PERMISSIONS = {"frontdoor": "chalicelib.frontdoor.permissions", "alerts": "chalicelib.alerts.permissions",
-               "promotion": "chalicelib.promotion.permissions", "rotation": "chalicelib.rotation.permissions",
-               "scaling": "chalicelib.scaling.permissions", "console": "chalicelib.console.permissions"}
+
+
+def permissions() -> dict[str, str]:
+    """Capability -> the module that declares its needs (its manifest's ``permissions``), the front door's first:
+    it also defines the groups."""
+    from chalicelib.capabilities import INSTALLED
+
+    declared = {m.name: m.permissions for m in INSTALLED if m.permissions}
+    return {"frontdoor": declared.pop("frontdoor"), **declared}
+
+
 # Decisions and commands about the front door's own environment run where the front door takes them
 FRONT_DOOR_LOCAL = {"api_handler": ("command", "approval-result"), "slack_outbox": ("approval-result",)}
 
@@ -47,7 +66,7 @@ def _config() -> dict[str, Any]:
 
 def _policy_and_env(stage: str) -> tuple[Any, dict[str, str]]:
     sys.path.insert(0, str(ROOT))
-    from chalicelib.policy import load
+    from chalicelib.policy.loader import load
 
     config = _config()
     env = {**config["environment_variables"], **config["stages"][stage]["environment_variables"]}
@@ -85,15 +104,15 @@ def base(policy: Any, stage: str) -> list[dict[str, Any]]:
 
 def entry_points(policy: Any, stage: str) -> dict[str, list[tuple[str, str]]]:
     """Function -> the (capability, entry point) pairs it runs, as the code routes events in this account."""
-    from chalicelib.capabilities import FLOW_ROUTES, KIND_ROUTES, Capability
+    from chalicelib.capabilities import FLOW_ROUTES, KIND_ROUTES, MANIFESTS
     from chalicelib.kinds import Kind
     from chalicelib.policy.schema import Flow
     from chalicelib.slackkit.permissions import is_front_door
 
-    capabilities = [str(c) for c in Capability if c is not Capability.FRONTDOOR]
+    capabilities = [str(c) for c in MANIFESTS if c != "frontdoor"]
     found: dict[str, list[tuple[str, str]]] = {}
     for function, kind in EVENT_FUNCTIONS.items():
-        routed = capabilities if kind == Kind.SCHEDULE else [str(c) for c in KIND_ROUTES[Kind(kind)]]
+        routed = capabilities if kind == Kind.SCHEDULE else [str(c) for c in KIND_ROUTES.get(Kind(kind), ())]
         found[function] = [(c, kind) for c in routed]  # schedules are routed by name to any capability
     received = sorted({flow for peer in policy.peers.values() for flow in peer.receive}, key=list(Flow).index)
     found["on_peer"] = []
@@ -101,7 +120,7 @@ def entry_points(policy: Any, stage: str) -> dict[str, list[tuple[str, str]]]:
         # commands and approval results reach the front door's handler, which runs the capability's own part
         owners = [str(FLOW_ROUTES[flow])] + (capabilities if flow in (Flow.COMMAND, Flow.APPROVAL_RESULT) else [])
         found["on_peer"] += [(c, str(flow)) for c in owners]
-    for function in DIRECT_FUNCTIONS:
+    for function in direct_functions():
         found[function] = [(c, function) for c in ["frontdoor", *capabilities]]
     if is_front_door(policy):
         found["api_handler"] = [("frontdoor", "api_handler")]
@@ -119,7 +138,7 @@ def policies_for(stage: str) -> dict[str, dict[str, Any]]:
     tables = {"audit": env["SWITCHBOARD_AUDIT_TABLE"], "ledger": env["SWITCHBOARD_LEDGER_TABLE"],
               "state": env["SWITCHBOARD_STATE_TABLE"]}
     groups = {**state.groups(policy, tables), **slackkit.groups(policy, stage)}
-    needs = {name: importlib.import_module(module).needs(policy, stage) for name, module in PERMISSIONS.items()}
+    needs = {name: importlib.import_module(module).needs(policy, stage) for name, module in permissions().items()}
 
     documents = {}
     for function, entries in entry_points(policy, stage).items():

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from chalicelib.policy import Policy, PolicyError, load
+from chalicelib.policy.loader import Policy, PolicyError, load
 from infra.harden import TemplateError, harden
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalicelib.policy import Policy, load
+from chalicelib.policy.loader import Policy, load
 
 ROOT = Path(__file__).resolve().parent.parent
 

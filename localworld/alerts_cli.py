@@ -89,7 +89,7 @@ def labels_from(inputs: list[str], policy: Any, state: str | None) -> dict[str, 
 def run(args: argparse.Namespace) -> int:
     from chalicelib.alerts import routing
     from chalicelib.alerts.policy import section
-    from chalicelib.policy import PolicyError, load
+    from chalicelib.policy.loader import PolicyError, load
 
     path = Path(args.policy) if args.policy else ROOT / "chalicelib" / "policies" / f"{args.account}.yaml"
     try:

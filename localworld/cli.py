@@ -22,7 +22,7 @@ import threading
 
 
 def _policy_validate(args: argparse.Namespace) -> int:
-    from chalicelib.policy import validate_file, warnings_of
+    from chalicelib.policy.loader import validate_file, warnings_of
 
     status = 0
     for path in args.files:

@@ -231,7 +231,7 @@ def boot_clock() -> None:
 
 
 def _is_front_door(account: str) -> bool:
-    from chalicelib import policy
+    from chalicelib.policy import loader as policy
 
     return policy.current().slack.front_door == account
 

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("show", help="an app's promotions here").add_argument("--app", required=True)
     args = parser.parse_args(argv)
 
-    from chalicelib import policy
+    from chalicelib.policy import loader as policy
     from chalicelib.promotion import reconcile, store
 
     with logs_to_stderr():

@@ -28,7 +28,7 @@ def _instant(text: str) -> datetime:
 
 
 def _counts() -> dict[str, int | None]:
-    from chalicelib import policy
+    from chalicelib.policy import loader as policy
     from chalicelib.scaling import executor
     from chalicelib.scaling.exceptions import ScalingError
 

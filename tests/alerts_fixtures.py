@@ -11,10 +11,10 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import alerts
 from chalicelib.alerts import flush, routing, store
+from chalicelib.alerts.caches import forget_caches
 from chalicelib.alerts.receivers import http as receiver_http
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from localworld.alerts_standin import ReceiversStandIn
 from tests.alerts_kit import T0, Clock, use_alerts_schema, write_policy
 from tests.events import context
@@ -114,14 +114,14 @@ def world_fixture(aws, slack, receivers_standin, monkeypatch, tmp_path) -> Alert
     monkeypatch.setattr("chalicelib.alerts.clock.now", clock)
     monkeypatch.setattr(receiver_http, "BACKOFF", 0.0)
     receivers_standin.reset()
-    alerts.forget_caches()
+    forget_caches()
     put_slack_secret()
     boto3.client("secretsmanager").create_secret(Name="switchboard/pagerduty/web", SecretString=json.dumps(
         {"routing_key": PD_KEY, "url": receivers_standin.pagerduty_url}))
     found = AlertsWorld(clock, slack, receivers_standin, tmp_path, monkeypatch)
     found.policy()
     yield found
-    alerts.forget_caches()
+    forget_caches()
 
 
 def blocks_text(message: Any) -> str:

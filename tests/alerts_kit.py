@@ -4,7 +4,7 @@ policies, alarm events, a controllable clock.
 Import this, never conftest. ``use_alerts_schema(monkeypatch)``:
 - has the loader validate ``alerts`` with ``chalicelib.alerts.policy.AlertsSection`` and run its ``dangling``
   (for inline test policies);
-- makes sure alerts' registrations (the handler, the ``/ops`` executors) are in place. They are permanent, as
+- makes sure alerts' registrations (the handler, the ``/ops`` commands) are in place. They are permanent, as
   alerts has landed: they are left registered after the test, so later tests see the repository as it is.
 """
 
@@ -18,13 +18,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.alerts.policy import AlertsSection
-from chalicelib.policy import loader, references, schema
+from chalicelib.policy import document, loader, references
 
 PROD, STAGE, SHARED = "333344445555", "222233334444", "111122223333"
 T0 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 
 
-class AlertsPolicy(schema.Policy):
+class AlertsPolicy(document.Policy):
     alerts: AlertsSection = AlertsSection()
 
 
@@ -36,7 +36,8 @@ def _check(policy: Any) -> list[references.Dangling]:
 
 def use_alerts_schema(monkeypatch: Any, *, land: bool = True) -> None:
     """Registrations happen at import, once per process; they are set again here in case a test removed them."""
-    from chalicelib import capabilities, policy
+    from chalicelib import capabilities
+    from chalicelib.policy import loader as policy
 
     monkeypatch.setattr(loader, "Policy", AlertsPolicy)
     monkeypatch.setattr(loader, "check", _check)
@@ -46,11 +47,12 @@ def use_alerts_schema(monkeypatch: Any, *, land: bool = True) -> None:
     from chalicelib.frontdoor import commands
 
     names = {"silence": "silence", "silences": "list_silences", "unsilence": "unsilence", "ack": "ack"}
-    from chalicelib.alerts import executors, handlers
+    from chalicelib.alerts import commands as alerts_commands
+    from chalicelib.alerts import handlers
 
     capabilities._registry[capabilities.Capability.ALERTS] = handlers.on_alarm
     for name, function in names.items():
-        commands.EXECUTORS[name] = getattr(executors, function)
+        commands.EXECUTORS[name] = getattr(alerts_commands, function)
 
 
 BASE = """\
@@ -82,7 +84,8 @@ def parse(alerts: str, base: str = BASE) -> AlertsPolicy:
 def write_policy(tmp_path: Any, monkeypatch: Any, alerts: str, *, account: str = "prod",
                  base: str = BASE) -> AlertsPolicy:
     """Make ``alerts`` the current policy of this (emulated) account."""
-    from chalicelib import policy, settings
+    from chalicelib import settings
+    from chalicelib.policy import loader as policy
 
     text = policy_text(alerts, base)
     if account != "prod":

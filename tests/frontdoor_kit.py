@@ -89,7 +89,8 @@ def as_account(monkeypatch, name: str) -> None:
     monkeypatch.setenv("SWITCHBOARD_ACCOUNT_NAME", name)
     monkeypatch.setenv("SWITCHBOARD_SIGNING_KEY", f"alias/switchboard-signing-{name}")
     monkeypatch.setenv("SWITCHBOARD_POLICY_FILE", f"policies/{name}.yaml")
-    from chalicelib import policy, settings
+    from chalicelib import settings
+    from chalicelib.policy import loader as policy
 
     settings.get_settings.cache_clear()
     policy.current.cache_clear()

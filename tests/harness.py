@@ -57,8 +57,9 @@ def create_signing_keys() -> None:
 
 
 def reset_caches() -> None:
-    from chalicelib import aws, policy, settings
+    from chalicelib import aws, settings
     from chalicelib.frontdoor import http, slack
+    from chalicelib.policy import loader as policy
     from chalicelib.state import ledger
 
     aws.reset()
@@ -69,9 +70,9 @@ def reset_caches() -> None:
     slack.forget_groups()
     http.use_lambda_client(None)
     http.forget_unusable()
-    from chalicelib import alerts
+    from chalicelib.alerts.caches import forget_caches
 
-    alerts.forget_caches()
+    forget_caches()
 
 
 # Switchboard events that ask a peer to act; the console's `feed` (a report of what happened, to the front door's

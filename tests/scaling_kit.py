@@ -14,7 +14,7 @@ import pytest
 from chalicelib import capabilities
 from chalicelib.capabilities import Capability
 from chalicelib.kinds import Kind
-from chalicelib.policy import Policy, parse
+from chalicelib.policy.loader import Policy, parse
 from tests.harness import ACTIONABLE
 
 POLICIES = Path(__file__).resolve().parent.parent / "chalicelib" / "policies"
@@ -139,7 +139,7 @@ def use_policy(monkeypatch: pytest.MonkeyPatch, policy: Policy) -> Policy:
     monkeypatch.setenv("SWITCHBOARD_SIGNING_KEY", f"alias/switchboard-signing-{policy.account.name}")
     monkeypatch.setenv("SWITCHBOARD_POLICY_FILE", f"policies/{policy.account.name}.yaml")
     settings.get_settings.cache_clear()
-    monkeypatch.setattr("chalicelib.policy.current", current)
+    monkeypatch.setattr("chalicelib.policy.loader.current", current)
     return policy
 
 

@@ -135,7 +135,7 @@ def test_configuration_changes_are_ignored(world: AlertsWorld):
     from chalicelib import capabilities
     from chalicelib.capabilities import Capability, Context
     from chalicelib.intake.events import AlarmEvent
-    from chalicelib.policy import current
+    from chalicelib.policy.loader import current
 
     raw = alarm("web-5xx", at=T0)
     raw["detail-type"] = "CloudWatch Alarm Configuration Change"

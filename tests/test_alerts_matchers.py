@@ -14,7 +14,7 @@ import pytest
 from chalicelib.alerts import matchers as m
 from chalicelib.alerts import routing
 from chalicelib.alerts.policy import section
-from chalicelib.policy import PolicyError
+from chalicelib.policy.loader import PolicyError
 from tests.alerts_kit import parse, use_alerts_schema
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.state import audit
 from tests.alerts_fixtures import ALERTS, AlertsWorld, blocks_text, receivers_standin_fixture, world_fixture  # noqa: F401
 from tests.alerts_kit import BASE, PROD, SHARED, T0, alarm

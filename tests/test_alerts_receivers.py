@@ -9,7 +9,8 @@ import json
 import boto3
 import pytest
 
-from chalicelib.alerts.receivers import ReceiverError, http
+from chalicelib.alerts.receivers import http
+from chalicelib.alerts.receivers.notification import ReceiverError
 from chalicelib.state import audit
 from tests.alerts_fixtures import AlertsWorld, blocks_text, receivers_standin_fixture, world_fixture  # noqa: F401
 from tests.alerts_kit import T0, alarm

@@ -9,7 +9,7 @@ import pytest
 from chalicelib.alerts import matchers as m
 from chalicelib.alerts import routing
 from chalicelib.alerts.policy import section
-from chalicelib.policy import PolicyError
+from chalicelib.policy.loader import PolicyError
 from tests.alerts_kit import parse, use_alerts_schema
 
 
@@ -226,7 +226,7 @@ def test_slack_channel_shorthand_still_reads():
 def test_shipped_policies_read_as_the_alerts_section():
     from pathlib import Path
 
-    from chalicelib import policy
+    from chalicelib.policy import loader as policy
 
     for name in ("stage", "prod", "shared-services"):
         loaded = policy.load(Path(__file__).resolve().parent.parent / "chalicelib" / "policies" / f"{name}.yaml")

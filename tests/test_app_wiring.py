@@ -9,7 +9,7 @@ from chalice.app import CloudWatchEventConfig
 from moto.events.models import EventPattern
 
 import app
-from chalicelib.intake import Kind
+from chalicelib.kinds import Kind
 from tests.events import PROD, SHARED, STAGE, peer, sample
 
 
@@ -60,7 +60,7 @@ def test_peer_rule_matches_on_account_and_address(event, admitted):
 
 def test_handlers_pass_the_raw_event_and_context_to_intake(monkeypatch):
     seen = []
-    monkeypatch.setattr(app.intake, "handle", lambda kind, raw, ctx: seen.append((kind, raw, ctx)) or "done")
+    monkeypatch.setattr(app.pipeline, "handle", lambda kind, raw, ctx: seen.append((kind, raw, ctx)) or "done")
     event = sample("ecs-deployment-web-prod-completed.json")
     assert app.on_ecs(event, "ctx") == "done"
     assert app.on_schedule({"id": "x"}, "ctx") == "done"

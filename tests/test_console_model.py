@@ -11,7 +11,7 @@ from chalicelib.console import store, views
 from chalicelib.console.exceptions import BadRecord
 from chalicelib.console.handlers import admit
 from chalicelib.console.records import Kind, Record
-from chalicelib.policy import load
+from chalicelib.policy.loader import load
 from tests.harness import create_console_table  # noqa: F401 - made by the aws fixture
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

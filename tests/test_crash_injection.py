@@ -176,7 +176,7 @@ def scaling_prod(aws, monkeypatch):
 
 @pytest.mark.parametrize("point", SCALING_POINTS)
 def test_scaling_a_slack_request_changes_once(scaling_prod, point, monkeypatch):
-    from chalicelib.scaling import service, state
+    from chalicelib.scaling import service, store
     from tests.scaling_kit import desired_count
     from tests.test_scaling_flows import entries, slack
 
@@ -185,9 +185,9 @@ def test_scaling_a_slack_request_changes_once(scaling_prod, point, monkeypatch):
     again = service.run(slack("web", 4))  # the same request again (a retried Lambda)
     assert again.outcome in ("succeeded", "duplicate")
     assert desired_count() == 4 and calls == [4]  # one API call, never past 4
-    assert len(state.history("web", datetime.now(UTC) - timedelta(hours=1))) == 1
+    assert len(store.history("web", datetime.now(UTC) - timedelta(hours=1))) == 1
     assert [e.outcome for e in entries()] == ["succeeded"]
-    assert state.request_seen("web", "slack:t1").state == "done"
+    assert store.request_seen("web", "slack:t1").state == "done"
 
 
 @pytest.mark.parametrize("point", SCALING_POINTS[:2])
@@ -196,7 +196,7 @@ def test_scaling_a_retried_alarm_does_not_bump_twice(scaling_prod, point, monkey
     from chalicelib.capabilities import Capability, Context, handler_for
     from chalicelib.intake.events import MODELS
     from chalicelib.kinds import Kind
-    from chalicelib.scaling import state, ticks
+    from chalicelib.scaling import store, ticks
     from tests.scaling_kit import desired_count
     from tests.test_scaling_flows import alarm
 
@@ -211,8 +211,8 @@ def test_scaling_a_retried_alarm_does_not_bump_twice(scaling_prod, point, monkey
     deliver()  # EventBridge delivers the event again
     ticks.run(datetime.now(UTC) + timedelta(minutes=1))  # and the tick finishes what is pending
     assert desired_count() == 4
-    assert len(state.history("web", datetime.now(UTC) - timedelta(hours=1))) == 1
-    assert state.with_effects_pending() == []
+    assert len(store.history("web", datetime.now(UTC) - timedelta(hours=1))) == 1
+    assert store.with_effects_pending() == []
 
 
 def _count_updates(monkeypatch: Any) -> list[int]:

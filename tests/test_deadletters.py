@@ -97,7 +97,7 @@ def test_a_redrive_that_fails_leaves_the_letter_and_says_why(dlq):
 def test_ops_deadletters_and_redrive_run_in_the_account_that_holds_them(dlq, slack, monkeypatch):
     """The front door forwards `/ops deadletters in prod` and `/ops redrive all in prod`; prod re-checks the role
     with its own policy, lists and redrives its own dead letters, and answers on the response_url."""
-    from chalicelib.intake import Kind, handle
+    from chalicelib.intake.pipeline import Kind, handle
     from tests.events import SHARED, context, peer
     from tests.frontdoor_kit import as_account
 

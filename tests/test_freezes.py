@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib import freezes
-from chalicelib.policy import parse
+from chalicelib.policy.loader import parse
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

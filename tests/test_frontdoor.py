@@ -15,7 +15,7 @@ from chalicelib.decisions import store as decision_store
 from chalicelib.frontdoor import commands
 from chalicelib.frontdoor import slack as slack_adapter
 from chalicelib.frontdoor.store import OutboxItem
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.slackkit import keyed
 from chalicelib.state import audit
 from tests.events import context, signed
@@ -185,12 +185,12 @@ def test_a_peer_refuses_a_forwarded_command_its_policy_denies(front, bus, monkey
 
 
 def test_a_peer_takes_commands_only_from_its_front_door(aws, monkeypatch):
-    from chalicelib.policy import current
+    from chalicelib.policy.loader import current
 
     as_account(monkeypatch, "prod")
     policy = current()
     patched = policy.model_copy(update={"slack": policy.slack.model_copy(update={"front_door": "stage"})})
-    monkeypatch.setattr("chalicelib.policy.current", lambda: patched)
+    monkeypatch.setattr("chalicelib.policy.loader.current", lambda: patched)
     event = {"version": "0", "id": "e1", "source": "switchboard", "detail-type": "Switchboard command",
              "account": SHARED, "region": "eu-west-1", "time": "2026-11-21T10:00:00Z", "resources": [],
              "detail": {"to_account": PROD, "from_account": "shared-services", "flow": "command", "payload": {

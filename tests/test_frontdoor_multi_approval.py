@@ -18,7 +18,7 @@ from chalicelib.decisions import service as decisions
 from chalicelib.decisions import store as decision_store
 from chalicelib.frontdoor import slack as slack_adapter
 from chalicelib.frontdoor.store import MessageRef, OutboxItem
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.slackkit import announcements, keyed
 from chalicelib.state import audit
 from tests.events import context

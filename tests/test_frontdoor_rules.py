@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.decisions import render
 from chalicelib.frontdoor import grammar, targets
-from chalicelib.policy import load
+from chalicelib.policy.loader import load
 from chalicelib.policy.schema import Role
 from chalicelib.slackkit import blocks, mrkdwn, rbac
 

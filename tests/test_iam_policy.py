@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.capabilities import KIND_ROUTES, Capability
 from chalicelib.kinds import Kind
-from chalicelib.policy import load
+from chalicelib.policy.loader import load
 from infra import iam_policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,13 +35,13 @@ def test_the_generator_knows_every_function_of_the_app():
     found = {e.name for e in chalice.event_sources} | {f.name for f in chalice.pure_lambda_functions}
     if chalice.routes:
         found.add("api_handler")
-    assert found | {"api_handler"} == set(iam_policy.FUNCTIONS)
+    assert found | {"api_handler"} == set(iam_policy.functions())
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_each_function_has_a_policy_and_only_the_front_door_an_api_function(stage):
     documents = iam_policy.policies_for(stage)
-    expected = set(iam_policy.FUNCTIONS) - ({"api_handler"} if stage != FRONT_DOOR else set())
+    expected = set(iam_policy.functions()) - ({"api_handler"} if stage != FRONT_DOOR else set())
     assert set(documents) == expected
 
 
@@ -105,7 +105,7 @@ def test_every_routed_capability_declares_what_its_event_needs():
     forgot would leave the function without rights it uses."""
     for stage in STAGES:
         policy = policy_of(stage)
-        for name, module in iam_policy.PERMISSIONS.items():
+        for name, module in iam_policy.permissions().items():
             declared = __import__(module, fromlist=["needs"]).needs(policy, stage)
             if not declared:  # the capability is off in this account
                 continue
@@ -117,7 +117,7 @@ def test_every_routed_capability_declares_what_its_event_needs():
 
 
 ENTRY_POINTS = ({str(k) for k in Kind} | {"command", "reply", "approval-request", "approval-result", "announce",
-                                          "release-candidate", "feed"} | set(iam_policy.DIRECT_FUNCTIONS)
+                                          "release-candidate", "feed"} | set(iam_policy.direct_functions())
                 | {"api_handler", "every function"})  # the console's feed: audit.record runs in every function
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from parliament import analyze_policy_string
 
-from chalicelib.policy import load
+from chalicelib.policy.loader import load
 from infra import iam_policy
 from tests.iam_simulator import allowed, decide
 

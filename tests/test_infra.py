@@ -162,7 +162,7 @@ def test_key_alias_and_dead_letter_queue_are_the_ones_the_lambda_role_names():
 def test_peer_link_forwards_what_a_switchboard_sender_puts():
     from chalicelib.intake import patterns
     from chalicelib.intake.events import PeerDetail, PeerEvent
-    from chalicelib.policy import current
+    from chalicelib.policy.loader import current
 
     rule = next(iter(_resources(load_template(PEER_LINK_TEMPLATE), "AWS::Events::Rule").values()))["Properties"]
     (source,) = typing.get_args(PeerEvent.model_fields["source"].annotation)
@@ -322,7 +322,7 @@ def test_bus_policy_admits_only_the_peers_forwarders_and_keeps_switchboard_event
 
 @pytest.mark.parametrize("account", list(WORLD))
 def test_each_account_has_an_ecc_signing_key_whose_public_half_its_peers_pin(world, account):
-    from chalicelib.policy import load
+    from chalicelib.policy.loader import load
 
     kms = _client(world, account, "kms")
     meta = kms.describe_key(KeyId="alias/switchboard-signing")["KeyMetadata"]

@@ -7,8 +7,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 
 from chalicelib import capabilities
 from chalicelib.capabilities import Capability, Result
-from chalicelib.intake import Kind, handle
-from chalicelib.intake.pipeline import CapabilitiesFailed
+from chalicelib.intake.pipeline import CapabilitiesFailed, Kind, handle
 from chalicelib.state import audit
 from chalicelib.state.models import AuditEntry
 from tests.events import PROD, SHARED, STAGE, context, peer, sample
@@ -20,10 +19,15 @@ def entries(correlation_id: str) -> list[AuditEntry]:
 
 @pytest.fixture
 def promotion_not_landed(monkeypatch):
-    """The fallback every capability had before its issue landed (kept for capabilities yet to come)."""
-    monkeypatch.delitem(capabilities.LANDED, Capability.PROMOTION)
-    monkeypatch.setattr(capabilities, "_registry", {k: v for k, v in capabilities._registry.items()
-                                                    if k is not Capability.PROMOTION})
+    """Promotion replaced by a handler that only audits what it received: the intake is what is under test."""
+    def received(event, ctx):
+        audit.record(action=f"intake.{ctx.kind}", target=event.target, outcome=audit.Outcome.RECEIVED,
+                     correlation_id=ctx.event_id, capability="promotion",
+                     reason="the promotion capability has not landed yet",
+                     detail={"source": event.source, "detail-type": event.detail_type})
+        return Result(audit.Outcome.RECEIVED, "the promotion capability has not landed yet")
+
+    monkeypatch.setitem(capabilities._registry, Capability.PROMOTION, received)
 
 
 def test_event_is_parsed_audited_and_routed(aws, promotion_not_landed):

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from chalicelib.policy import PolicyError, parse
 from chalicelib.policy.limits import LimitsSection
+from chalicelib.policy.loader import PolicyError, parse
 from infra import package as packaging
 from infra.harden import DEAD_LETTER_QUEUE_ARN, KEY_ARN, TemplateError, harden, kinds
 from localworld.provision import ACCOUNT_TEMPLATE, load_template, provision_account

@@ -133,7 +133,7 @@ def test_kms_signs_what_the_pinned_key_verifies(aws, monkeypatch):
 def test_a_policy_with_a_key_that_does_not_parse_fails_validation(tmp_path):
     from pathlib import Path
 
-    from chalicelib.policy import validate_file
+    from chalicelib.policy.loader import validate_file
 
     source = Path(__file__).resolve().parent.parent / "chalicelib" / "policies" / "prod.yaml"
     # one character of stage's key changed: no longer a point on the curve

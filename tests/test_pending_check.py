@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.pending.check import Answer, Waiting, check
-from chalicelib.policy import parse
+from chalicelib.policy.loader import parse
 from tests.scaling_kit import shipped_text
 
 ALICE, BOB, CAROL, DAVE, ROOT = "U0ALICE001", "U0BOB00001", "U0CAROL001", "U0DAVE0001", "U0ADMIN001"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import policy
-from chalicelib.policy import PolicyError, parse
-from chalicelib.policy.schema import LAZY_SECTIONS
+from chalicelib.policy import loader as policy
+from chalicelib.policy.document import LAZY_SECTIONS
+from chalicelib.policy.loader import PolicyError, parse
 from localworld import cli
 
 POLICIES = Path(__file__).resolve().parent.parent / "chalicelib" / "policies"

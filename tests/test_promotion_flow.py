@@ -80,7 +80,7 @@ def on(account: str, monkeypatch) -> Any:
     as_account(monkeypatch, account)
     monkeypatch.setattr(PromotionItem.Meta, "table_name", f"switchboard-state-{account}")
     monkeypatch.setattr(PromotionItem, "_connection", None)
-    from chalicelib import policy
+    from chalicelib.policy import loader as policy
 
     return policy.current()
 
@@ -475,9 +475,9 @@ def test_approval_mode_rejects_the_waiting_execution_with_the_reason(world):
 # ---- /ops promote, run in the source account ----
 
 def promote(text: str, user: str = "U0ADMIN001") -> str:
-    from chalicelib import policy
     from chalicelib.frontdoor import grammar
     from chalicelib.frontdoor.commands import Asked
+    from chalicelib.policy import loader as policy
     from chalicelib.promotion import commands
 
     cmd = grammar.parse(text)

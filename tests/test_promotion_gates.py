@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-import chalicelib.policy  # noqa: F401  (the policy package first: it imports its promotion section itself)
 from chalicelib.promotion.gates import (
     ActiveFreeze,
     Gate,

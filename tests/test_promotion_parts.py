@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import chalicelib.policy  # noqa: F401 - the schema before the sections (import order of the package)
-from chalicelib.policy import PolicyError, load, parse
-from chalicelib.promotion import cards, permissions
+from chalicelib.policy.loader import PolicyError, load, parse
+from chalicelib.promotion import messages, permissions
 from chalicelib.promotion.gates import Health
 from chalicelib.promotion.store import Promotion, Revision
 
@@ -83,7 +82,7 @@ def _promotion(**kw) -> Promotion:
 
 
 def test_the_card_escapes_what_came_from_outside():
-    text = str(cards.body(_promotion(requester="U0ALICE001")))
+    text = str(messages.body(_promotion(requester="U0ALICE001")))
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
     assert "<https://evil|click>" not in text
     assert "<@U0EVIL>" not in text  # an author is text, never a mention
@@ -93,7 +92,7 @@ def test_the_card_escapes_what_came_from_outside():
 def test_gate_reasons_keep_only_well_formed_user_mentions():
     p = _promotion(gates=[{"name": "approval", "status": "wait", "reason": "1 of 2 approvals (<@U0BOB00001>)"},
                           {"name": "hold", "status": "wait", "reason": "held: <!here> <@not-a-user>"}])
-    lines = cards.gate_lines(p.gates)
+    lines = messages.gate_lines(p.gates)
     assert "<@U0BOB00001>" in lines[0]
     assert "<!here>" not in lines[1] and "&lt;@not-a-user&gt;" in lines[1]
 
@@ -103,7 +102,7 @@ def test_gate_reasons_keep_only_well_formed_user_mentions():
 def test_a_right_to_left_override_in_a_commit_is_neutralised_on_the_card():
     p = _promotion(revision=Revision(id="4f1c2a9d8e7b", summary="fix login \u202egnp.exe\u202c for \u200bmobile",
                                      author="mallory\u2066 <@U0BOSS>\u2069", url="https://git.example/c/4f1c\u202e"))
-    text = str(cards.body(p)) + cards.text(p)
+    text = str(messages.body(p)) + messages.text(p)
     assert not any(ch in text for ch in "\u202e\u202c\u200b\u2066\u2069")
     assert "fix login [U+202E]gnp.exe[U+202C] for [U+200B]mobile" in text
     assert "mallory[U+2066] &lt;@U0BOSS&gt;[U+2069]" in text

@@ -125,7 +125,7 @@ def test_a_redirect_is_not_followed(world):
 def test_the_kind_refuses_pending_values_of_another_shape():
     from chalicelib.rotation.kinds.base import Target
     from chalicelib.rotation.policy import RotationSection
-    from chalicelib.rotation.store import SecretStore
+    from chalicelib.rotation.secrets import SecretStore
 
     target = Target("arn", "k", RotationSection().effective("k", {}), SecretStore(client=object()))
     kind = api_key.ApiKey(target)

@@ -14,7 +14,7 @@ from chalicelib.capabilities import Capability
 from chalicelib.decisions import service as decisions
 from chalicelib.frontdoor import commands as frontdoor
 from chalicelib.frontdoor import grammar
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.rotation import commands
 from chalicelib.state import audit
 from localworld.slack_user import USERS, uid
@@ -31,7 +31,7 @@ def asked(text: str, user: str = "alice", request: str | None = None, slack=None
 
 
 def run(text: str, environment: str, user: str = "alice", request: str | None = None, **kw):
-    from chalicelib import policy
+    from chalicelib.policy import loader as policy
 
     cmd = grammar.parse(text)
     return commands.rotate(cmd, environment, asked(text, user, request), policy.current(), **kw)
@@ -39,7 +39,7 @@ def run(text: str, environment: str, user: str = "alice", request: str | None = 
 
 @pytest.fixture
 def stage(aws, monkeypatch, tmp_path):
-    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.events")
+    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.handlers")
     use_policy(monkeypatch, tmp_path, "stage")
     world = secrets_world(aws.url)
     world.arn = world.create("web/api-key", {"key": "k0"}, kind="api-key")
@@ -118,7 +118,7 @@ def test_paired_secrets_are_offset(stage, monkeypatch, tmp_path):
 @pytest.mark.parametrize(("user", "allowed"), [("alice", True), ("dave", False), ("eve", False), ("root", True)])
 def test_only_operators_may_rotate(stage, slack, monkeypatch, user, allowed):
     slack_workspace(monkeypatch, slack)
-    from chalicelib import policy
+    from chalicelib.policy import loader as policy
 
     policy.current.cache_clear()
     outcomes = frontdoor.handle(asked("rotate web/api-key", user, slack=slack))
@@ -135,7 +135,7 @@ def test_only_operators_may_rotate(stage, slack, monkeypatch, user, allowed):
 @pytest.fixture
 def prod(aws, slack, monkeypatch, tmp_path):
     slack_workspace(monkeypatch, slack)
-    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.events")
+    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.handlers")
     use_policy(monkeypatch, tmp_path, "prod", {"channel": "#prod-secrets"})
     world = secrets_world(aws.url)
     world.arn = world.create("web/api-key", {"key": "k0"}, kind="api-key")

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from chalicelib.policy import PolicyError, parse
+from chalicelib.policy.loader import PolicyError, parse
 from chalicelib.rotation.policy import RotationSection, SecretKind, Tls
 
 BASE = """\
@@ -70,7 +70,7 @@ def write(tmp_path, rotation: str):
 
 
 def test_validate_warns_about_single_user_and_unverified_tls_in_prod(tmp_path, capsys):
-    from chalicelib.policy import validate_file, warnings_of
+    from chalicelib.policy.loader import validate_file, warnings_of
     from localworld.cli import main
 
     path = write(tmp_path, """\
@@ -91,7 +91,7 @@ def test_validate_warns_about_single_user_and_unverified_tls_in_prod(tmp_path, c
 
 
 def test_no_warning_outside_the_environments_rotation_treats_as_production(tmp_path):
-    from chalicelib.policy import warnings_of
+    from chalicelib.policy.loader import warnings_of
 
     stage = write(tmp_path, """\
         rotation:
@@ -103,7 +103,7 @@ def test_no_warning_outside_the_environments_rotation_treats_as_production(tmp_p
 
 
 def test_the_shipped_policies_have_no_warnings():
-    from chalicelib.policy import warnings_of
+    from chalicelib.policy.loader import warnings_of
     from chalicelib.settings import PACKAGE_DIR
 
     for path in sorted((PACKAGE_DIR / "policies").glob("*.yaml")):

@@ -318,7 +318,7 @@ def test_a_failed_probe_leaves_awscurrent_untouched_and_working(world, postgres_
 def test_prove_refuses_a_value_that_logs_in_as_someone_else(world, postgres_db):
     from chalicelib.rotation.kinds.base import Target
     from chalicelib.rotation.policy import RotationSection
-    from chalicelib.rotation.store import SecretStore
+    from chalicelib.rotation.secrets import SecretStore
 
     target = Target("arn", "x", RotationSection().effective("x", {}), SecretStore(client=object()))
     kind = pg_kind.Postgres(target)

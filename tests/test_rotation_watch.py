@@ -11,7 +11,7 @@ import pytest
 from chalicelib import capabilities
 from chalicelib.capabilities import Capability
 from chalicelib.decisions import service as decisions
-from chalicelib.rotation import events as rotation_events  # noqa: F401 - registers the decision handler
+from chalicelib.rotation import handlers as rotation_handlers  # noqa: F401 - registers the decision handler
 from chalicelib.rotation import watch
 from chalicelib.rotation.facts import Facts
 from chalicelib.rotation.policy import RotationSection
@@ -93,7 +93,7 @@ def test_assess_messages_say_what_and_how_long():
 @pytest.fixture
 def front(aws, slack, monkeypatch, tmp_path):
     slack_workspace(monkeypatch, slack)
-    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.events")
+    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.handlers")
     policy = {"defaults": {"kms_customer_key_required": True},
               "secrets": {"web/api-key": {"kind": "api-key", "max_age_days": 30},
                           "web/never": {"kind": "api-key"}}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.policy import PolicyError, parse
+from chalicelib.policy.loader import PolicyError, parse
 from chalicelib.scaling import permissions
 from chalicelib.scaling.policy import Direction, ScalingSection
 from tests.scaling_kit import SECTIONS, shipped_text, shipped_with, without_scaling

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from tests.events import context
 from tests.frontdoor_kit import PROD, SHARED, uid
 from tests.scaling_kit import asg, desired_count, ecs_service, group, shipped_with, use_policy, wire

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from chalicelib.intake import Kind, handle
-from chalicelib.scaling import state, ticks
+from chalicelib.intake.pipeline import Kind, handle
+from chalicelib.scaling import store, ticks
 from chalicelib.state import audit
 from tests.events import context
 from tests.scaling_kit import STAGE_SCALING, Bus, desired_count, ecs_service, shipped_with, use_policy, wire
@@ -132,7 +132,7 @@ def test_the_morning_does_not_fight_a_change_made_in_the_night(stage):
     morning = ticks.run(at("2026-11-24T07:00:00+01:00"))
     assert morning["fired"][0]["outcome"] == "refused" and desired_count("stage", "web") == 3
     assert "changed since Switchboard set it to 0 (now 3): not restoring 2" in morning["fired"][0]["reason"]
-    assert state.get_saved("web-stage", "schedule:night") is None
+    assert store.get_saved("web-stage", "schedule:night") is None
 
 
 def test_a_morning_with_nothing_saved_does_nothing(stage):

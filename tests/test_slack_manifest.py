@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from chalicelib.policy import load
+from chalicelib.policy.loader import load
 from tests.frontdoor_kit import app_for
 
 ROOT = Path(__file__).resolve().parent.parent

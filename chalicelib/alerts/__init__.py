@@ -12,25 +12,8 @@ resolved in place (issue 4). Alertmanager's routing and grouping plus PagerDuty-
     receivers/     Slack (keyed announcements through the front door), PagerDuty Events v2, SNS, webhook
     handlers.py    the alarm event handler (registered for Capability.ALERTS)
     flush.py       the every-minute flush of due incidents
-    operations.py  ack, silence, unsilence; executors.py: the /ops commands that call them
+    operations.py  ack, silence, unsilence; commands.py: the /ops commands that call them
+    caches.py      what this process caches, forgotten at once (tests)
+    manifest.py    the capability, declared (kinds, commands, the flush, IAM): chalicelib/manifest.py
     ids.py         incident and silence ids (they name their environment), button -> command
-
-Only the policy package is imported here, first: the policy schema imports this package's ``policy`` module for
-its alerts section, so whichever of the two is imported first, the other must be importable half-way through
-(see the note in ``policy.py``). The alarm handler must not pay for the Slack modules the executors need: those
-are imported by ``executors`` alone.
 """
-
-import chalicelib.policy  # noqa: F401 - before any alerts module; breaks the schema <-> alerts.policy cycle
-
-
-def forget_caches() -> None:
-    """Forget what this process caches (alarm tags, incidents last written, receiver secrets, compiled routes):
-    for tests, which change accounts and policies between cases."""
-    from chalicelib.alerts import model, routing, store
-    from chalicelib.alerts.receivers import secrets
-
-    model.forget_tags()
-    store.forget()
-    secrets.forget()
-    routing._compiled.clear()

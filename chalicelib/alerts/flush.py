@@ -12,11 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib import policy as policies
-from chalicelib.alerts import clock, incidents, mutes, receivers, silences, store
+from chalicelib.alerts import clock, incidents, mutes, silences, store
 from chalicelib.alerts.incidents import Incident, Notice, Plan
 from chalicelib.alerts.policy import AlertsSection, section
+from chalicelib.alerts.receivers import dispatch
+from chalicelib.alerts.receivers.notification import Delivery, Notification
 from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.policy import loader as policies
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
 
@@ -108,13 +110,13 @@ def notify(inc: Incident, plan: Plan, current: Any, alerts_section: AlertsSectio
     delivered: dict[Notice, bool] = {}
     for notice in plan.notices:
         receiver = alerts_section.receivers.get(notice.receiver)
-        note = receivers.Notification(action=notice.action, receiver=notice.receiver, incident=shown, now=plan.now,
+        note = Notification(action=notice.action, receiver=notice.receiver, incident=shown, now=plan.now,
                                       seq=plan.seq, account=current.account.name, muted=dict(plan.muted),
                                       step=notice.step)
         if receiver is None:
-            results = [receivers.Delivery(notice.receiver, "-", False, "receiver is no longer in policy")]
+            results = [Delivery(notice.receiver, "-", False, "receiver is no longer in policy")]
         else:
-            results = receivers.deliver(notice.receiver, receiver, note)
+            results = dispatch.deliver(notice.receiver, receiver, note)
         ok = bool(results) and all(r.ok for r in results)
         delivered[notice] = ok
         audit.record(action="alerts.notify", target=f"incident/{inc.id}",

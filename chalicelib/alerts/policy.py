@@ -36,10 +36,6 @@ every problem with its YAML path and line.
         weekends: {timezone: Europe/London, weekly: [{days: [sat, sun]}]}
 """
 
-# Import cycle: chalicelib.policy.schema imports AlertsSection from here, and this module needs
-# chalicelib.policy.types. chalicelib/alerts/__init__.py imports chalicelib.policy first, so the schema is
-# always the module that waits for this one, never the other way round.
-
 from __future__ import annotations
 
 from collections.abc import Iterator

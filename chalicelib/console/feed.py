@@ -68,7 +68,7 @@ def batch() -> Iterator[None]:
 
 def here() -> dict[str, str]:
     """This account's name and environment, as every record names them."""
-    from chalicelib import policy
+    from chalicelib.policy import loader as policy
 
     this = policy.current().account
     return {"account": this.name, "environment": this.environment}
@@ -85,7 +85,7 @@ def deliver(records: list[Record]) -> None:
 
 
 def _deliver(records: list[Record]) -> None:
-    from chalicelib import policy
+    from chalicelib.policy import loader as policy
     from chalicelib.policy.schema import Flow
 
     current = policy.current()

@@ -103,8 +103,8 @@ def provider(issuer: str) -> auth.Provider:
 
 
 def client() -> auth.Client:
-    from chalicelib import policy
     from chalicelib.frontdoor import slack
+    from chalicelib.policy import loader as policy
 
     name = policy.current().slack.secret_name
     return auth.client_from(slack._provider().get(name, transform="json",
@@ -164,8 +164,8 @@ def _callback(request: Any) -> Any:
 
 
 def _page(request: Any, page: str) -> Any:
-    from chalicelib import policy
     from chalicelib.frontdoor import slack
+    from chalicelib.policy import loader as policy
 
     base = base_url(request)
     session = auth.session_of(client(), auth.cookie_of(request.headers.get("cookie")))

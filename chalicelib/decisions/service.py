@@ -34,11 +34,11 @@ from typing import Any
 
 from pynamodb.exceptions import PutError
 
-from chalicelib import policy as policies
 from chalicelib.decisions import render, store
 from chalicelib.decisions.store import Decision
 from chalicelib.frontdoor import slack
 from chalicelib.observability import logger
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Flow, Policy, Role
 from chalicelib.slackkit import announcements, keyed, mrkdwn, rbac
 from chalicelib.slackkit import blocks as slack_blocks
@@ -408,3 +408,8 @@ def tick(deliver: Callable[[datetime], dict[str, int]] | None = None, now: datet
     if expired:
         counts["expired"] = expired
     return counts
+
+
+def outbox_tick() -> dict[str, int]:
+    """The front door's ``slack_outbox`` function (its manifest): ``tick`` around the Slack outbox's delivery."""
+    return tick(slack.retry_outbox)

@@ -16,11 +16,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import capabilities
-from chalicelib import policy as policies
-from chalicelib.capabilities import Capability
 from chalicelib.decisions import service as decisions
 from chalicelib.frontdoor import grammar, slack, targets
 from chalicelib.frontdoor.grammar import Command, ParseError
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Flow, Policy
 from chalicelib.slackkit import blocks, mrkdwn, rbac
 from chalicelib.state import audit
@@ -49,7 +48,7 @@ class Answer:
 
 
 Executor = Callable[[Command, str, Asked, Policy], Answer]
-EXECUTORS: dict[str, Executor] = {}  # command name -> executor; capabilities register theirs as they land
+EXECUTORS: dict[str, Executor] = {}  # command name -> executor; each capability's `commands` module registers its own
 
 
 def executes(*names: str) -> Callable[[Executor], Executor]:
@@ -113,7 +112,7 @@ def handle(asked: Asked, *, forwarded_from: str | None = None, parse_error_answe
         answer(mrkdwn.safe(exc), blocks.error(str(exc), None))
         return outcomes
     if not where:
-        why = f"`{cmd.name}` is not available yet: the {cmd.capability} capability has not landed"
+        why = f"`{cmd.name}` acts nowhere: the {cmd.capability} manifest names no environment for it"
         record(cmd.name, subject, Outcome.RECEIVED, why)
         answer(why, blocks.error(why, None))
         return outcomes
@@ -130,10 +129,10 @@ def handle(asked: Asked, *, forwarded_from: str | None = None, parse_error_answe
             record(cmd.name, subject, Outcome.SUCCEEDED, f"forwarded to {target.account}",
                    environment=target.environment)
             continue
-        capabilities.ensure_executors(cmd.capability)  # a landed capability registers its executors on use
+        capabilities.ensure_executors(cmd.capability)  # its manifest's `commands` module registers them on use
         executor = EXECUTORS.get(cmd.name)
         if executor is None:
-            why = f"`{cmd.name}` is not available yet: the {cmd.capability} capability has not landed"
+            why = f"`{cmd.name}` has no executor: the {cmd.capability} capability registers none for it"
             record(cmd.name, subject, Outcome.RECEIVED, why, environment=target.environment)
             answer(why, blocks.error(why, None))
             continue
@@ -170,8 +169,6 @@ def _forward(current: Policy, target: targets.Target, asked: Asked) -> None:
 
 @executes("status")
 def status(cmd: Command, environment: str, asked: Asked, current: Policy) -> Answer:
-    from chalicelib import capabilities
-
     apps = [cmd.args["app"]] if cmd.args.get("app") else sorted(current.apps)
     lines = []
     for name in apps:
@@ -186,13 +183,9 @@ def status(cmd: Command, environment: str, asked: Asked, current: Policy) -> Ans
             parts += [f"service {mrkdwn.code(f'{s.cluster}/{s.service}')}" for s in app.ecs_services.get(env, ())]
             parts += [f"asg {mrkdwn.code(a.name)}" for a in app.asgs.get(env, ())]
             lines.append(f"  • {mrkdwn.escape(env)}: " + ", ".join(parts))
-        if name in current.promotion.paths and current.promotion.enabled:
-            capabilities.ensure_executors(Capability.PROMOTION)
-            from chalicelib.promotion.commands import status_lines
-
-            lines += status_lines(name, current)
-    landed = sorted(str(c) for c in Capability if c in capabilities.landed())
-    waiting = sorted(str(c) for c in Capability if c not in capabilities.landed())
+        lines += capabilities.status_lines(name, current)  # e.g. promotion's: what runs and is in flight here
+    landed = sorted(c for c in capabilities.MANIFESTS if c in capabilities.landed())
+    waiting = sorted(c for c in capabilities.MANIFESTS if c not in capabilities.landed())
     footer = f"landed: {', '.join(landed) or 'none'} · not yet: {', '.join(waiting) or 'none'}"
     title = f"Status ({current.account.name})"
     return Answer(title, blocks.reply(title, lines, footer))

@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import aws, lambda_app
-from chalicelib import policy as policies
 from chalicelib.decisions import service as decisions
 from chalicelib.frontdoor import commands, door, grammar, slack
 from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.policy import loader as policies
 from chalicelib.slackkit import blocks, mrkdwn
 from chalicelib.state import audit, ledger
 

@@ -19,9 +19,10 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalicelib import aws, policy
+from chalicelib import aws
 from chalicelib.frontdoor.store import OutboxItem
 from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.policy import loader as policy
 from chalicelib.settings import get_settings
 from chalicelib.state import audit
 

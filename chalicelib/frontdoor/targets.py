@@ -1,19 +1,20 @@
 """Where a command runs: which environment it acts in, and so which account (this one or a peer).
 
-Pure functions over the parsed command and the policy. A command acts in exactly the environments returned;
-each is served by this account or by the peer that has that environment and accepts commands from here.
+Pure functions over the parsed command and the policy. A command acts in exactly the environments its manifest's
+``where`` returns; each is served by this account or by the peer that has that environment and accepts commands
+from here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from chalicelib import capabilities
+from chalicelib.commandline import Unresolvable
 from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy.schema import Flow, Policy
 
-
-class Unresolvable(ValueError):
-    pass
+__all__ = ["Target", "Unresolvable", "account_for", "authorised_in", "environments", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -38,66 +39,17 @@ def account_for(policy: Policy, environment: str) -> Target:
 
 
 def environments(cmd: Command, policy: Policy) -> list[str]:
-    """The environments a command acts in (empty: it acts nowhere in particular, e.g. help)."""
-    args = cmd.args
-    own = policy.account.environment
-    if cmd.name == "help":
-        return []
-    if cmd.name in ("ack", "unsilence"):
-        from chalicelib.alerts.ids import environment_of
-
-        named = environment_of(args.get("incident") or args.get("id") or "")
-        return [named or own]
-    if cmd.name == "silences":
-        return sorted({own} | {p.environment for p in policy.peers.values() if Flow.COMMAND in p.send})
-    if cmd.name == "status":
-        path = policy.promotion.paths.get(args.get("app") or "")
-        return sorted({own, *path}) if path else [own]  # and each account of the app's path says what runs there
-    if cmd.name in ("rotate", "deadletters", "redrive"):
-        return [args.get("env") or own]
-    if cmd.name == "audit":
-        target = args.get("target")
-        app = policy.apps.get(target) if target else None
-        if app is not None:
-            envs = set(app.pipelines) | set(app.ecs_services) | set(app.asgs)
-        else:
-            envs = {own} | {p.environment for p in policy.peers.values() if Flow.COMMAND in p.send}
-        return sorted(envs)
-    if cmd.name in ("promote", "hold", "unhold"):
-        app = args["app"]
-        if app not in policy.apps:
-            raise Unresolvable(f"unknown app '{app}'")
-        path = policy.promotion.paths.get(app)
-        if not path:
-            raise Unresolvable(f"app '{app}' has no promotion path in policy")
-        if cmd.name != "promote":
-            return [path[-1]]  # holds stop deploys: they live where the deploys happen
-        target = policy.promotion.destination(app, args.get("env")) or ""
-        if target not in policy.environments():
-            raise Unresolvable(f"unknown environment '{target}'")
-        source = policy.promotion.previous_environment(app, target)
-        if source is None:
-            raise Unresolvable(f"nothing promotes {app} to '{target}' (its path: {' → '.join(path)})")
-        return [source]  # promotions start where the candidate soaks: the source environment's account
-    if cmd.name == "scale":
-        target = policy.scaling.targets.get(args["target"])
-        if target is None:
-            raise Unresolvable(f"unknown scaling target '{args['target']}'")
-        return [policy.accounts()[target.account][1]]
-    if cmd.name == "silence":
-        named = {m.value for m in args["matchers"] if m.label in ("env", "environment") and m.op == "="}
-        if len(named) > 1:
-            raise Unresolvable("a silence names one environment at most")
-        return sorted(named) or [own]
-    # approve/reject name a decision, which lives in the front door
-    return []
+    """The environments a command acts in (empty: it acts nowhere in particular, e.g. help): its manifest's
+    ``where`` (approve/reject name a decision, which lives in the front door: nowhere)."""
+    _, spec = capabilities.COMMANDS[cmd.name]
+    return spec.where(cmd, policy)
 
 
 def authorised_in(cmd: Command, policy: Policy) -> str | None:
-    """``promote`` runs where the candidate soaks but is allowed by the roles of the environment it deploys to."""
-    if cmd.name == "promote":
-        return policy.promotion.destination(cmd.args["app"], cmd.args.get("env"))
-    return None
+    """The environment whose roles allow the command, when not the one it acts in (``promote`` runs where the
+    candidate soaks but is allowed by the roles of the environment it deploys to)."""
+    _, spec = capabilities.COMMANDS[cmd.name]
+    return spec.authorised_in(cmd, policy) if spec.authorised_in else None
 
 
 def resolve(cmd: Command, policy: Policy, *, here_only: bool = False) -> list[Target]:

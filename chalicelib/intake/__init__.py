@@ -1,6 +1,2 @@
-"""Event intake: typed events, once-only processing, dispatch to the capability that owns them."""
-
-from chalicelib.intake.events import Kind
-from chalicelib.intake.pipeline import entry, handle
-
-__all__ = ["Kind", "entry", "handle"]
+"""Event intake: typed events (``events.py``), once-only processing and dispatch to the capabilities that take
+them (``pipeline.py``: ``entry``, ``handle``), and the EventBridge patterns of app.py (``patterns.py``)."""

@@ -18,10 +18,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib import capabilities, policy
+from chalicelib import capabilities
 from chalicelib.capabilities import Capability, Context
 from chalicelib.intake.events import MODELS, Kind, PeerEvent, ScheduleEvent
 from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.policy import loader as policy
 from chalicelib.settings import get_settings
 from chalicelib.state import audit, ledger
 
@@ -167,7 +168,7 @@ def _retry_failed(kind: Kind, raw: Any, stored: dict[str, Any], lambda_context: 
     ctx = Context(event_id=event_id, kind=kind, policy=current)
     still, ran, results = [], [], list(stored.get("results", []))
     for name in stored["failed"]:
-        capability = Capability(name)
+        capability = name
 
         def run(data: dict[str, Any], capability: Capability = capability) -> dict[str, Any]:
             ran.append(capability)

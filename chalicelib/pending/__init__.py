@@ -34,11 +34,11 @@ from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib import policy as policies
 from chalicelib.decisions.store import DECISION_ID
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.pending.check import Answer, Waiting, check
 from chalicelib.pending.models import PendingRequest
+from chalicelib.policy import loader as policies
 from chalicelib.state import audit
 from chalicelib.state.keys import conditional_failed, stamp
 

@@ -7,21 +7,46 @@ overwrite), the pydantic schema, then cross-references. Problems print as
 ``lazy=True`` (``current()`` inside Lambda) runs the YAML pass over the whole document and the other two over
 the policy's core only; each other section gets them when it is first read (``Pending.resolve``), with the
 same problems, paths and lines a full load reports for it.
+
+``current()`` loads the file named by ``SWITCHBOARD_POLICY_FILE`` once per process. No part of an invalid policy
+is ever acted on.
+
+Where what is validated (a deliberate choice, for the cold start):
+
+* In full, every section and every problem at once: ``load``, ``parse``, ``validate_file`` (``switchboard policy
+  validate``, CI, tests) and ``current()`` outside Lambda. That includes ``chalice deploy``/``package``/``local``:
+  they import app.py, which calls ``current()``, with the stage's environment (``AWS_CHALICE_CLI_MODE`` set). So
+  a policy with an error anywhere is never deployed: the policy is packaged with the app it was validated with.
+* Lazily, in ``current()`` inside Lambda (``Settings.in_lambda``: ``LAMBDA_TASK_ROOT`` set, not the Chalice
+  CLI), at every cold start: the YAML pass (syntax, duplicate keys, unknown top-level keys) and the core
+  (``PolicyCore``: version, account, peers; app.py builds the peer event pattern from them) at once; each other
+  section (apps, slack, each capability's, freezes, limits: ``document.py``) when a handler first reads it, shape
+  then references, then kept for the life of the process. A section with a problem raises, on every read, the same
+  ``PolicyError`` (paths, lines) a full load reports for it, and is never kept; so is a section whose check
+  needs a bad one. Other sections keep working; but that cannot happen to a deployed policy (see above).
+
+Why: building and running the validators of every capability's models (the alerts route tree above all), plus
+the pure-Python YAML parser, took about 70 ms of a 270 ms cold start, paid by every function for sections most
+never read. Now the schema's models are built on first use (``defer_build`` in ``types.Strict``), the YAML is
+parsed by libyaml, and a cold start validates only the core (a few ms); an invocation pays for the sections it
+reads, once per container.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from chalicelib.policy.document import Policy
 from chalicelib.policy.references import Dangling, check, check_core, check_section
-from chalicelib.policy.schema import LAZY_SECTIONS, Policy, PolicyCore
+from chalicelib.policy.schema import PolicyCore
+from chalicelib.settings import get_settings
 
 # libyaml's parser when PyYAML has it (its wheels do, the Lambda ones too): the same nodes, marks and line numbers
 # as the pure-Python one, several times faster (a policy with an error is read again by the pure-Python one).
@@ -153,6 +178,7 @@ def parse(text: str, source: str = "<policy>", *, lazy: bool = False) -> Policy:
 
 def _parse_lazily(data: dict, lines: dict[Loc, int], source: str) -> Policy:
     """The core now (its fields, plus any unknown top-level key); the other sections when first read."""
+    sections = Policy.lazy_sections()
     known = {*Policy.model_fields, *(f.alias for f in Policy.model_fields.values() if f.alias)}
     problems = [Problem(_line_of(lines, (key,)), dotted((key,)), "unknown field") for key in data if key not in known]
     try:
@@ -164,10 +190,10 @@ def _parse_lazily(data: dict, lines: dict[Loc, int], source: str) -> Policy:
         raise PolicyError(source, problems)
     # no section is built here: a placeholder each, taken off again so that reading one reaches __getattr__
     policy = Policy.model_construct(_fields_set={k for k in data if k in Policy.model_fields},
-                                    **dict(core), **dict.fromkeys(LAZY_SECTIONS))
-    for name in LAZY_SECTIONS:
+                                    **dict(core), **dict.fromkeys(sections))
+    for name in sections:
         del policy.__dict__[name]
-    policy._pending = Pending(source, {k: v for k, v in data.items() if k in LAZY_SECTIONS}, lines)
+    policy._pending = Pending(source, {k: v for k, v in data.items() if k in sections}, lines)
     problems = _reference_problems(check_core(policy), lines)
     if problems:
         raise PolicyError(source, problems)
@@ -245,7 +271,7 @@ def warnings_of(path: str | Path) -> list[Problem]:
     except (PolicyError, OSError):
         return []
     found = [Dangling(where, message, value)
-             for name in LAZY_SECTIONS if hasattr(section := getattr(policy, name), "warnings")
+             for name in policy.lazy_sections() if hasattr(section := getattr(policy, name), "warnings")
              for where, message, value in section.warnings(policy)]
     return sorted(_reference_problems(found, lines), key=lambda p: (p.line or 0, p.path, p.message))
 
@@ -257,3 +283,15 @@ def validate_file(path: str | Path) -> list[Problem]:
     except PolicyError as exc:
         return exc.problems
     return []
+
+
+@lru_cache(maxsize=1)
+def current() -> Policy:
+    """This stage's policy (``SWITCHBOARD_POLICY_FILE``), once per process: lazily validated inside Lambda."""
+    settings = get_settings()
+    policy = load(settings.policy_path, lazy=settings.in_lambda)
+    if policy.account.name != settings.account_name:
+        raise PolicyError(str(settings.policy_path), [Problem(
+            None, "account.name",
+            f"policy is for account '{policy.account.name}' but this stage is '{settings.account_name}'")])
+    return policy

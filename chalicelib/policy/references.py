@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chalicelib.policy.schema import LAZY_SECTIONS, Policy, PolicyCore
+from chalicelib.policy.schema import Policy, PolicyCore
 
 Path = tuple[str | int, ...]
 
@@ -31,7 +31,7 @@ class Dangling:
 def check(policy: Policy) -> list[Dangling]:
     """Every dangling reference in the policy."""
     found = check_core(policy) + list(_keys(policy))
-    for name in LAZY_SECTIONS:
+    for name in type(policy).lazy_sections():
         found.extend(check_section(policy, name, getattr(policy, name)))
     return found
 
@@ -58,7 +58,7 @@ def check_core(policy: PolicyCore) -> list[Dangling]:
 def check_section(policy: Policy, name: str, value: Any) -> list[Dangling]:
     """The references held by section ``name`` whose validated value is ``value`` (it may not be on ``policy``
     yet). Reads other sections of ``policy`` as it needs them."""
-    return list(SECTIONS[name](policy, value))
+    return list(SECTIONS.get(name, _own)(policy, value))
 
 
 def _core(policy: PolicyCore) -> Iterator[Dangling]:
@@ -112,19 +112,6 @@ def _slack(policy: Policy, slack: Any) -> Iterator[Dangling]:
             yield Dangling(("slack", "four_eyes", i), f"unknown environment '{env}'", ("slack", "four_eyes", i))
 
 
-def _promotion(policy: Policy, promotion: Any) -> Iterator[Dangling]:
-    yield from _own(policy, promotion)
-    environments = policy.environments()
-    for app_name, path in promotion.paths.items():
-        if app_name not in policy.apps:
-            yield Dangling(("promotion", "paths", app_name), f"unknown app '{app_name}'",
-                           ("promotion", "paths", app_name))
-        for i, env in enumerate(path):
-            if env not in environments:
-                yield Dangling(("promotion", "paths", app_name, i), f"unknown environment '{env}'",
-                               ("promotion", "paths", app_name, i))
-
-
 def _freezes(policy: Policy, freezes: Any) -> Iterator[Dangling]:
     environments = policy.environments()
     for i, freeze in enumerate(freezes):
@@ -150,14 +137,10 @@ def _own(policy: Policy, section: Any) -> Iterator[Dangling]:
         yield Dangling(path, message, value_path)
 
 
+# The sections the policy document shares (schema.py, limits.py); a capability's section checks its own (``_own``).
 SECTIONS: dict[str, Callable[[Policy, Any], Iterator[Dangling]]] = {
     "apps": _apps,
     "slack": _slack,
-    "alerts": _own,
-    "promotion": _promotion,
-    "scaling": _own,
-    "rotation": _own,
     "freezes": _freezes,
     "limits": _own,
 }
-assert set(SECTIONS) == set(LAZY_SECTIONS), "every section of the policy has its reference check"

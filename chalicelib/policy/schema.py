@@ -2,7 +2,9 @@
 
 Types here only describe shape. Cross-references (an app naming an unknown account, a route naming an
 unknown receiver) are checked in ``references.py`` so every dangling reference is reported with its path.
-Capability sections are typed but empty by default; each capability's issue fills its own section.
+The document's own pieces are here (the core, apps, the Slack section, freezes); each capability's section lives
+in its package (``policy.py``) and is named by its manifest. ``document.py`` assembles the whole ``Policy`` from
+both, so this module never imports a capability.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, PrivateAttr, StringConstraints
 
-from chalicelib.alerts.policy import AlertsSection
-from chalicelib.policy.limits import LimitsSection
 from chalicelib.policy.types import (  # noqa: F401 - re-exported: the schema's vocabulary
     AccountId,
     Channel,
@@ -29,9 +29,6 @@ from chalicelib.policy.types import (  # noqa: F401 - re-exported: the schema's 
     SlackUser,
     Strict,
 )
-from chalicelib.promotion.policy import PromotionSection
-from chalicelib.rotation.policy import RotationSection
-from chalicelib.scaling.policy import ScalingSection
 
 if TYPE_CHECKING:
     from chalicelib.policy.loader import Pending
@@ -90,7 +87,7 @@ class App(Strict):
     asgs: dict[Name, tuple[AsgRef, ...]] = Field(default_factory=dict)
 
 
-# ---- capability sections: typed, empty by default, filled by later issues ----
+# ---- the Slack section: every capability talks to people through the front door ----
 
 
 class SlackSection(Strict):
@@ -171,23 +168,15 @@ class PolicyCore(Strict):
 
 
 class Policy(PolicyCore):
-    """The whole policy.
+    """The whole policy: the core, then its sections (``document.py`` assembles the full type: apps, slack, each
+    installed capability's section, freezes, limits; annotations name this class).
 
-    Loaded in full (``chalicelib.policy.load``: the CLI, ``chalice deploy``, tests), every section is validated
-    up front. Loaded lazily (``load(..., lazy=True)``: ``current()`` inside Lambda), only the core is; each
-    other section is missing from the instance until it is first read, when ``__getattr__`` has the loader
+    Loaded in full (``chalicelib.policy.loader.load``: the CLI, ``chalice deploy``, tests), every section is
+    validated up front. Loaded lazily (``load(..., lazy=True)``: ``current()`` inside Lambda), only the core is;
+    each other section is missing from the instance until it is first read, when ``__getattr__`` has the loader
     validate it (its shape, then its references) and keeps it, or raise the ``PolicyError`` a full load would
     report for it. A section is never handed out half-valid.
     """
-
-    apps: dict[Name, App] = Field(default_factory=dict)
-    slack: SlackSection = Field(default_factory=SlackSection)
-    alerts: AlertsSection = Field(default_factory=AlertsSection)
-    promotion: PromotionSection = Field(default_factory=PromotionSection)
-    scaling: ScalingSection = Field(default_factory=ScalingSection)
-    rotation: RotationSection = Field(default_factory=RotationSection)
-    freezes: tuple[Freeze, ...] = ()
-    limits: LimitsSection = Field(default_factory=LimitsSection)  # read by infra/package.py only
 
     # sections still to validate (a lazily loaded policy only)
     _pending: Pending | None = PrivateAttr(None)
@@ -196,13 +185,18 @@ class Policy(PolicyCore):
         # only reached for a name missing from the instance: a section of a lazy policy not yet read
         private = object.__getattribute__(self, "__pydantic_private__") or {}
         pending = private.get("_pending")
-        if pending is not None and name in LAZY_SECTIONS:
+        if pending is not None and name in type(self).lazy_sections():
             return pending.resolve(self, name)
         return super().__getattr__(name)
 
+    @classmethod
+    def lazy_sections(cls) -> tuple[str, ...]:
+        """Validated on first read in a lazily loaded policy: every field but the core's, in document order."""
+        return tuple(name for name in cls.model_fields if name not in PolicyCore.model_fields)
+
     def pending_sections(self) -> list[str]:
         """Sections of a lazily loaded policy not validated yet (none once all were read)."""
-        return [name for name in LAZY_SECTIONS if name not in self.__dict__] if self._pending else []
+        return [name for name in self.lazy_sections() if name not in self.__dict__] if self._pending else []
 
     def validate_sections(self) -> Policy:
         """Validate every section still pending (raises the first ``PolicyError``); returns this policy."""
@@ -229,7 +223,3 @@ class Policy(PolicyCore):
     def model_dump_json(self, **kwargs: Any) -> str:
         self.validate_sections()
         return super().model_dump_json(**kwargs)
-
-
-# Validated on first read in a lazily loaded policy: every field but the core's.
-LAZY_SECTIONS = tuple(name for name in Policy.model_fields if name not in PolicyCore.model_fields)

@@ -55,7 +55,7 @@ def seconds(duration: str) -> int:
 class Strict(BaseModel):
     # defer_build: a model's validator is built on its first use, not when its module is imported. Every cold start
     # imports the whole schema but (inside Lambda) validates only the policy's core; a capability's models are
-    # built when its section is first used (see chalicelib/policy/__init__.py). So no model here may be
+    # built when its section is first used (see chalicelib/policy/loader.py). So no model here may be
     # instantiated at import: a default that is a model is a ``default_factory``.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from chalicelib.frontdoor.commands import Answer, Asked, executes
 from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy.schema import Policy
-from chalicelib.promotion import cards, dora, pipelines, service, store
+from chalicelib.promotion import dora, messages, pipelines, service, store
 from chalicelib.promotion.machine import SUPERSEDABLE, State
 from chalicelib.slackkit import blocks, mrkdwn
 from chalicelib.state import audit
@@ -52,7 +52,7 @@ def promote(cmd: Command, environment: str, asked: Asked, current: Policy) -> An
                      reason=f"soak skipped for {ex.revision.short} to {target_env}")
     _, latest = service.start(p, current, asked.request_id, now)
     title = f"Promoting {app} {latest.revision.short} from {environment} to {target_env}"
-    return Answer(mrkdwn.safe(title), blocks.reply(mrkdwn.safe(title), cards.status_lines(latest)))
+    return Answer(mrkdwn.safe(title), blocks.reply(mrkdwn.safe(title), messages.status_lines(latest)))
 
 
 @executes("hold")
@@ -72,7 +72,7 @@ def hold(cmd: Command, environment: str, asked: Asked, current: Policy) -> Answe
             if moved is not None and moved.state is State.HELD:
                 held.append(moved)
     title = f"{app} held in {environment}: no promotion deploys until `unhold`"
-    lines = [f"Reason: {mrkdwn.safe(reason, 500)}"] + [line for p in held for line in cards.status_lines(p)]
+    lines = [f"Reason: {mrkdwn.safe(reason, 500)}"] + [line for p in held for line in messages.status_lines(p)]
     return Answer(mrkdwn.safe(title), blocks.reply(title, lines))
 
 
@@ -91,7 +91,7 @@ def unhold(cmd: Command, environment: str, asked: Asked, current: Policy) -> Ans
                for p in store.of_app(app) if p.state is State.HELD]
     title = f"{app} unheld in {environment}"
     return Answer(mrkdwn.safe(title), blocks.reply(title, [line for p in resumed if p for line in
-                                                           cards.status_lines(p)]))
+                                                           messages.status_lines(p)]))
 
 
 # ---- /ops status: what runs here, what is in flight, the DORA keys ----
@@ -113,7 +113,7 @@ def status_lines(app: str, current: Policy, now: datetime | None = None) -> list
         lines.append(f":octagonal_sign: held by {mrkdwn.who(held['by'])}: {mrkdwn.safe(held['reason'], 300)}")
     promotions = store.of_app(app)
     in_flight = [p for p in promotions if p.watched]
-    lines += [line for p in in_flight[:5] for line in cards.status_lines(p)]
+    lines += [line for p in in_flight[:5] for line in messages.status_lines(p)]
     if not in_flight:
         lines.append("No promotion in flight here.")
     if any(p.side == "target" for p in promotions):

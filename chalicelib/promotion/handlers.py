@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib import capabilities, pending
-from chalicelib import policy as policies
 from chalicelib.capabilities import Capability, Context
 from chalicelib.capabilities import Result as Handled
 from chalicelib.intake.events import AlarmEvent, CodePipelineEvent, PeerEvent, ScheduleEvent
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Flow
 from chalicelib.promotion import facts, reconcile, service, store
 from chalicelib.promotion.machine import State

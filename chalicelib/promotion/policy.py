@@ -183,3 +183,11 @@ class PromotionSection(Section):
                 if env in policy.environments() and env not in policy.apps[app].pipelines:
                     yield (("promotion", "paths", app), f"app '{app}' has no pipeline for '{env}' to deploy with",
                            ("promotion", "paths", app))
+        environments = policy.environments()
+        for app_name, path in self.paths.items():
+            if app_name not in policy.apps:
+                yield ("promotion", "paths", app_name), f"unknown app '{app_name}'", ("promotion", "paths", app_name)
+            for i, env in enumerate(path):
+                if env not in environments:
+                    yield (("promotion", "paths", app_name, i), f"unknown environment '{env}'",
+                           ("promotion", "paths", app_name, i))

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import policy as policies
 from chalicelib.observability import logger
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Flow, Policy
 from chalicelib.policy.types import seconds
-from chalicelib.promotion import cards, dora, facts, gates, pipelines, store
+from chalicelib.promotion import dora, facts, gates, messages, pipelines, store
 from chalicelib.promotion.machine import SUPERSEDABLE, State, on_execution
 from chalicelib.promotion.policy import Deploy, Mode, Resolved, Rollback
 from chalicelib.promotion.store import Conflict, Promotion, PromotionItem, Revision
@@ -116,7 +116,7 @@ def announce(p: Promotion, policy: Policy, correlation_id: str) -> None:
     extra: dict[str, Any] = {"decision_id": pending_decision} if pending_decision else _continues(p, policy)
     extra |= _grant(p, policy)
     try:
-        announcements.announce(channel=app.channel, text=cards.text(p), blocks=cards.body(p),
+        announcements.announce(channel=app.channel, text=messages.text(p), blocks=messages.body(p),
                            key=f"promotion:{p.id}", correlation_id=correlation_id, **extra)
     except Exception:  # noqa: BLE001 - the card is a view; the state is stored and audited
         logger.exception("promotion card not delivered", extra={"promotion": p.id})
@@ -554,13 +554,13 @@ def _ask(p: Promotion, policy: Policy, settings: Resolved, results: list[gates.G
     decision_id = f"{DECISION_PREFIX}{p.id}"
     shown = p.model_copy(update={"gates": [_gate_dict(g) for g in results]})
     _effect("ask", capability="promotion", title=f"Promote {p.app} {p.revision.short} to {p.target_env}",
-            summary=cards.text(shown), environment=p.target_env, requester=p.requester or SYSTEM,
+            summary=messages.text(shown), environment=p.target_env, requester=p.requester or SYSTEM,
             author=p.revision.author, channel=app.channel,
             subject={"app": p.app, "id": p.id, "revision": p.revision.id, "environment": p.target_env},
             correlation_id=correlation_id, role=str(Role.APPROVER), decision_id=decision_id,
             required=settings.approvals.count, group=settings.approvals.group, four_eyes=True,
             deadline=(now + timedelta(seconds=settings.approval_expiry_seconds)).isoformat(),
-            key=f"promotion:{p.id}", blocks=cards.body(shown), **_continues(p, policy))
+            key=f"promotion:{p.id}", blocks=messages.body(shown), **_continues(p, policy))
     return decision_id
 
 
@@ -714,7 +714,7 @@ def _roll_back(p: Promotion, policy: Policy, settings: Resolved, correlation_id:
                 subject={"app": p.app, "id": p.id, "rollback": True, "to": p.previous.id},
                 correlation_id=correlation_id,
                 role=str(Role.OPERATOR), decision_id=decision_id, key=f"promotion:{p.id}",
-                blocks=cards.body(p))
+                blocks=messages.body(p))
         return p.model_copy(update={"rollback_decision": decision_id, "next_check_at": now + IDLE})
     return redeploy_previous(p, policy, settings, now, by=SYSTEM)
 

@@ -9,8 +9,8 @@ audited and said in the channel.
 from __future__ import annotations
 
 from chalicelib import capabilities, pending
-from chalicelib import policy as policies
 from chalicelib.capabilities import Capability
+from chalicelib.policy import loader as policies
 from chalicelib.state import audit
 
 CAPABILITY = "rotation"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.rotation.store import AWSCURRENT, AWSPENDING, name_of, stages_of, tags_of
+from chalicelib.rotation.secrets import AWSCURRENT, AWSPENDING, name_of, stages_of, tags_of
 
 AWS_MANAGED_KEY = "alias/aws/secretsmanager"
 

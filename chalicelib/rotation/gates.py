@@ -17,7 +17,7 @@ from chalicelib import freezes
 from chalicelib.policy.schema import Policy
 from chalicelib.policy.types import seconds
 from chalicelib.rotation.facts import Facts
-from chalicelib.rotation.store import AWSPENDING, SecretStore, describe_or_none, stages_of
+from chalicelib.rotation.secrets import AWSPENDING, SecretStore, describe_or_none, stages_of
 
 FactsOf = Callable[[str], Facts | None]
 

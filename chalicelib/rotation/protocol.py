@@ -34,7 +34,7 @@ from typing import Any
 
 from chalicelib.rotation.exceptions import Deferred, Malformed, NotAVersion, NotEnabled, NotPending, RotationError
 from chalicelib.rotation.kinds.base import Kind
-from chalicelib.rotation.store import AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretStore, stages_of, version_with
+from chalicelib.rotation.secrets import AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretStore, stages_of, version_with
 from chalicelib.state.crashpoints import crashpoint
 
 Gate = Callable[[], str | None]  # a reason the rotation may not start now, or None

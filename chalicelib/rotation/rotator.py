@@ -13,13 +13,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import policy as policies
 from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.policy import loader as policies
 from chalicelib.rotation import gates, kinds, protocol
 from chalicelib.rotation.exceptions import Deferred, Refused, RotationError
 from chalicelib.rotation.kinds.base import Target
 from chalicelib.rotation.protocol import Entry, Invocation, Step
-from chalicelib.rotation.store import SecretStore, name_of, tags_of
+from chalicelib.rotation.secrets import SecretStore, name_of, tags_of
 from chalicelib.state import audit
 
 CAPABILITY = "rotation"

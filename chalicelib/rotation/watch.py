@@ -25,15 +25,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib import policy as policies
 from chalicelib.observability import logger
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Policy, Role
 from chalicelib.policy.types import seconds
-from chalicelib.rotation import models
+from chalicelib.rotation import store
 from chalicelib.rotation.exceptions import RotationError
 from chalicelib.rotation.facts import Facts
 from chalicelib.rotation.policy import Effective, RotationSection
-from chalicelib.rotation.store import (
+from chalicelib.rotation.secrets import (
     AWSCURRENT,
     AWSPENDING,
     SecretStore,
@@ -182,7 +182,7 @@ def _ask_to_clear(current: Policy, finding: Finding, now: datetime, correlation:
     channel = current.rotation.channel_for(finding.secret, current)
     if channel is None or finding.version is None:
         return False
-    _, created = models.mark_once(finding.secret, f"stuck#{finding.version}", now)
+    _, created = store.mark_once(finding.secret, f"stuck#{finding.version}", now)
     if not created:
         return False
     try:
@@ -195,11 +195,11 @@ def _ask_to_clear(current: Policy, finding: Finding, now: datetime, correlation:
             subject={"action": "clear-pending", "secret": finding.secret, "arn": finding.arn,
                      "version": finding.version}, correlation_id=correlation)
     except Exception:
-        models.forget(finding.secret, f"stuck#{finding.version}")
+        store.forget(finding.secret, f"stuck#{finding.version}")
         raise
     if decision:
-        models.RotationItem(models.key(finding.secret), f"stuck#{finding.version}").update(
-            actions=[models.RotationItem.decision.set(decision)])
+        store.RotationItem(store.key(finding.secret), f"stuck#{finding.version}").update(
+            actions=[store.RotationItem.decision.set(decision)])
     return True
 
 

@@ -1,9 +1,7 @@
-"""Where scaling plugs into Switchboard (``capabilities.LANDED[Capability.SCALING]`` names this module):
+"""Where scaling's events come in (its manifest names this module; ``/ops scale`` is in ``commands.py``):
 
 - ``on_event``: alarm state changes (alarm rules), Auto Scaling events (failed launches of a target, reported),
   and EventBridge Scheduler events named ``switchboard-scaling-*`` (a tick);
-- ``scale``: the ``/ops scale <target> <count> [for <duration>] [--dry-run]`` executor (a preview of the plan and
-  what became of it);
 - ``decided``: an approval asked for by ``service`` came back: approved -> planned again against fresh state and
   carried out; rejected -> recorded and said.
 
@@ -21,15 +19,12 @@ from typing import Any
 from chalicelib import capabilities, pending
 from chalicelib.capabilities import Capability, Context
 from chalicelib.capabilities import Result as Handled
-from chalicelib.frontdoor import commands
-from chalicelib.frontdoor.grammar import Command
 from chalicelib.intake.events import AlarmEvent, AutoScalingEvent, ScheduleEvent
 from chalicelib.observability import logger
-from chalicelib.policy.schema import Policy
 from chalicelib.policy.types import seconds
-from chalicelib.scaling import messages, service, state, ticks
+from chalicelib.scaling import messages, service, store, ticks
 from chalicelib.scaling.plan import Request
-from chalicelib.slackkit import blocks, mrkdwn
+from chalicelib.slackkit import mrkdwn
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
 
@@ -65,25 +60,25 @@ def on_alarm(event: AlarmEvent, ctx: Context) -> Handled:
         return Handled(Outcome.RECEIVED, f"no scaling rule matches alarm {name}")
 
     value = event.detail.state.value
-    when = state.stamp(event.detail.state.timestamp or event.time)
+    when = store.stamp(event.detail.state.timestamp or event.time)
     actions: list[str] = []
     outcomes: list[str] = []
     for rule_name, rule in rules:
         request_id = f"alarm:{rule_name}:{when}"
-        if not state.advance(rule.target, f"alarm#{rule_name}", when, state=value):
+        if not store.advance(rule.target, f"alarm#{rule_name}", when, state=value):
             actions.append(f"{rule_name}: {value} at {when} is older than a state change already acted on: ignored")
             continue
         reverts = rule.revert_on_ok or rule.revert_after is not None
         slot = f"alarm:{rule_name}"
         if value == "ALARM":
-            if reverts and state.get_saved(rule.target, slot) is not None:
+            if reverts and store.get_saved(rule.target, slot) is not None:
                 actions.append(f"{rule_name}: {rule.target} is already raised for this alarm")
                 continue
             request = Request(rule.target, "add", rule.add, origin=f"alarm:{rule_name}", request_id=request_id,
                               duration=seconds(rule.revert_after) if rule.revert_after else None,
                               revert_on_ok=rule.revert_on_ok, bounded=True, slot=slot if reverts else None)
         elif value == "OK" and rule.revert_on_ok:
-            if state.get_saved(rule.target, slot) is None:
+            if store.get_saved(rule.target, slot) is None:
                 actions.append(f"{rule_name}: nothing to revert on {rule.target}")
                 continue
             request = Request(rule.target, "restore", origin=f"alarm:{rule_name}", request_id=request_id, slot=slot)
@@ -123,22 +118,6 @@ def on_autoscaling(event: AutoScalingEvent, ctx: Context) -> Handled:
         except Exception as exc:  # noqa: BLE001 - audited above; saying it is best effort
             logger.warning("scaling announcement failed", extra={"target": name, "error": str(exc)})
     return Handled(Outcome.FAILED, reason[:300], [f"{name}: {event.detail_type}"])
-
-
-# ---- Slack ----
-
-@commands.executes("scale")
-def scale(cmd: Command, environment: str, asked: commands.Asked, current: Policy) -> commands.Answer:
-    name = cmd.args["target"]
-    duration = cmd.args.get("duration")
-    request = Request(name, "set", cmd.args["count"], origin="slack", actor=asked.user, request_id=asked.request_id,
-                      duration=int(duration.total_seconds()) if duration else None, dry_run="dry-run" in cmd.flags,
-                      slot=f"slack:{asked.request_id}" if duration else None)
-    result = service.run(request, correlation_id=asked.request_id, policy=current)
-    footer = f"audit: `/ops audit {mrkdwn.escape(name)}` · request {mrkdwn.code(asked.request_id, 80)}"
-    heading = f"Scale {mrkdwn.safe(name, 80)} in {mrkdwn.safe(environment, 40)}"
-    return commands.Answer(mrkdwn.truncate(result.title, mrkdwn.SECTION_TEXT),
-                           blocks.reply(heading, [result.title, *result.lines], footer))
 
 
 # ---- approvals ----

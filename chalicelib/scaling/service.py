@@ -22,10 +22,10 @@ from typing import Any
 
 from chalicelib import aws
 from chalicelib import freezes as freeze_windows
-from chalicelib import policy as policies
 from chalicelib.observability import logger
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Policy
-from chalicelib.scaling import executor, messages, state
+from chalicelib.scaling import executor, messages, store
 from chalicelib.scaling.exceptions import ScalingError
 from chalicelib.scaling.plan import HOUR, Action, Capacity, Change, Plan, Refusal, Request, describe, plan
 from chalicelib.scaling.policy import Direction, ScalingTarget
@@ -78,7 +78,7 @@ class _Run:
 
 
 def run(request: Request, *, now: datetime | None = None, correlation_id: str | None = None,
-        policy: Policy | None = None, client: Any = None, lease_wait: float = state.LEASE_WAIT_SECONDS) -> Result:
+        policy: Policy | None = None, client: Any = None, lease_wait: float = store.LEASE_WAIT_SECONDS) -> Result:
     """Plan and (maybe) carry out one request; never raises for refusals or AWS errors (they are reported)."""
     current = policy or policies.current()
     section = current.scaling
@@ -107,9 +107,9 @@ def run(request: Request, *, now: datetime | None = None, correlation_id: str | 
                section.channel_for(request.target, current), now, correlation_id, client or aws.client, dry)
     holder = f"{request.request_id or 'request'}#{uuid.uuid4().hex[:8]}"
     try:
-        with state.lease(ctx.name, holder, wait=lease_wait):
+        with store.lease(ctx.name, holder, wait=lease_wait):
             return _locked(ctx)
-    except state.Busy as busy:
+    except store.Busy as busy:
         if request.action == "restore":  # the tick tries again in a minute
             return Result(str(Outcome.REFUSED), str(busy), f"{messages.head(ctx.name, ctx.environment)}: {busy}")
         return _refused(ctx, Refusal(request, None, (str(busy),)), None)
@@ -117,18 +117,18 @@ def run(request: Request, *, now: datetime | None = None, correlation_id: str | 
 
 def _locked(ctx: _Run) -> Result:
     request = ctx.request
-    for unfinished in state.unfinished(ctx.name):  # a change committed but not carried out (a crash): first
+    for unfinished in store.unfinished(ctx.name):  # a change committed but not carried out (a crash): first
         finished = resume(unfinished, policy=ctx.policy, client=ctx.client)
         if finished is not None and unfinished.sk == f"request#{request.request_id}":
             return finished
-    seen = state.request_seen(ctx.name, request.request_id) if request.request_id else None
+    seen = store.request_seen(ctx.name, request.request_id) if request.request_id else None
     if seen is not None and (seen.state in ("done", "executing") or not request.approved_by):
         why = f"already handled ({'awaiting approval' if seen.state == 'awaiting' else seen.outcome})"
         return Result(DUPLICATE, why, f"{messages.head(ctx.name, ctx.environment)}: {why}")
 
     slot = None
     if request.action == "restore":
-        slot = state.get_saved(ctx.name, request.slot or "")
+        slot = store.get_saved(ctx.name, request.slot or "")
         if slot is None:
             why = "nothing saved to restore (already restored, or never changed)"
             return Result(str(Outcome.SUCCEEDED), why, f"{messages.head(ctx.name, ctx.environment)}: {why}")
@@ -144,7 +144,7 @@ def _locked(ctx: _Run) -> Result:
     assert guard is not None
     since = ctx.now - max(HOUR, timedelta(seconds=guard.cooldown_seconds))
     frozen = tuple(f.name for f in freeze_windows.active(ctx.policy, ctx.environment, ctx.now))
-    decided = plan(current, request, guard, state.history(ctx.name, since), ctx.now, environment=ctx.environment,
+    decided = plan(current, request, guard, store.history(ctx.name, since), ctx.now, environment=ctx.environment,
                    freezes=frozen)
     if isinstance(decided, Refusal):
         return _refused(ctx, decided, slot)
@@ -163,7 +163,7 @@ def _until(ctx: _Run) -> datetime | None:
     return ctx.now + timedelta(seconds=ctx.request.duration) if ctx.request.duration else None
 
 
-def _key(ctx: _Run, slot: state.SavedItem | None) -> str | None:
+def _key(ctx: _Run, slot: store.SavedItem | None) -> str | None:
     """Announcements of a temporary change and of its end share a key: the end updates the message in place."""
     if slot is not None:
         return f"scaling/{ctx.name}/{slot.request_id}"
@@ -172,7 +172,7 @@ def _key(ctx: _Run, slot: state.SavedItem | None) -> str | None:
     return None
 
 
-def _execute(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
+def _execute(ctx: _Run, decided: Plan, slot: store.SavedItem | None) -> Result:
     """Commit, then execute: the change goes into the history, the request is recorded as ``executing`` with the
     API call as its pending effect, the saved size (a temporary change) is stored or a restore's forgotten, and the
     audit entry written, in one transaction; then the call is made (compared first: a repeat changes nothing),
@@ -183,26 +183,26 @@ def _execute(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
     lines = messages.preview(ctx.name, ctx.environment, decided, _guard(ctx), _until(ctx))  # before acting
     request_id = request.request_id or uuid.uuid4().hex
     change = Change(ctx.now, decided.before.count, decided.after.count, request.origin)
-    writes = [state.change_write(ctx.name, change, request_id)]
+    writes = [store.change_write(ctx.name, change, request_id)]
     replaced = None
     if saving:
-        item, replaced = state.save(ctx.name, request.slot or "", before=decided.before, set_to=decided.after,
+        item, replaced = store.save(ctx.name, request.slot or "", before=decided.before, set_to=decided.after,
                                     request_id=request.request_id, summary=_summary(ctx, decided),
                                     restore_at=_until(ctx), now=ctx.now, write=False)
         writes.append(fx.Write(item))
     if slot is not None:
-        writes.append(fx.Write(state.SavedItem(state.pk(ctx.name), f"saved#{slot.owner}"), delete=True))
+        writes.append(fx.Write(store.SavedItem(store.pk(ctx.name), f"saved#{slot.owner}"), delete=True))
     effect = fx.Effect(id="1:apply", kind="scaling.apply", params={
         "actions": [{"service": a.service, "method": a.method, "params": a.params} for a in decided.actions],
         "after": decided.after.as_dict()})
     data = {"request": request.as_dict(), "plan": _plan_dict(decided), "correlation_id": ctx.correlation_id,
             "now": ctx.now.isoformat(), "slot": _slot_dict(slot), "replaced": _slot_dict(replaced),
             "request_id": request_id}
-    seen = state.request_seen(ctx.name, request_id)
-    writes.insert(0, state.executing(ctx.name, request_id, data=data, effect=effect, now=ctx.now,
+    seen = store.request_seen(ctx.name, request_id)
+    writes.insert(0, store.executing(ctx.name, request_id, data=data, effect=effect, now=ctx.now,
                                      version=int(seen.version or 0) if seen is not None else 0))
     fx.commit(writes, [_entry(ctx, Outcome.SUCCEEDED, None, decided)])
-    state.publish_change(ctx.name, change)  # the console's capacity plot (a report: after the commit)
+    store.publish_change(ctx.name, change)  # the console's capacity plot (a report: after the commit)
     crashpoint("scaling.committed")
     return _finish(ctx, decided, slot, replaced, request_id, lines)
 
@@ -212,12 +212,12 @@ def _summary(ctx: _Run, decided: Plan) -> str:
             f"{messages.origin(ctx.request)}")
 
 
-def _finish(ctx: _Run, decided: Plan, slot: state.SavedItem | None, replaced: Any, request_id: str,
+def _finish(ctx: _Run, decided: Plan, slot: store.SavedItem | None, replaced: Any, request_id: str,
             lines: list[str]) -> Result:
     """Make the committed change's API call (once), verify it, announce it, mark the request done."""
     request = ctx.request
     head = messages.head(ctx.name, ctx.environment)
-    item = fx.execute(state.RequestItem, state.pk(ctx.name), f"request#{request_id}",
+    item = fx.execute(store.RequestItem, store.pk(ctx.name), f"request#{request_id}",
                       _performer(ctx, decided, slot, replaced, request_id), capability="scaling")
     [effect] = fx.load(item.effects) if item is not None else [None]  # type: ignore[list-item]
     if effect is not None and effect.status == "failed":
@@ -252,7 +252,7 @@ def _finish(ctx: _Run, decided: Plan, slot: state.SavedItem | None, replaced: An
     return Result(str(outcome), reason, title, lines, decided)
 
 
-def _performer(ctx: _Run, decided: Plan, slot: state.SavedItem | None, replaced: Any,
+def _performer(ctx: _Run, decided: Plan, slot: store.SavedItem | None, replaced: Any,
                request_id: str) -> fx.Perform:
     def perform(item: Any, effect: fx.Effect) -> fx.Done:
         after = Capacity.from_dict(effect.params["after"])
@@ -263,11 +263,11 @@ def _performer(ctx: _Run, decided: Plan, slot: state.SavedItem | None, replaced:
             executor.apply(decided, ctx.client)
         except ScalingError as exc:  # AWS refused for good: nothing was changed, the history entry is withdrawn
             reason = f"AWS: {exc.reason}"
-            writes = [state.withdraw_change(ctx.name, Change(ctx.now, decided.before.count, decided.after.count,
+            writes = [store.withdraw_change(ctx.name, Change(ctx.now, decided.before.count, decided.after.count,
                                                              ctx.request.origin), request_id)]
             if ctx.request.slot and ctx.request.action != "restore":
                 writes.append(fx.Write(replaced) if replaced is not None else fx.Write(
-                    state.SavedItem(state.pk(ctx.name), f"saved#{ctx.request.slot}"), delete=True))
+                    store.SavedItem(store.pk(ctx.name), f"saved#{ctx.request.slot}"), delete=True))
             if slot is not None:  # a restore: the saved size is kept, the next ticks try again
                 writes.append(fx.Write(slot))
             raise fx.Failed(reason, fx.Done(writes=writes, audits=[_entry(ctx, Outcome.FAILED, reason, decided)])
@@ -288,7 +288,7 @@ def _slot_dict(slot: Any) -> dict[str, Any] | None:
     return None if slot is None else {k: v for k, v in slot.attribute_values.items() if k != "expires_at"}
 
 
-def resume(item: state.RequestItem, *, policy: Policy | None = None, client: Any = None) -> Result | None:
+def resume(item: store.RequestItem, *, policy: Policy | None = None, client: Any = None) -> Result | None:
     """Finish a request whose change was committed but not finished (the call, its check, its announcement):
     the redelivered request and the tick both come here. None: the target is not this account's any more."""
     current = policy or policies.current()
@@ -305,9 +305,9 @@ def resume(item: state.RequestItem, *, policy: Policy | None = None, client: Any
     ctx = _Run(request, request.target, target, current, current.account.environment,
                current.scaling.channel_for(request.target, current), now, data["correlation_id"],
                client or aws.client, False)
-    slot = state.SavedItem(state.pk(request.target), f"saved#{data['slot']['owner']}", **{
+    slot = store.SavedItem(store.pk(request.target), f"saved#{data['slot']['owner']}", **{
         k: v for k, v in data["slot"].items() if k not in ("pk", "sk")}) if data.get("slot") else None
-    replaced = state.SavedItem(state.pk(request.target), f"saved#{data['replaced']['owner']}", **{
+    replaced = store.SavedItem(store.pk(request.target), f"saved#{data['replaced']['owner']}", **{
         k: v for k, v in data["replaced"].items() if k not in ("pk", "sk")}) if data.get("replaced") else None
     lines = messages.preview(ctx.name, ctx.environment, decided, _guard(ctx), _until(ctx))
     return _finish(ctx, decided, slot, replaced, data["request_id"], lines)
@@ -316,13 +316,13 @@ def resume(item: state.RequestItem, *, policy: Policy | None = None, client: Any
 def run_pending(*, policy: Policy | None = None, client: Any = None) -> list[Result]:
     """The tick's first duty: changes committed but not carried out (a crash between commit and the call)."""
     done = []
-    for pk, sk in state.with_effects_pending():
+    for pk, sk in store.with_effects_pending():
         try:
-            item = state.RequestItem.get(pk, sk, consistent_read=True)
-        except state.RequestItem.DoesNotExist:
+            item = store.RequestItem.get(pk, sk, consistent_read=True)
+        except store.RequestItem.DoesNotExist:
             continue
         name = pk.removeprefix("scaling#")
-        with state.lease(name, f"resume#{uuid.uuid4().hex[:8]}"):
+        with store.lease(name, f"resume#{uuid.uuid4().hex[:8]}"):
             item.refresh(consistent_read=True)
             if item.state == "executing":
                 found = resume(item, policy=policy, client=client)
@@ -331,7 +331,7 @@ def run_pending(*, policy: Policy | None = None, client: Any = None) -> list[Res
     return done
 
 
-def _refused(ctx: _Run, refusal: Refusal, slot: state.SavedItem | None) -> Result:
+def _refused(ctx: _Run, refusal: Refusal, slot: store.SavedItem | None) -> Result:
     reason = "; ".join(refusal.reasons)
     text = messages.refused(ctx.name, ctx.environment, refusal, messages.wanted(ctx.request))
     title = messages.refused_head(ctx.name, ctx.environment, refusal, messages.wanted(ctx.request))
@@ -340,10 +340,10 @@ def _refused(ctx: _Run, refusal: Refusal, slot: state.SavedItem | None) -> Resul
         if slot.note != reason:  # said once, not at every tick
             _audit(ctx, Outcome.REFUSED, f"deferred: {reason}", refusal)
             _announce(ctx, text + " · tried again every minute", None)
-            state.note_saved(slot, note=reason)
+            store.note_saved(slot, note=reason)
         return Result(str(Outcome.REFUSED), reason, title, lines, refusal)
     if slot is not None:
-        state.forget(ctx.name, slot.owner)
+        store.forget(ctx.name, slot.owner)
         if refusal.interference:
             text = f":raised_hand: {messages.head(ctx.name, ctx.environment)}: {mrkdwn.safe(reason, 800)}"
             if slot.summary:
@@ -354,20 +354,20 @@ def _refused(ctx: _Run, refusal: Refusal, slot: state.SavedItem | None) -> Resul
     return Result(str(Outcome.REFUSED), reason, title if not refusal.interference else text, lines, refusal)
 
 
-def _noop(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
+def _noop(ctx: _Run, decided: Plan, slot: store.SavedItem | None) -> Result:
     reason = "; ".join(decided.notes) or "nothing to change"
     if slot is not None:
-        state.forget(ctx.name, slot.owner)
+        store.forget(ctx.name, slot.owner)
     _audit(ctx, Outcome.SUCCEEDED, reason, decided)
     _done(ctx, Outcome.SUCCEEDED, reason)
     title = f"{messages.head(ctx.name, ctx.environment)}: {mrkdwn.safe(reason)}"
     return Result(str(Outcome.SUCCEEDED), reason, title, [], decided)
 
 
-def _planned(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
+def _planned(ctx: _Run, decided: Plan, slot: store.SavedItem | None) -> Result:
     why = "dry run (--dry-run)" if ctx.request.dry_run else "dry run (policy)"
     if slot is not None:
-        state.forget(ctx.name, slot.owner)
+        store.forget(ctx.name, slot.owner)
     lines = messages.preview(ctx.name, ctx.environment, decided, _guard(ctx), _until(ctx))
     if decided.needs_approval:
         lines.append("• would ask for an approval first")
@@ -380,7 +380,7 @@ def _planned(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
     return Result(str(Outcome.PLANNED), why, title, lines, decided)
 
 
-def _ask(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
+def _ask(ctx: _Run, decided: Plan, slot: store.SavedItem | None) -> Result:
     from chalicelib.decisions import service as approvals
 
     lines = messages.preview(ctx.name, ctx.environment, decided, _guard(ctx), _until(ctx))
@@ -399,16 +399,16 @@ def _ask(ctx: _Run, decided: Plan, slot: state.SavedItem | None) -> Result:
         return _failed(ctx, decided, f"could not ask for approval: {type(exc).__name__}: {exc}", slot)
     reason = f"awaiting approval: {'; '.join(n for n in decided.notes if 'needs an approver' in n)}"
     _audit(ctx, Outcome.REFUSED, reason, decided, decision=decision_id)
-    state.note_request(ctx.name, ctx.request.request_id, "awaiting", outcome=str(Outcome.REFUSED), reason=reason,
+    store.note_request(ctx.name, ctx.request.request_id, "awaiting", outcome=str(Outcome.REFUSED), reason=reason,
                        now=ctx.now, decision=decision_id)
     if slot is not None:
-        state.note_saved(slot, state="asked")
+        store.note_saved(slot, state="asked")
     title = (f":hourglass: {messages.head(ctx.name, ctx.environment)}: {messages.change(decided)} awaits an approver "
              f"(card in {mrkdwn.safe(channel, 80)})")
     return Result(str(Outcome.REFUSED), reason, title, lines, decided)
 
 
-def _failed(ctx: _Run, decided: Plan | None, reason: str, slot: state.SavedItem | None, *,
+def _failed(ctx: _Run, decided: Plan | None, reason: str, slot: store.SavedItem | None, *,
             audited: bool = False) -> Result:
     text = (f":x: {messages.head(ctx.name, ctx.environment)}: not {messages.wanted(ctx.request)} · "
             f"{mrkdwn.safe(reason, 800)} · nothing was changed · asked by {messages.origin(ctx.request)}")
@@ -417,10 +417,10 @@ def _failed(ctx: _Run, decided: Plan | None, reason: str, slot: state.SavedItem 
     if slot is not None:  # a restore: tried again by the next ticks, a few times
         attempts = slot.attempts + 1
         if attempts < MAX_RESTORE_ATTEMPTS:
-            state.note_saved(slot, attempts=attempts, note=reason)
+            store.note_saved(slot, attempts=attempts, note=reason)
             _announce(ctx, text + f" · trying again (attempt {attempts} of {MAX_RESTORE_ATTEMPTS})", None)
             return Result(str(Outcome.FAILED), reason, text, [f"• {mrkdwn.safe(reason, 600)}"], decided)
-        state.forget(ctx.name, slot.owner)
+        store.forget(ctx.name, slot.owner)
         text += f" · gave up after {attempts} attempts: the saved size is forgotten"
     _announce(ctx, text, None)
     _done(ctx, Outcome.FAILED, reason)
@@ -437,15 +437,15 @@ def rejected(request: Request, *, by: str, reason: str | None, correlation_id: s
         return Result(str(Outcome.REFUSED), f"unknown scaling target '{request.target}'", "")
     ctx = _Run(request, request.target, target, current, current.account.environment,
                current.scaling.channel_for(request.target, current), now, correlation_id, aws.client, False)
-    with state.lease(ctx.name, f"reject#{uuid.uuid4().hex[:8]}"):
-        seen = state.request_seen(ctx.name, request.request_id)
+    with store.lease(ctx.name, f"reject#{uuid.uuid4().hex[:8]}"):
+        seen = store.request_seen(ctx.name, request.request_id)
         if seen is not None and seen.state == "done":
             return Result(DUPLICATE, f"already handled ({seen.outcome})", "")
         why = f"rejected by <@{by}>" + (f": {reason}" if reason else "")
         said = f"rejected by {messages.who(by)}" + (f": {mrkdwn.safe(reason, 500)}" if reason else "")
-        slot = state.get_saved(ctx.name, request.slot) if request.action == "restore" and request.slot else None
+        slot = store.get_saved(ctx.name, request.slot) if request.action == "restore" and request.slot else None
         if slot is not None:
-            state.forget(ctx.name, slot.owner)
+            store.forget(ctx.name, slot.owner)
             why += " (it stays as it is; the saved size is forgotten)"
             said += " (it stays as it is; the saved size is forgotten)"
         _audit(ctx, Outcome.REFUSED, why, None, approver=by)
@@ -506,4 +506,4 @@ def _announce(ctx: _Run, text: str, key: str | None) -> None:
 
 def _done(ctx: _Run, outcome: Outcome, reason: str | None) -> None:
     if ctx.request.request_id:
-        state.note_request(ctx.name, ctx.request.request_id, "done", outcome=str(outcome), reason=reason, now=ctx.now)
+        store.note_request(ctx.name, ctx.request.request_id, "done", outcome=str(outcome), reason=reason, now=ctx.now)

@@ -11,7 +11,7 @@ ticks running at once (or a tick delivered twice) act once; a clock that went ba
 Pending changes first: a change committed with its API call still pending (GSI ``effects#pending``: the handler
 died between the commit and the call) is carried out, once (the count is compared before acting).
 
-Restores: saved sizes whose ``restore_at`` has come (``state.due``) are restored through ``service.run``, which
+Restores: saved sizes whose ``restore_at`` has come (``store.due``) are restored through ``service.run``, which
 checks that nobody changed the target in between. One deferred by a freeze, refused for lack of time (another
 change holding the lease) or failed by AWS stays due and is tried again by the next tick; one awaiting approval is
 left alone.
@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import policy as policies
 from chalicelib.observability import logger
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Policy
 from chalicelib.policy.types import seconds
-from chalicelib.scaling import cron, service, state
+from chalicelib.scaling import cron, service, store
 from chalicelib.scaling.plan import Request
 from chalicelib.scaling.policy import Schedule
 
@@ -60,14 +60,14 @@ def run(now: datetime | None = None, *, policy: Policy | None = None, client: An
             if fire is None:
                 continue
             result = service.run(_request(name, schedule, fire, current), now=now, policy=current, client=client,
-                                 correlation_id=f"schedule:{name}:{state.stamp(fire)}")
+                                 correlation_id=f"schedule:{name}:{store.stamp(fire)}")
         except Exception as exc:  # noqa: BLE001 - one schedule's trouble must not stop the others
             logger.exception("scaling schedule failed", extra={"schedule": name})
             report.setdefault("errors", []).append(f"schedule {name}: {type(exc).__name__}: {exc}")
             continue
         report["fired"].append({"schedule": name, "target": schedule.target, "at": fire.isoformat(),
                                 "outcome": result.outcome, "reason": result.reason})
-    for item in state.due(now):
+    for item in store.due(now):
         if item.state == "asked" or item.target not in local:
             continue
         request = Request(item.target, "restore", origin="expiry", request_id=f"restore:{item.request_id}",
@@ -88,26 +88,26 @@ def run(now: datetime | None = None, *, policy: Policy | None = None, client: An
 def _claim(name: str, schedule: Schedule, now: datetime, catch_up: timedelta) -> datetime | None:
     """The fire time this tick acts on for one schedule (claimed: no other tick acts on it), or None."""
     key = f"schedule#{name}"
-    mark = state.get_mark(schedule.target, key)
-    start = state.parse_stamp(mark.checked) if mark is not None and mark.checked else now - FIRST_LOOK_BACK
+    mark = store.get_mark(schedule.target, key)
+    start = store.parse_stamp(mark.checked) if mark is not None and mark.checked else now - FIRST_LOOK_BACK
     start = max(start, now - catch_up)
     if start >= now:
         return None
     fires = cron.fire_times(cron.parse(schedule.cron), ZoneInfo(schedule.timezone), start, now)
     if not fires:
-        state.checked(schedule.target, key, state.stamp(now))
+        store.checked(schedule.target, key, store.stamp(now))
         return None
     latest = fires[-1]
     if len(fires) > 1:
         logger.info("schedule fire times superseded", extra={"schedule": name, "skipped": len(fires) - 1})
-    if not state.claim_fire(schedule.target, key, state.stamp(latest), state.stamp(now)):
-        state.checked(schedule.target, key, state.stamp(now))
+    if not store.claim_fire(schedule.target, key, store.stamp(latest), store.stamp(now)):
+        store.checked(schedule.target, key, store.stamp(now))
         return None
     return latest
 
 
 def _request(name: str, schedule: Schedule, fire: datetime, current: Policy) -> Request:
-    request_id = f"schedule:{name}:{state.stamp(fire)}"
+    request_id = f"schedule:{name}:{store.stamp(fire)}"
     if schedule.set is not None:
         return Request(schedule.target, "set", schedule.set, origin=f"schedule:{name}", request_id=request_id,
                        duration=seconds(schedule.duration) if schedule.duration else None,

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import policy as policies
 from chalicelib.decisions.store import check_options
+from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Flow, Policy
 
 

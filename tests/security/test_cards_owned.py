@@ -16,7 +16,7 @@ import pytest
 
 from chalicelib.decisions import store as decision_store
 from chalicelib.frontdoor import slack as slack_adapter
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.slackkit import keyed
 from chalicelib.state import audit
 from localworld.slack_user import uid

@@ -15,7 +15,7 @@ import pytest
 
 from chalicelib import pending
 from chalicelib.decisions import service as approvals
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.scaling import service
 from chalicelib.scaling.plan import Request
 from chalicelib.state import audit

@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import capabilities, pending
-from chalicelib import policy as policies
 from chalicelib.capabilities import Capability
 from chalicelib.frontdoor import grammar
 from chalicelib.frontdoor.commands import Asked
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
+from chalicelib.policy import loader as policies
 from chalicelib.rotation import commands
 from chalicelib.state import audit
 from localworld.slack_user import USERS, uid
@@ -26,7 +26,7 @@ from tests.test_rotation_kit import capture_bus, secrets_world, slack_workspace,
 @pytest.fixture
 def prod(aws, slack, monkeypatch, tmp_path):
     slack_workspace(monkeypatch, slack)
-    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.events")
+    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.handlers")
     use_policy(monkeypatch, tmp_path, "prod", {"channel": "#prod-secrets"})
     world = secrets_world(aws.url)
     world.arn = world.create("web/api-key", {"key": "k0"}, kind="api-key")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.intake import Kind, handle
+from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.state import audit
 from tests.events import PROD, SHARED, STAGE, context, peer, signed
 from tests.frontdoor_kit import as_account, uid

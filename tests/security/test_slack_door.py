@@ -97,7 +97,7 @@ def test_a_secret_that_is_not_there_is_refused_with_503(front, bus):
 
 
 def test_a_front_door_that_pins_no_workspace_serves_nobody(front, bus, monkeypatch):
-    from chalicelib import policy
+    from chalicelib.policy import loader as policy
 
     shipped = policy.current()
     unpinned = shipped.model_copy(update={"slack": shipped.slack.model_copy(update={"team_id": None})})

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib import outbound
-from chalicelib.alerts.receivers import ReceiverError
+from chalicelib.alerts.receivers.notification import ReceiverError
 
 CONNECT_TIMEOUT = 5
 TIMEOUT = 10

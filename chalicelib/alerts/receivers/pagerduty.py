@@ -8,7 +8,8 @@ from typing import Any
 
 from chalicelib.alerts import incidents
 from chalicelib.alerts.policy import PagerDutyTarget
-from chalicelib.alerts.receivers import Notification, ReceiverError, http, secrets
+from chalicelib.alerts.receivers import http, secrets
+from chalicelib.alerts.receivers.notification import Notification, ReceiverError
 from chalicelib.alerts.text import clip, visible
 
 _PASS = {"critical", "error", "warning", "info"}

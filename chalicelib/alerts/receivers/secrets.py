@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib import aws
-from chalicelib.alerts.receivers import ReceiverError
+from chalicelib.alerts.receivers.notification import ReceiverError
 from chalicelib.settings import get_settings
 
 

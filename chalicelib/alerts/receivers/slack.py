@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib.alerts import incidents
 from chalicelib.alerts.incidents import AlertRecord, Incident
 from chalicelib.alerts.policy import SlackTarget
-from chalicelib.alerts.receivers import Notification, ReceiverError
+from chalicelib.alerts.receivers.notification import Notification, ReceiverError
 from chalicelib.alerts.text import plain, safe
 from chalicelib.slackkit import mrkdwn
 from chalicelib.slackkit.mrkdwn import who
@@ -163,7 +163,7 @@ def key(n: Notification) -> str:
 def send(config: SlackTarget, n: Notification) -> str:
     """Through the front door's keyed announcements: the first one posts, later ones update it in place (in the
     front-door account directly, from any other account as an ``announce`` event)."""
-    from chalicelib import policy as policies
+    from chalicelib.policy import loader as policies
     from chalicelib.slackkit import announcements
 
     current = policies.current()

@@ -8,7 +8,8 @@ import re
 
 from chalicelib import aws
 from chalicelib.alerts.policy import SnsTarget
-from chalicelib.alerts.receivers import Notification, webhook
+from chalicelib.alerts.receivers import webhook
+from chalicelib.alerts.receivers.notification import Notification
 from chalicelib.alerts.receivers.slack import title
 from chalicelib.alerts.text import clip
 

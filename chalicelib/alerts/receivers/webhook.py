@@ -11,7 +11,8 @@ from typing import Any
 
 from chalicelib.alerts import incidents
 from chalicelib.alerts.policy import WebhookTarget
-from chalicelib.alerts.receivers import Notification, ReceiverError, http, secrets
+from chalicelib.alerts.receivers import http, secrets
+from chalicelib.alerts.receivers.notification import Notification, ReceiverError
 
 
 def payload(n: Notification) -> dict[str, Any]:

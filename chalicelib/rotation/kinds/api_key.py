@@ -24,7 +24,7 @@ from chalicelib import outbound
 from chalicelib.rotation.exceptions import Malformed, Refused, TargetRejected
 from chalicelib.rotation.kinds.base import Kind, Value
 from chalicelib.rotation.policy import SecretKind
-from chalicelib.rotation.store import AWSCURRENT
+from chalicelib.rotation.secrets import AWSCURRENT
 
 DEFAULT_LENGTH = 40
 CONNECT_SECONDS = 5

@@ -26,7 +26,7 @@ from typing import Any
 
 from chalicelib.rotation.exceptions import Malformed
 from chalicelib.rotation.policy import Effective, SecretKind
-from chalicelib.rotation.store import SecretStore
+from chalicelib.rotation.secrets import SecretStore
 
 Value = Any  # a parsed secret string: a dict for JSON secrets, a str for a plain API key
 

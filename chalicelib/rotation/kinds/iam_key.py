@@ -23,11 +23,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib.rotation import models
+from chalicelib.rotation import store
 from chalicelib.rotation.exceptions import Refused, TargetRejected
 from chalicelib.rotation.kinds.base import Kind, Value, field_of
 from chalicelib.rotation.policy import SecretKind
-from chalicelib.rotation.store import AWSPREVIOUS, code_of
+from chalicelib.rotation.secrets import AWSPREVIOUS, code_of
 
 MAX_KEYS = 2
 PROVE_ATTEMPTS = 6
@@ -63,7 +63,7 @@ class IamAccessKey(Kind):
     def generate(self, current: Value) -> Value:
         user, name, version = current["user"], self.target.name, self.target.version or "-"
         self._require_tag(user)
-        mark, _ = models.mark_once(name, f"iam-key#{version}", self.target.now())
+        mark, _ = store.mark_once(name, f"iam-key#{version}", self.target.now())
         began = _parse_time(mark.started_at) - CLOCK_SKEW
         previous = self.target.store.value(self.target.arn, AWSPREVIOUS)
         previous_id = self.parse(previous.text)["access_key_id"] if previous is not None else None
@@ -144,7 +144,7 @@ class IamAccessKey(Kind):
             if key["AccessKeyId"] == previous["access_key_id"] and key["Status"] == "Active":
                 self.iam.update_access_key(UserName=current["user"], AccessKeyId=key["AccessKeyId"],
                                            Status="Inactive")
-        models.forget(self.target.name, f"iam-key#{self.target.version or '-'}")
+        store.forget(self.target.name, f"iam-key#{self.target.version or '-'}")
 
     def discard(self, pending: Value, current: Value) -> None:
         if pending["access_key_id"] == current["access_key_id"]:

@@ -48,7 +48,7 @@ from typing import Any
 from chalicelib.rotation.exceptions import Malformed, Refused, TargetRejected
 from chalicelib.rotation.kinds.base import Kind, Value
 from chalicelib.rotation.policy import SecretKind, Tls, ca_path
-from chalicelib.rotation.store import AWSCURRENT
+from chalicelib.rotation.secrets import AWSCURRENT
 from chalicelib.settings import get_settings
 
 DEFAULT_LENGTH = 32

@@ -8,8 +8,8 @@ import pytest
 
 from chalicelib import capabilities
 from chalicelib.capabilities import Capability
-from chalicelib.intake import Kind, handle
-from chalicelib.rotation.events import secret_id_of
+from chalicelib.intake.pipeline import Kind, handle
+from chalicelib.rotation.handlers import secret_id_of
 from chalicelib.state import audit
 from localworld.rotation_service import service_event
 from tests.events import context, sample
@@ -34,7 +34,7 @@ def test_where_the_secret_is_named(detail, resources, expected):
 
 @pytest.fixture
 def prod(aws, monkeypatch, tmp_path):
-    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.events")
+    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.handlers")
     use_policy(monkeypatch, tmp_path, "prod", {"channel": "#prod-secrets",
                                                "secrets": {"web/db-password": {"channel": "#team-web"}}})
     return capture_bus()
@@ -116,7 +116,7 @@ def test_a_rotation_event_that_names_no_secret_is_rejected(prod):
 
 def test_in_the_front_door_account_the_message_goes_straight_to_slack(aws, slack, monkeypatch, tmp_path):
     slack_workspace(monkeypatch, slack)
-    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.events")
+    monkeypatch.setitem(capabilities.LANDED, Capability.ROTATION, "chalicelib.rotation.handlers")
     use_policy(monkeypatch, tmp_path, "shared-services")
     event = {"version": "0", "id": "ev-shared", **service_event(ARN, "Succeeded", "111122223333", "eu-west-1")}
     handle(Kind.SECRETS, event, context())

@@ -253,7 +253,7 @@ def publish_change(target: str, change: Change) -> None:
     from chalicelib.console import feed, records
 
     def record() -> records.Record:
-        from chalicelib import policy
+        from chalicelib.policy import loader as policy
 
         guard = policy.current().scaling.targets[target].guardrails
         return records.scaling(target, change.at, change.before, change.after, change.origin,

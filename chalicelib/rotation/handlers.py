@@ -25,7 +25,7 @@ from chalicelib.capabilities import Capability, Context, Result
 from chalicelib.observability import logger
 from chalicelib.policy.schema import Policy
 from chalicelib.rotation import commands, decisions  # noqa: F401 - registers the executor and decision handler
-from chalicelib.rotation.store import name_of
+from chalicelib.rotation.secrets import name_of
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
 

@@ -1,0 +1,12 @@
+"""The sample capability's /ops command: ``sample <word> [in <env>]`` answers with its policy's greeting."""
+
+from __future__ import annotations
+
+from chalicelib.frontdoor.commands import Answer, Asked, executes
+from chalicelib.frontdoor.grammar import Command
+from chalicelib.policy.schema import Policy
+
+
+@executes("sample")
+def sample(cmd: Command, environment: str, asked: Asked, current: Policy) -> Answer:
+    return Answer(f"{current.sample.greeting} {cmd.args['word']} from {environment}")
