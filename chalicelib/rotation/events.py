@@ -28,6 +28,7 @@ from chalicelib.rotation import commands, decisions  # noqa: F401 - registers th
 from chalicelib.rotation.store import name_of
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
+from chalicelib.timefmt import stamp
 
 CAPABILITY = "rotation"
 OUTCOMES: dict[str, Outcome] = {
@@ -94,7 +95,7 @@ def on_secrets_event(event: Any, ctx: Context) -> Result:
 
 def last_failure(target: str, before: datetime, within: timedelta = timedelta(days=1)) -> str | None:
     """The reason of the rotation function's latest failed step on this secret (audited by rotator.py)."""
-    since = (before - within).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    since = stamp(before - within)
     for entry in audit.for_target(target, limit=50):
         if entry.at < since:
             break

@@ -28,7 +28,6 @@ from chalicelib import aws
 from chalicelib import policy as policies
 from chalicelib.observability import logger
 from chalicelib.policy.schema import Policy, Role
-from chalicelib.policy.types import seconds
 from chalicelib.rotation import models
 from chalicelib.rotation.exceptions import RotationError
 from chalicelib.rotation.facts import Facts
@@ -43,6 +42,7 @@ from chalicelib.rotation.store import (
     tags_of,
 )
 from chalicelib.state import audit
+from chalicelib.timefmt import seconds
 
 CAPABILITY = "rotation"
 

@@ -26,11 +26,11 @@ from chalicelib.frontdoor.grammar import Command
 from chalicelib.intake.events import AlarmEvent, AutoScalingEvent, ScheduleEvent
 from chalicelib.observability import logger
 from chalicelib.policy.schema import Policy
-from chalicelib.policy.types import seconds
 from chalicelib.scaling import messages, service, state, ticks
 from chalicelib.scaling.plan import Request
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
+from chalicelib.timefmt import seconds
 
 _RANK = {service.DUPLICATE: 0, "received": 0, "planned": 1, "succeeded": 2, "refused": 3, "failed": 4}
 
