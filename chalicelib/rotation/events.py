@@ -4,7 +4,7 @@ Secrets Manager reports the end of a rotation as a CloudTrail service event on t
 Service Event via CloudTrail"): ``RotationSucceeded``, ``RotationFailed``, ``RotationAbandoned``. The secret is in
 ``additionalEventData.SecretId``; events from before February 2024 spell the ARN key ``aRN``. Each outcome is
 audited on ``secret/<name>`` and said in the secret's channel; a failure also opens an alert through alert routing
-when that capability has landed (and a later success resolves it). For a failure, the reason the rotation
+(and a later success resolves it). For a failure, the reason the rotation
 function recorded for its last failed step is quoted (Secrets Manager's event does not say why).
 
 Secrets Manager's API calls (detail-type "AWS API Call via CloudTrail": RotateSecret, PutSecretValue, …) reach this
@@ -120,8 +120,8 @@ def _announce(current: Policy, secret: str, name: str, why: str | None, correlat
 
 def _alert(current: Policy, secret: str, arn: str, outcome: Outcome, why: str | None, at: datetime,
            event_id: str) -> str | None:
-    """Open (a failure) or resolve (a success) the secret's rotation alert through alert routing, once it has
-    landed. Never fails the event: the outcome is already audited and announced."""
+    """Open (a failure) or resolve (a success) the secret's rotation alert through alert routing. Never fails the
+    event: the outcome is already audited and announced."""
     if Capability.ALERTS not in capabilities.landed():
         return "alert routing has not landed: announced only" if outcome is Outcome.FAILED else None
     try:
