@@ -1,7 +1,7 @@
 """The promotion part of `switchboard demo`: a commit to web goes from stage to prod, gated and approved in Slack,
 and a second one is rolled back when prod's alarm fires during its bake.
 
-Pipelines run in the local world's CodePipeline emulation (localworld/codepipeline.py); soaks and bakes end on a
+Pipelines run in the local world's CodePipeline emulation (localworld/codepipeline/); soaks and bakes end on a
 fast clock (``localworld.promotion_tasks tick --at``), everything else happens as it would on AWS: events on the
 accounts' buses, the hand-off as a ``release-candidate`` event from stage to prod, the approval card through the
 front door, clicks signed like Slack's.

@@ -15,6 +15,7 @@ from chalicelib.alerts import matchers as m
 from chalicelib.alerts import routing
 from chalicelib.alerts.policy import section
 from chalicelib.policy.loader import PolicyError
+from chalicelib.timefmt import duration_text
 from tests.alerts_kit import parse, use_alerts_schema
 
 
@@ -279,7 +280,7 @@ route:
 ])
 def test_alertmanager_route_match_table(labels, expected):
     root = routing.tree(section(parse(AM_TREE)))
-    found = [(n.options.receiver, n.options.group_by, routing._text(n.options.group_wait))
+    found = [(n.options.receiver, n.options.group_by, duration_text(n.options.group_wait))
              for n in routing.route(root, labels)]
     assert found == expected
 
@@ -287,8 +288,8 @@ def test_alertmanager_route_match_table(labels, expected):
 def test_alertmanager_route_options_inherit():
     root = routing.tree(section(parse(AM_TREE)))
     [a, b] = routing.route(root, {"owner": "team-A", "env": "production"})
-    assert (routing._text(a.options.group_interval), routing._text(a.options.repeat_interval)) == ("5m", "4h")
-    assert (routing._text(b.options.group_interval), routing._text(b.options.repeat_interval)) == ("5m", "1h")
+    assert (duration_text(a.options.group_interval), duration_text(a.options.repeat_interval)) == ("5m", "4h")
+    assert (duration_text(b.options.group_interval), duration_text(b.options.repeat_interval)) == ("5m", "1h")
 
 
 # ---- config/config.go: what the loader refuses, with its line ----

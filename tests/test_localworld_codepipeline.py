@@ -1,4 +1,4 @@
-"""CodePipeline executions emulated in the local world (localworld/codepipeline.py), through boto3 over HTTP
+"""CodePipeline executions emulated in the local world (localworld/codepipeline/), through boto3 over HTTP
 against the session's moto server, as promotion calls them."""
 
 from __future__ import annotations
@@ -404,7 +404,7 @@ def test_moto_reset_clears_executions(cp):
     codepipeline.install()  # idempotent: the handlers stay ours
     from moto.codepipeline.responses import CodePipelineResponse
 
-    assert CodePipelineResponse.start_pipeline_execution is codepipeline._start_pipeline_execution
+    assert CodePipelineResponse.start_pipeline_execution is codepipeline.api.start_pipeline_execution
 
     requests.post(f"{cp.url}/moto-api/reset", timeout=30).raise_for_status()
     assert codepipeline.events(cp.account, REGION, "app-stage") == []

@@ -16,6 +16,7 @@ from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy.schema import Policy
 from chalicelib.slackkit import blocks
 from chalicelib.slackkit.mrkdwn import who
+from chalicelib.timefmt import shown
 
 
 def _matchers(cmd: Command) -> list[m.Matcher]:
@@ -35,7 +36,7 @@ def silence(cmd: Command, environment: str, asked: Asked, current: Policy) -> An
                                             now=now, correlation_id=asked.request_id)
     except (silences.SilenceError, m.MatcherError) as exc:
         return _fail(str(exc))
-    title = f"Silenced in {current.account.environment} until {created.ends_at:%Y-%m-%d %H:%M UTC}"
+    title = f"Silenced in {current.account.environment} until {shown(created.ends_at)}"
     lines = [f"id {code(created.id)} · " + " ".join(code(x.as_text()) for x in created.matchers),
              f"reason: {safe(created.reason, 500)}",
              f"mutes {len(woken)} open incident(s) now" + (": " + ", ".join(code(i) for i in woken[:10])
@@ -50,7 +51,7 @@ def list_silences(cmd: Command, environment: str, asked: Asked, current: Policy)
     title = f"Silences in {current.account.environment} ({current.account.name})"
     if not found:
         return Answer(safe(title), blocks.reply(safe(title), ["none in force"]))
-    lines = [f"{code(s.id)} until {s.ends_at:%Y-%m-%d %H:%M UTC} by {who(s.author)} · "
+    lines = [f"{code(s.id)} until {shown(s.ends_at)} by {who(s.author)} · "
              + " ".join(code(x.as_text()) for x in s.matchers) + f" · {safe(s.reason, 200)}" for s in found]
     return Answer(safe(title), blocks.reply(safe(title), lines))
 
@@ -73,5 +74,5 @@ def ack(cmd: Command, environment: str, asked: Asked, current: Policy) -> Answer
     text = safe(done.message)
     inc = done.incident
     if not done.changed and inc is not None and inc.acked_by and done.message == "already acknowledged":
-        text += f" by {who(inc.acked_by, 40)} at {inc.acked_at:%Y-%m-%d %H:%M UTC}"
+        text += f" by {who(inc.acked_by, 40)} at {shown(inc.acked_at)}"
     return Answer(text, blocks.reply(("" if done.changed else ":warning: ") + text, []))

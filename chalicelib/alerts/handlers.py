@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib import capabilities
+from chalicelib import capabilities, timefmt
 from chalicelib.alerts import clock, incidents, model, routing, store
 from chalicelib.alerts.incidents import Change, Group, Timing
 from chalicelib.alerts.policy import AlertsSection, section
@@ -77,7 +77,7 @@ def timing(node: routing.Node, alerts_section: AlertsSection) -> Timing:
                   escalation_repeat=esc.repeat if esc else 1,
                   mute_time_intervals=list(opts.mute_time_intervals),
                   flap_transitions=alerts_section.flapping.transitions,
-                  flap_window=routing.duration(alerts_section.flapping.window).total_seconds())
+                  flap_window=timefmt.duration(alerts_section.flapping.window).total_seconds())
 
 
 def placements(alert: model.Alert, root: routing.Node, alerts_section: AlertsSection,

@@ -13,6 +13,7 @@ from chalicelib.alerts import matchers as m
 from chalicelib.alerts.incidents import AlertRecord, Incident, active
 from chalicelib.alerts.policy import AlertsSection, InhibitRule, TimeInterval
 from chalicelib.freezes import in_weekly
+from chalicelib.timefmt import shown
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def mutes_for(inc: Incident, now: datetime, *, silences: Sequence[SilenceView], 
     for rec in active(inc, now):
         silence = next((s for s in silences if s.active(now) and s.silences(rec.labels)), None)
         if silence is not None:
-            muted[rec.fp] = f"silenced by {silence.id} until {silence.ends_at.strftime('%Y-%m-%d %H:%M UTC')}"
+            muted[rec.fp] = f"silenced by {silence.id} until {shown(silence.ends_at)}"
             until = silence.ends_at if until is None else min(until, silence.ends_at)
             continue
         why = cloudwatch_muted(rec, now)

@@ -24,12 +24,7 @@ from chalicelib.alerts.policy import (
     AlertsSection,
     Route,
 )
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def duration(text: str) -> timedelta:
-    return timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
+from chalicelib.timefmt import duration, duration_text
 
 
 @dataclass(frozen=True)
@@ -165,20 +160,12 @@ def explain(section: AlertsSection, labels: Mapping[str, str]) -> dict[str, Any]
             "receiver": opts.receiver,
             "group_by": ["..."] if opts.group_by is None else list(opts.group_by),
             "group_key": group_key(node, labels),
-            "group_wait": _text(opts.group_wait), "group_interval": _text(opts.group_interval),
-            "repeat_interval": _text(opts.repeat_interval),
+            "group_wait": duration_text(opts.group_wait), "group_interval": duration_text(opts.group_interval),
+            "repeat_interval": duration_text(opts.repeat_interval),
             "escalation": None if opts.escalation is None else {
-                "after": _text(opts.escalation.after), "receivers": list(opts.escalation.receivers),
+                "after": duration_text(opts.escalation.after), "receivers": list(opts.escalation.receivers),
                 "repeat": opts.escalation.repeat},
             "mute_time_intervals": list(opts.mute_time_intervals),
         })
     receivers = list(dict.fromkeys(r["receiver"] for r in routes))
     return {"labels": dict(labels), "routes": routes, "receivers": receivers}
-
-
-def _text(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"

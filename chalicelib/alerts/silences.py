@@ -21,6 +21,7 @@ from chalicelib.alerts import matchers as m
 from chalicelib.alerts.clock import iso
 from chalicelib.alerts.mutes import SilenceView
 from chalicelib.state.models import StateItem
+from chalicelib.timefmt import parse_iso
 
 PARTITION = "silence"
 KEEP_AFTER_END = timedelta(days=7)
@@ -69,7 +70,7 @@ class Silence:
 
 
 def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parse_iso(text)
 
 
 SYNTAX = "alertmanager"

@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from chalicelib.console.exceptions import BadRecord
 from chalicelib.state.keys import parse_stamp
+from chalicelib.timefmt import parse_iso
 
 MAX_SUMMARY_BYTES = 6000  # a record is small: a batch of them (feed.MAX_BATCH) fits one EventBridge event
 
@@ -127,7 +128,7 @@ def _parse(text: Any) -> datetime | None:
     if isinstance(text, datetime):
         return text
     try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        return parse_iso(str(text))
     except ValueError:
         return None
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from chalicelib import aws
 from chalicelib.console.records import HISTORY_ONLY, SHELF, Kind, Record
 from chalicelib.settings import get_settings
+from chalicelib.timefmt import stamp
 
 HISTORY_DAYS = 35  # bounded history: enough for the Changes page's fortnight and a month of audit
 LATEST_DAYS = 120  # entities not heard of for four months leave (DORA looks back twelve weeks)
@@ -55,23 +56,19 @@ def _table() -> str:
     return get_settings().console_table
 
 
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def latest_key(record: Record) -> tuple[str, str]:
     return f"latest#{SHELF[record.kind]}", f"{record.environment}#{record.account}#{record.kind}#{record.id}"
 
 
 def history_key(record: Record) -> tuple[str, str]:
-    return f"history#{record.kind}", f"{_iso(record.at)}#{record.account}#{record.id}#{record.version:020d}"
+    return f"history#{record.kind}", f"{stamp(record.at)}#{record.account}#{record.id}#{record.version:020d}"
 
 
 def _item(record: Record, pk: str, sk: str, expires: datetime | None) -> dict[str, Any]:
     item = {
         "pk": {"S": pk}, "sk": {"S": sk}, "kind": {"S": str(record.kind)}, "id": {"S": record.id},
         "version": {"N": str(record.version)}, "account": {"S": record.account},
-        "environment": {"S": record.environment}, "at": {"S": _iso(record.at)},
+        "environment": {"S": record.environment}, "at": {"S": stamp(record.at)},
         "summary": {"S": json.dumps(record.summary, separators=(",", ":"), default=str)},
     }
     for flag in ("active", "open"):
@@ -187,7 +184,7 @@ def history(kind: Kind | str, environments: Iterable[str], *, since: datetime | 
         values[":before"] = {"S": before}
     elif since is not None:
         key += " AND sk >= :since"
-        values[":since"] = {"S": _iso(since)}
+        values[":since"] = {"S": stamp(since)}
     condition = _env_filter(envs, values, names)
     for i, (field, value) in enumerate(sorted(filters.items())):
         attr = {"account": "f_account", "actor": "f_actor", "target": "f_target"}.get(field, field)

@@ -18,6 +18,7 @@ from chalicelib.console import svg
 from chalicelib.console.store import Item
 from chalicelib.policy.schema import Policy, Role
 from chalicelib.slackkit import rbac
+from chalicelib.timefmt import parse_iso
 
 EXPIRING = timedelta(days=1)
 RECENT = timedelta(days=7)
@@ -53,7 +54,7 @@ def when(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_iso(text)
     except ValueError:
         return None
 

@@ -20,6 +20,7 @@ from chalicelib.console.exceptions import ConsoleError, NotConfigured, SignInFai
 from chalicelib.console.records import Kind
 from chalicelib.observability import logger
 from chalicelib.settings import get_settings
+from chalicelib.timefmt import stamp
 
 HERE = Path(__file__).resolve().parent
 PAGES = ("estate", "incidents", "changes", "audit", "dora")
@@ -196,7 +197,7 @@ def build(page: str, current: Any, allowed: list[str], query: dict[str, str], cl
                                   names={"#active": "active"}, client=client)
         return {"estate": views.estate(current, allowed, currents, promotions)}
     if page == "incidents":
-        since = (now - views.RECENT).strftime("%Y-%m-%dT%H:%M:%S")
+        since = stamp(now - views.RECENT)
         found = store.latest("incident", allowed, where="#open = :t OR #at >= :since",
                              values={":t": {"BOOL": True}, ":since": {"S": since}}, client=client, names={
                                  "#open": "open", "#at": "at"})

@@ -42,6 +42,7 @@ from pynamodb.models import Model
 from chalicelib.state.audit import SYSTEM
 from chalicelib.state.keys import stamp
 from chalicelib.state.models import StateIndex, StateItem
+from chalicelib.timefmt import shown
 
 _STATE_META = StateItem.Meta
 LIFETIME = timedelta(days=7)
@@ -167,7 +168,7 @@ def vote(item: Decision, verdict: str, *, user: str, groups: Iterable[str], reas
     is then read again)."""
     approvals = list(item.approvals or [])
     required = int(item.required or 1)
-    decided_at = now.strftime("%Y-%m-%d %H:%M UTC")
+    decided_at = shown(now)
     member_of = Decision.member_of.set({**(item.member_of or {}), user: sorted(groups)})
     decided = [Decision.state.set(verdict), Decision.decided_by.set(user), Decision.decided_at.set(decided_at),
                Decision.reason.set(reason), Decision.gsi1pk.set(UNNOTIFIED), Decision.gsi1sk.set(item.id),

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic_core import PydanticCustomError
 
 from chalicelib import outbound
+from chalicelib.timefmt import DURATION_PATTERN
 
 if TYPE_CHECKING:
     from chalicelib.policy.schema import Policy
@@ -22,7 +23,7 @@ Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 # A pinned public key in PEM (its shape here; references.py parses it when the whole policy is validated)
 PublicKeyPem = Annotated[str, StringConstraints(
     pattern=r"^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]{40,2000}-----END PUBLIC KEY-----\n?$")]
-Duration = Annotated[str, StringConstraints(pattern=r"^[0-9]+[smhd]$")]
+Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]  # chalicelib.timefmt reads it
 # A Slack user (U…/W…) or user group (S…) id.
 SlackPrincipal = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9]{2,20}$")]
 SlackUser = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,20}$")]
@@ -45,11 +46,6 @@ def _outbound_url(url: str) -> str:
 OutboundUrl = Annotated[str, StringConstraints(max_length=len("https://") + 2000), AfterValidator(_outbound_url)]
 
 Path = tuple[str | int, ...]
-
-
-def seconds(duration: str) -> int:
-    """``30s``, ``10m``, ``2h``, ``1d`` (the policy's ``Duration``) in seconds."""
-    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[duration[-1]]
 
 
 class Strict(BaseModel):

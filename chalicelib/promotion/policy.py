@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, model_validator
 
-from chalicelib.policy.types import Duration, Name, OutboundUrl, Path, Section, SlackPrincipal, Strict, seconds
+from chalicelib.policy.types import Duration, Name, OutboundUrl, Path, Section, SlackPrincipal, Strict
+from chalicelib.timefmt import seconds
 
 if TYPE_CHECKING:
     from chalicelib.policy.schema import Policy

@@ -21,7 +21,6 @@ from typing import Any
 from chalicelib.observability import logger
 from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Flow, Policy
-from chalicelib.policy.types import seconds
 from chalicelib.promotion import dora, facts, gates, messages, pipelines, store
 from chalicelib.promotion.machine import SUPERSEDABLE, State, on_execution
 from chalicelib.promotion.policy import Deploy, Mode, Resolved, Rollback
@@ -31,6 +30,7 @@ from chalicelib.state import effects as fx
 from chalicelib.state.audit import Outcome
 from chalicelib.state.crashpoints import crashpoint
 from chalicelib.state.models import AuditEntry
+from chalicelib.timefmt import seconds
 
 SYSTEM = "system"
 RETRY = timedelta(minutes=1)  # when a wait has no end of its own, look again after this long

@@ -19,12 +19,12 @@ from chalicelib.frontdoor.commands import Answer, Asked, executes
 from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Policy
-from chalicelib.policy.types import seconds
 from chalicelib.rotation import gates
 from chalicelib.rotation.facts import Facts
 from chalicelib.rotation.secrets import AWSPENDING, SecretStore, describe_or_none, stages_of, tags_of
 from chalicelib.slackkit import blocks, mrkdwn
 from chalicelib.state import audit
+from chalicelib.timefmt import seconds
 
 CAPABILITY = "rotation"
 TOKENS = uuid.UUID("5b0e3f52-7c1e-4f0a-9a53-0d6f2a1c9e77")  # namespace of the version ids /ops rotate derives

@@ -15,15 +15,15 @@ from datetime import datetime, timedelta
 
 from chalicelib import freezes
 from chalicelib.policy.schema import Policy
-from chalicelib.policy.types import seconds
 from chalicelib.rotation.facts import Facts
 from chalicelib.rotation.secrets import AWSPENDING, SecretStore, describe_or_none, stages_of
+from chalicelib.timefmt import seconds, shown
 
 FactsOf = Callable[[str], Facts | None]
 
 
 def _when(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC")
+    return shown(at)
 
 
 def may_start(policy: Policy, name: str, now: datetime, facts_of: FactsOf) -> str | None:

@@ -4,7 +4,7 @@ Secrets Manager reports the end of a rotation as a CloudTrail service event on t
 Service Event via CloudTrail"): ``RotationSucceeded``, ``RotationFailed``, ``RotationAbandoned``. The secret is in
 ``additionalEventData.SecretId``; events from before February 2024 spell the ARN key ``aRN``. Each outcome is
 audited on ``secret/<name>`` and said in the secret's channel; a failure also opens an alert through alert routing
-when that capability has landed (and a later success resolves it). For a failure, the reason the rotation
+(and a later success resolves it). For a failure, the reason the rotation
 function recorded for its last failed step is quoted (Secrets Manager's event does not say why).
 
 Secrets Manager's API calls (detail-type "AWS API Call via CloudTrail": RotateSecret, PutSecretValue, …) reach this
@@ -28,6 +28,7 @@ from chalicelib.rotation import commands, decisions  # noqa: F401 - registers th
 from chalicelib.rotation.secrets import name_of
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
+from chalicelib.timefmt import stamp
 
 CAPABILITY = "rotation"
 OUTCOMES: dict[str, Outcome] = {
@@ -94,7 +95,7 @@ def on_secrets_event(event: Any, ctx: Context) -> Result:
 
 def last_failure(target: str, before: datetime, within: timedelta = timedelta(days=1)) -> str | None:
     """The reason of the rotation function's latest failed step on this secret (audited by rotator.py)."""
-    since = (before - within).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    since = stamp(before - within)
     for entry in audit.for_target(target, limit=50):
         if entry.at < since:
             break
@@ -119,8 +120,8 @@ def _announce(current: Policy, secret: str, name: str, why: str | None, correlat
 
 def _alert(current: Policy, secret: str, arn: str, outcome: Outcome, why: str | None, at: datetime,
            event_id: str) -> str | None:
-    """Open (a failure) or resolve (a success) the secret's rotation alert through alert routing, once it has
-    landed. Never fails the event: the outcome is already audited and announced."""
+    """Open (a failure) or resolve (a success) the secret's rotation alert through alert routing. Never fails the
+    event: the outcome is already audited and announced."""
     if Capability.ALERTS not in capabilities.landed():
         return "alert routing has not landed: announced only" if outcome is Outcome.FAILED else None
     try:

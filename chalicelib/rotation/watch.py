@@ -28,7 +28,6 @@ from chalicelib import aws
 from chalicelib.observability import logger
 from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Policy, Role
-from chalicelib.policy.types import seconds
 from chalicelib.rotation import store
 from chalicelib.rotation.exceptions import RotationError
 from chalicelib.rotation.facts import Facts
@@ -43,6 +42,7 @@ from chalicelib.rotation.secrets import (
     tags_of,
 )
 from chalicelib.state import audit
+from chalicelib.timefmt import seconds, shown
 
 CAPABILITY = "rotation"
 
@@ -89,7 +89,7 @@ def assess(facts: Facts, effective: Effective, section: RotationSection, now: da
         add("overdue", f"{when} (max {effective.max_age_days})")
     stuck_after = timedelta(seconds=seconds(section.pending_stuck_after))
     if facts.pending_stuck(now, stuck_after):
-        since = f" since {facts.pending_created:%Y-%m-%d %H:%M} UTC" if facts.pending_created else ""
+        since = f" since {shown(facts.pending_created)}" if facts.pending_created else ""
         add("stuck-pending", f"version {facts.pending_version} is stuck in AWSPENDING{since}: every later "
                              "rotation fails until it is cleared", facts.pending_version)
     return found

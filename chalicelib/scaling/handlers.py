@@ -21,12 +21,12 @@ from chalicelib.capabilities import Capability, Context
 from chalicelib.capabilities import Result as Handled
 from chalicelib.intake.events import AlarmEvent, AutoScalingEvent, ScheduleEvent
 from chalicelib.observability import logger
-from chalicelib.policy.types import seconds
 from chalicelib.scaling import messages, service, store, ticks
 from chalicelib.scaling.plan import Request
 from chalicelib.slackkit import mrkdwn
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
+from chalicelib.timefmt import seconds
 
 _RANK = {service.DUPLICATE: 0, "received": 0, "planned": 1, "succeeded": 2, "refused": 3, "failed": 4}
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from chalicelib.scaling.plan import Capacity, Plan, Refusal, Request, allowed_step, describe, show
 from chalicelib.scaling.policy import Guardrails
 from chalicelib.slackkit import mrkdwn
+from chalicelib.timefmt import shown
 
 ARROW = "→"
 who = mrkdwn.who  # a Slack user as a mention, Switchboard (plan.SYSTEM, "system") by name
@@ -54,7 +55,7 @@ def temporary(request: Request, until: datetime | None, before: Capacity | None 
     """``temporary: back to 2 at 14:00 UTC or when the alarm returns to OK, whichever is first``."""
     parts = []
     if until is not None:
-        parts.append(f"at {until.strftime('%Y-%m-%d %H:%M UTC')}")
+        parts.append(f"at {shown(until)}")
     if request.revert_on_ok:
         parts.append("when the alarm returns to OK")
     if not parts:

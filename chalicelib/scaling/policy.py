@@ -53,7 +53,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, model_validator
 
-from chalicelib.policy.types import Channel, Duration, EcsServiceRef, Name, Path, Section, Strict, seconds
+from chalicelib.policy.types import Channel, Duration, EcsServiceRef, Name, Path, Section, Strict
+from chalicelib.timefmt import seconds
 
 if TYPE_CHECKING:
     from chalicelib.policy.schema import Policy

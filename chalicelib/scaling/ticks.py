@@ -26,10 +26,10 @@ from zoneinfo import ZoneInfo
 from chalicelib.observability import logger
 from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Policy
-from chalicelib.policy.types import seconds
 from chalicelib.scaling import cron, service, store
 from chalicelib.scaling.plan import Request
 from chalicelib.scaling.policy import Schedule
+from chalicelib.timefmt import seconds
 
 FIRST_LOOK_BACK = timedelta(minutes=2)
 

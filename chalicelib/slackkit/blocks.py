@@ -7,7 +7,6 @@ Every argument that can carry outside text goes through ``mrkdwn.safe`` here, so
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -17,6 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from chalicelib.slackkit import mrkdwn
+from chalicelib.timefmt import parse_iso, shown
 
 
 def section(text: str) -> SectionBlock:
@@ -53,7 +53,7 @@ def error(message: str, usage: str | None) -> list[dict[str, Any]]:
 def stamp(iso: str) -> str:
     """An ISO time as cards show it: ``2026-11-21 10:00 UTC``."""
     try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return shown(parse_iso(iso))
     except ValueError:
         return iso
 

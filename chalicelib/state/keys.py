@@ -1,22 +1,14 @@
 """What every capability's DynamoDB code shares: sortable time stamps and the test for a lost conditional write.
 
 ``stamp`` is fixed-width UTC text: in sort keys, index keys and conditions, comparing two stamps as strings
-compares the times.
+compares the times. It is ``chalicelib.timefmt``'s (the one time format), named here for the stores.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from chalicelib.timefmt import STAMP, parse_stamp, stamp
 
-STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def stamp(at: datetime) -> str:
-    return at.astimezone(UTC).strftime(STAMP)
-
-
-def parse_stamp(text: str) -> datetime:
-    return datetime.strptime(text, STAMP).replace(tzinfo=UTC)
+__all__ = ["STAMP", "conditional_failed", "parse_stamp", "stamp"]
 
 
 def conditional_failed(exc: Exception) -> bool:

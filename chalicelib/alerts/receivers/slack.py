@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib import timefmt
 from chalicelib.alerts import incidents
 from chalicelib.alerts.incidents import AlertRecord, Incident
 from chalicelib.alerts.policy import SlackTarget
@@ -35,7 +36,7 @@ SILENCE_ACTION = "silence_1h"
 
 
 def _when(at: datetime | None) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC") if at else "?"
+    return timefmt.shown(at) if at else "?"
 
 
 def _span(delta: timedelta) -> str:
