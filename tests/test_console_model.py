@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.console import auth, store, views, web
+from chalicelib.console import auth, rollups, store, views, web
 from chalicelib.console.exceptions import BadRecord, ConsoleError
 from chalicelib.console.handlers import admit
 from chalicelib.console.records import Kind, Record
@@ -192,3 +192,27 @@ def test_a_cursor_is_bound_to_its_person_page_and_question():
         auth.open_cursor(client, sam, "audit", bound, f"{head}.{body}.{signature[:-4]}AAAA")
     with pytest.raises(ConsoleError, match="not valid"):
         auth.open_cursor(auth.Client("id", "secret", "x" * 40), sam, "audit", bound, token)
+
+
+MON = datetime(2026, 11, 16, tzinfo=UTC)  # NOW's week
+
+
+@pytest.mark.parametrize(("kind", "summary", "expected"), [
+    ("current", {"app": "web", "revision": "abc"}, [("estate", "web#prod", False, ["prod"])]),
+    ("silence", {"ends_at": (NOW + timedelta(hours=1)).isoformat()}, [("silences", "prod#prod#x", True, [])]),
+    ("silence", {"ends_at": (NOW + timedelta(hours=1)).isoformat(), "ended_by": "U1"}, []),
+    ("incident", {"open": True, "alerts": [{"muted": "silenced by prod.s1 until x"}, {"muted": "inhibited by y"}]},
+     [("board", f"1#{rollups.iso(NOW)}#prod#prod#x", True, []), ("silences", "prod#prod#prod.s1#mutes", False, ["x"])]),
+    ("incident", {"open": False, "alerts": [{"muted": "silenced by prod.s1 until x"}]},
+     [("board", f"0#{rollups.iso(NOW)}#prod#prod#x", True, [])]),
+    ("promotion", {"active": True, "side": "source", "app": "web"},
+     [("flight", f"{rollups.iso(NOW)}#prod#prod#x", True, [])]),
+    ("promotion", {"active": False, "side": "target", "app": "web", "failed_at": NOW.isoformat(),
+                   "promoted_at": (MON - timedelta(days=1)).isoformat()},
+     [("dora", "web#prod#2026-11-09", False, ["d#x"]), ("dora", "web#prod#2026-11-16", False, ["f#x"])]),
+    ("promotion", {"active": False, "side": "source", "app": "web", "promoted_at": NOW.isoformat()}, []),
+    ("audit", {"actor": "U1"}, []),
+])
+def test_what_each_version_puts_into_the_rollups(kind, summary, expected):
+    found = rollups.rollups(kind, "x", "prod", "prod", NOW, summary)
+    assert [(r.pk, r.sk, r.copy, sorted(r.members)) for r in found] == expected
