@@ -88,17 +88,19 @@ def down(workdir: Path = WORKDIR, say: Callable[[str], None] = print) -> bool:
     return True
 
 
-def detach(extra: list[str], workdir: Path = WORKDIR, out: Callable[[str], None] = print) -> int:
-    """Stop any previous world, start `switchboard demo --stay` detached, show what it prints until the story is
-    played, then return its result while it keeps serving. A world that stops before (it failed to start) gives
-    its own exit code."""
+def detach(extra: list[str], workdir: Path = WORKDIR, out: Callable[[str], None] = print,
+           command: list[str] | None = None) -> int:
+    """Stop any previous world, start `switchboard demo --stay` (or ``command``) detached, show what it prints
+    until the story is played, then return its result while it keeps serving. A world that stops before (it
+    failed to start) gives its own exit code."""
     down(workdir, say=out)
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / LOG_FILE
+    command = command or [sys.executable, "-m", "localworld.cli", "demo", "--stay", "--announce", *extra]
     with open(log, "w", encoding="utf-8") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "localworld.cli", "demo", "--stay", "--announce", *extra],
-                                cwd=ROOT, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
                                 start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    _pid_file(workdir).write_text(json.dumps({"pid": proc.pid, "command": " ".join(command[:4])}))
     result: tuple[int, str] | None = None
     try:
         with open(log, encoding="utf-8") as source:
