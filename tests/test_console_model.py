@@ -150,6 +150,11 @@ def test_the_estate_rollup_keeps_each_accounts_newest_revision(aws):
     assert {k: row["cells"]["prod"][k] for k in ("revision", "accounts", "on", "others")} == {
         "revision": "bbb", "accounts": 3, "on": 2, "others": 1}
     assert web.build("estate", FRONT, ["stage"], {}, now=NOW)["estate"].apps == []
+    store.apply(current("prod-us", 4, "bbb"))  # the last account running ccc moves on: ccc leaves the cell
+    [row] = web.build("estate", FRONT, ["prod"], {}, now=NOW)["estate"].apps
+    assert (row["cells"]["prod"]["on"], row["cells"]["prod"]["others"]) == (3, 0)
+    [cell] = store.part("estate", ["prod"], limit=10).items
+    assert cell.counts == {"bbb": 3}  # the emptied counter and its note are gone: the item stays small
 
 
 def test_pages_are_bounded_and_the_next_page_goes_on_where_the_last_stopped(aws, monkeypatch):
@@ -198,7 +203,7 @@ MON = datetime(2026, 11, 16, tzinfo=UTC)  # NOW's week
 
 
 @pytest.mark.parametrize(("kind", "summary", "expected"), [
-    ("current", {"app": "web", "revision": "abc"}, [("estate", "web#prod", False, ["prod"])]),
+    ("current", {"app": "web", "revision": "abc"}, [("estate", "web#prod", False, ["abc"])]),
     ("silence", {"ends_at": (NOW + timedelta(hours=1)).isoformat()}, [("silences", "prod#prod#x", True, [])]),
     ("silence", {"ends_at": (NOW + timedelta(hours=1)).isoformat(), "ended_by": "U1"}, []),
     ("incident", {"open": True, "alerts": [{"muted": "silenced by prod.s1 until x"}, {"muted": "inhibited by y"}]},
@@ -215,4 +220,4 @@ MON = datetime(2026, 11, 16, tzinfo=UTC)  # NOW's week
 ])
 def test_what_each_version_puts_into_the_rollups(kind, summary, expected):
     found = rollups.rollups(kind, "x", "prod", "prod", NOW, summary)
-    assert [(r.pk, r.sk, r.copy, sorted(r.members)) for r in found] == expected
+    assert [(r.pk, r.sk, r.copy, sorted(r.members) + sorted(r.counts)) for r in found] == expected

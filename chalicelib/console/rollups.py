@@ -8,7 +8,8 @@ monotonic as the versions.
 
 ```
 kind       partition   sort key                                        what                        (shape)
-current    estate      <app>#<environment>                             m#<account> = its revision  (members)
+current    estate      <app>#<environment>                             c#<revision> = how many     (counts)
+                                                                       accounts run it, t#<revision> = its message
 promotion  flight      <at>#<environment>#<account>#<id>               while active                (copy)
 promotion  dora        <app>#<environment>#<week>                      target side: m#d#<id> = lead (members)
                                                                        hours, m#f#<id> = restore hours
@@ -19,7 +20,9 @@ silence    silences    <environment>#<account>#<silence>               while in 
 
 A ``copy`` is the latest item under another key (put, and deleted when the entity leaves it or its key moves);
 ``members`` are top-level attributes ``m#<member>`` of one item many entities share (SET and REMOVE of one's own
-members only: no read-modify-write of the shared item).
+members only: no read-modify-write of the shared item); ``counts`` are counters ``c#<name>`` of a shared item (ADD
+of the difference between the old version's and the new one's), with a note ``t#<name>`` each (SET), so the item
+stays as small as the number of distinct names, whatever the number of entities.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 MEMBER = "m#"
+COUNT = "c#"
+NOTE = "t#"
 RECENT = timedelta(days=7)  # resolved incidents stay on the board this long
 DORA_KEEP = timedelta(weeks=14)  # the DORA page shows 12 weeks
 FLIGHT_KEEP = timedelta(days=120)  # as a latest item
@@ -42,6 +47,8 @@ class Rollup:
     sk: str
     copy: bool = False
     members: dict[str, Any] = field(default_factory=dict)  # without the "m#" prefix
+    counts: dict[str, int] = field(default_factory=dict)  # without the "c#" prefix
+    notes: dict[str, str] = field(default_factory=dict)  # a count's note, without the "t#" prefix
     attrs: dict[str, str] = field(default_factory=dict)  # plain attributes (filters: environment, app, week)
     expires: datetime | None = None
 
@@ -83,9 +90,9 @@ def rollups(kind: str, id_: str, account: str, environment: str, at: datetime,
     """Every item this version of the entity contributes to (kind as ``records.Kind``'s values)."""
     if kind == "current":
         app = str(summary.get("app") or id_)
-        cell = {"revision": summary.get("revision"), "message": summary.get("message"),
-                "promotion": summary.get("promotion"), "at": iso(at)}
-        return [Rollup("estate", f"{app}#{environment}", members={account: cell},
+        revision = str(summary.get("revision") or "?")
+        return [Rollup("estate", f"{app}#{environment}", counts={revision: 1},
+                       notes={revision: str(summary.get("message") or "")[:200]},
                        attrs={"environment": environment, "app": app})]
     if kind == "promotion":
         return _promotion(id_, account, environment, at, summary)

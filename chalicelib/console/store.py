@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.console.records import HISTORY_ONLY, SHELF, Kind, Record
-from chalicelib.console.rollups import MEMBER, Rollup, rollups
+from chalicelib.console.rollups import COUNT, MEMBER, NOTE, Rollup, rollups
 from chalicelib.settings import get_settings
 
 HISTORY_DAYS = 35  # bounded history: enough for the Changes page's fortnight and a month of audit
@@ -68,6 +68,8 @@ class Shared:
     environment: str
     attrs: dict[str, str]
     members: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 def _table() -> str:
@@ -150,26 +152,44 @@ def apply(record: Record, client: Any = None) -> bool:
                                  ConsistentRead=True).get("Item")
         if stored is not None and int(stored["version"]["N"]) >= record.version:
             return False  # a newer (or the same) version is there already
-        actions = _transaction(table, latest_item, stored, record)
+        actions, emptied = _transaction(table, latest_item, stored, record)
         try:
             client.transact_write_items(TransactItems=actions)
-            return True
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("TransactionCanceledException",
                                                                   "TransactionConflictException"):
                 raise
             time.sleep(0.01 * 2 ** attempt)  # another record of this entity, or of a shared rollup, went first
+            continue
+        for key, name in emptied:
+            _drop_count(client, table, key, name)
+        return True
     raise RuntimeError(f"{record.kind}/{record.id}@{record.version}: lost {TRIES} races to write the read model")
 
 
+def _drop_count(client: Any, table: str, key: tuple[str, str], name: str) -> None:
+    """A counter this version took one from: gone with its note once it is down to 0 (if another entity added one
+    meanwhile, the condition keeps both; a crash before this leaves a 0 the pages skip)."""
+    try:
+        client.update_item(TableName=table, Key={"pk": {"S": key[0]}, "sk": {"S": key[1]}},
+                           UpdateExpression="REMOVE #c, #t", ConditionExpression="#c <= :zero",
+                           ExpressionAttributeNames={"#c": COUNT + name, "#t": NOTE + name},
+                           ExpressionAttributeValues={":zero": {"N": "0"}})
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+
+
 def _transaction(table: str, latest_item: dict[str, Any], stored: dict[str, Any] | None,
-                 record: Record) -> list[dict[str, Any]]:
-    """The latest item (over exactly the version read) and every rollup change between the two versions."""
+                 record: Record) -> tuple[list[dict[str, Any]], list[tuple[tuple[str, str], str]]]:
+    """The latest item (over exactly the version read) and every rollup change between the two versions; and the
+    counters this version takes one from (to drop once they reach 0)."""
     if stored is None:
         guard = {"ConditionExpression": "attribute_not_exists(pk)"}
     else:
         guard = {"ConditionExpression": "version = :old", "ExpressionAttributeValues": {":old": stored["version"]}}
     actions: list[dict[str, Any]] = [{"Put": {"TableName": table, "Item": latest_item, **guard}}]
+    emptied: list[tuple[tuple[str, str], str]] = []
     old = _rollups(_record_of(stored) if stored is not None else None)
     new = _rollups(record)
     for key in sorted(old.keys() | new.keys()):
@@ -181,10 +201,11 @@ def _transaction(table: str, latest_item: dict[str, Any], stored: dict[str, Any]
             else:
                 actions.append({"Delete": {"TableName": table, "Key": target}})
             continue
-        update = _members(before, after)
+        update, taken = _members(before, after)
         if update is not None:
             actions.append({"Update": {"TableName": table, "Key": target, **update}})
-    return actions
+        emptied += [(key, name) for name in taken]
+    return actions, emptied
 
 
 def _expiry(rollup: Rollup) -> dict[str, Any]:
@@ -193,16 +214,16 @@ def _expiry(rollup: Rollup) -> dict[str, Any]:
     return {"expires_at": {"N": str(int(rollup.expires.timestamp()))}}
 
 
-def _members(before: Rollup | None, after: Rollup | None) -> dict[str, Any] | None:
-    """SET this entity's members (and the item's plain attributes), REMOVE those it no longer has; None when
-    nothing changes."""
+def _members(before: Rollup | None, after: Rollup | None) -> tuple[dict[str, Any] | None, list[str]]:
+    """SET this entity's members (and the item's plain attributes), REMOVE those it no longer has, ADD the
+    difference of its counts (SET their notes); None when nothing changes. Also the counts it takes one from."""
     old = before.members if before else {}
     new = after.members if after else {}
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
-    sets, removes = [], []
+    sets, removes, adds = [], [], []
     for i, (member, value) in enumerate(sorted(new.items())):
-        if old.get(member, object()) == value and member in old:
+        if member in old and old[member] == value:
             continue
         names[f"#m{i}"] = MEMBER + member
         values[f":m{i}"] = {"S": json.dumps(value, separators=(",", ":"), default=str)}
@@ -210,8 +231,23 @@ def _members(before: Rollup | None, after: Rollup | None) -> dict[str, Any] | No
     for i, member in enumerate(sorted(set(old) - set(new))):
         names[f"#r{i}"] = MEMBER + member
         removes.append(f"#r{i}")
-    if not sets and not removes:
-        return None
+    old_counts = before.counts if before else {}
+    new_counts = after.counts if after else {}
+    taken = []
+    for i, name in enumerate(sorted(old_counts.keys() | new_counts.keys())):
+        delta = new_counts.get(name, 0) - old_counts.get(name, 0)
+        if delta:
+            names[f"#c{i}"] = COUNT + name
+            values[f":c{i}"] = {"N": str(delta)}
+            adds.append(f"#c{i} :c{i}")
+        if delta < 0:
+            taken.append(name)
+        if delta > 0 and after is not None and name in after.notes:
+            names[f"#t{i}"] = NOTE + name
+            values[f":t{i}"] = {"S": after.notes[name]}
+            sets.append(f"#t{i} = :t{i}")
+    if not sets and not removes and not adds:
+        return None, []
     if after is not None:
         for i, (attr, value) in enumerate(sorted(after.attrs.items())):
             names[f"#a{i}"] = attr
@@ -221,11 +257,13 @@ def _members(before: Rollup | None, after: Rollup | None) -> dict[str, Any] | No
             names["#x"] = "expires_at"
             values[":x"] = {"N": str(int(after.expires.timestamp()))}
             sets.append("#x = :x")
-    expression = (f"SET {', '.join(sets)} " if sets else "") + (f"REMOVE {', '.join(removes)}" if removes else "")
-    update: dict[str, Any] = {"UpdateExpression": expression.strip(), "ExpressionAttributeNames": names}
+    expression = " ".join(part for part in (
+        f"SET {', '.join(sets)}" if sets else "", f"REMOVE {', '.join(removes)}" if removes else "",
+        f"ADD {', '.join(adds)}" if adds else "") if part)
+    update: dict[str, Any] = {"UpdateExpression": expression, "ExpressionAttributeNames": names}
     if values:
         update["ExpressionAttributeValues"] = values
-    return update
+    return update, taken
 
 
 # ---- reads: each one Query of a bounded number of items ----
@@ -250,8 +288,12 @@ def _parse(raw: dict[str, Any]) -> Item | Shared:
 
 def _shared(raw: dict[str, Any]) -> Shared:
     members = {k[len(MEMBER):]: json.loads(v["S"]) for k, v in raw.items() if k.startswith(MEMBER)}
-    attrs = {k: v["S"] for k, v in raw.items() if "S" in v and not k.startswith(MEMBER) and k not in ("pk", "sk")}
-    return Shared(key=raw["sk"]["S"], environment=attrs.get("environment", ""), attrs=attrs, members=members)
+    counts = {k[len(COUNT):]: int(v["N"]) for k, v in raw.items() if k.startswith(COUNT) and "N" in v}
+    notes = {k[len(NOTE):]: v["S"] for k, v in raw.items() if k.startswith(NOTE) and "S" in v}
+    attrs = {k: v["S"] for k, v in raw.items()
+             if "S" in v and not k.startswith((MEMBER, COUNT, NOTE)) and k not in ("pk", "sk")}
+    return Shared(key=raw["sk"]["S"], environment=attrs.get("environment", ""), attrs=attrs, members=members,
+                  counts=counts, notes=notes)
 
 
 class Part(NamedTuple):

@@ -8,7 +8,7 @@ query asked for.
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -72,20 +72,18 @@ class Estate:
 
 
 def estate(policy: Policy, allowed: Sequence[str], cells: Iterable[Shared], promotions: Iterable[Item]) -> Estate:
-    """``cells``: the estate rollup (one item per app and environment, a member per account running it);
+    """``cells``: the estate rollup (one item per app and environment, how many accounts run each revision);
     ``promotions``: the flight rollup (active promotions, newest first)."""
     envs = [e for e in environments(policy) if e in allowed]
     by_app: dict[str, dict[str, Any]] = defaultdict(dict)
     for cell in visible(cells, allowed):
-        members = {a: m for a, m in cell.members.items() if isinstance(m, dict)}
-        if not members:
+        counts = {revision: n for revision, n in cell.counts.items() if n > 0}
+        if not counts:
             continue
-        revisions = Counter(str(m.get("revision")) for m in members.values())
-        top, count = revisions.most_common(1)[0]
-        newest = max((m for m in members.values() if str(m.get("revision")) == top), key=lambda m: m.get("at") or "")
+        top = max(sorted(counts), key=lambda r: counts[r])
         by_app[cell.attrs.get("app", cell.key.rsplit("#", 1)[0])][cell.environment] = {
-            "revision": top, "message": newest.get("message"), "accounts": len(members), "on": count,
-            "others": len(revisions) - 1, "account": next(iter(members)) if len(members) == 1 else None}
+            "revision": top, "message": cell.notes.get(top), "accounts": sum(counts.values()), "on": counts[top],
+            "others": len(counts) - 1}
         if cell.environment not in envs:
             envs.append(cell.environment)
     apps = [{"app": app, "cells": cells} for app, cells in sorted(by_app.items())]

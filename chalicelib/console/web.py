@@ -186,14 +186,10 @@ def _page(request: Any, page: str) -> Any:
               "every_environment": [e for e in views.environments(current) if e in allowed or not wanted]}
     values.update(build(page, current, allowed, query, after=after))
     more = values.pop("after")
-    values["next_page"] = None
-    if more:
-        token = auth.seal_cursor(client(), session, page, bound, more)
-        values["next_page"] = f"{base}/{page}?" + urlencode({**bound["query"], "page": token})
-        values["first_page"] = f"{base}/{page}" + (f"?{urlencode(bound['query'])}" if bound["query"] else "")
-    elif after:
-        values["first_page"] = f"{base}/{page}" + (f"?{urlencode(bound['query'])}" if bound["query"] else "")
-    values["paged"] = bool(after)
+    first = f"{base}/{page}" + (f"?{urlencode(bound['query'])}" if bound["query"] else "")
+    token = auth.seal_cursor(client(), session, page, bound, more) if more else None
+    values.update(next_page=token and f"{base}/{page}?" + urlencode({**bound["query"], "page": token}),
+                  first_page=first, paged=bool(after))
     return _response(render(f"{page}.html", **values))
 
 
