@@ -70,6 +70,8 @@ def down(workdir: Path = WORKDIR, say: Callable[[str], None] = print) -> bool:
     """Stop the world recorded in ``workdir`` (SIGTERM, then its whole session after STOP_SECONDS). True when one
     was running."""
     pid = recorded(workdir)
+    if pid == os.getpid():  # the detached world itself, recorded by the process that started it
+        return False
     if pid is None:
         _pid_file(workdir).unlink(missing_ok=True)
         return False

@@ -73,3 +73,13 @@ def _zombie(pid: int) -> bool:
         return open(f"/proc/{pid}/stat").read().split()[2] == "Z"
     except OSError:
         return False
+
+
+def test_the_world_recorded_by_its_launcher_does_not_stop_itself(tmp_path, monkeypatch):
+    monkeypatch.setattr(background, "_is_world", lambda pid: pid == os.getpid())  # this test process plays the world
+    background.claim(tmp_path)  # as detach records the child before the child's own start stops "the previous world"
+    assert background.recorded(tmp_path) == os.getpid()
+    assert not background.down(tmp_path, say=lambda line: None)  # no signal to itself (the test would not go on)
+    assert background.recorded(tmp_path) == os.getpid()
+    background.release(tmp_path)
+    assert background.recorded(tmp_path) is None
