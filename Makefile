@@ -1,5 +1,6 @@
 # Switchboard. Two entry points on a fresh machine:
-#   make run    create .venv, install, play the demo on the local world (moto + Slack stand-in)
+#   make run    create .venv, install, play the demo on the local world (moto + Slack stand-in); the world keeps
+#               serving the console in the background (`make down` stops it; `make run` again replaces it)
 #   make test   create .venv (+ .venv-checkov), install dev deps, run ruff, pytest, then package every stage and
 #               run cfn-lint and checkov on infra/*.yaml and on each stage's packaged template
 PY ?= python3
@@ -16,7 +17,7 @@ TEMPLATES := $(foreach s,$(STAGES),build/$(s)/sam.yaml)
 # apply is skipped in the template, next to its resource, with the reason (never here).
 CHECKOV_RUN := BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --framework cloudformation --quiet --compact --skip-download
 
-.PHONY: run up console browser test lint pytest cfn-lint checkov bench iam-policy package packages clean
+.PHONY: run down up console browser test lint pytest cfn-lint checkov bench iam-policy package packages clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -35,10 +36,13 @@ $(CHECKOV):
 run: $(INSTALLED)
 	$(BIN)/switchboard demo
 
+down: $(INSTALLED)
+	$(BIN)/switchboard down
+
 up: $(INSTALLED)
 	$(BIN)/switchboard up
 
-# the demo, then the world stays up so the console shows its story (Ctrl-C to stop)
+# the demo, then the world stays up in this shell so the console shows its story (Ctrl-C to stop)
 console: $(INSTALLED)
 	$(BIN)/switchboard demo --stay
 

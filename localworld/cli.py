@@ -1,9 +1,12 @@
 """`switchboard`: the local world's command line (never deployed).
 
     switchboard up                     start the world and leave it serving (Ctrl-C stops it)
-    switchboard demo [--without ACCOUNT/FUNCTION/SID]...
+    switchboard demo [--foreground | --stay] [--without ACCOUNT/FUNCTION/SID]...
                                        start it, play the scripted story, print a timeline, exit 0 (non-zero when a
-                                       step fails or IAM refused a call, listing function and action)
+                                       step fails or IAM refused a call, listing function and action); the world
+                                       keeps serving in the background (the console) until `switchboard down`
+                                       (--foreground: it stops with the command; --stay: in this shell, Ctrl-C)
+    switchboard down                   stop the world `switchboard demo` left serving (.world/world.pid)
     switchboard replay FILE|DIR... [--account NAME] [--json]
     switchboard policy validate FILE...
     switchboard routes test FILE.json|label=value... [--policy FILE | --account NAME] [--state S] [--json]
@@ -99,30 +102,50 @@ def _dead_letters(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from localworld import background
     from localworld.world import World
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with World(moto_port=args.moto_port, slack_port=args.slack_port, log=print) as world:
-        print(f"\nThe local world is up. State (endpoints, per-account credentials): {world.workdir / 'world.json'}")
-        print("Instance logs:", world.workdir / "logs", "- Ctrl-C to stop.")
-        print(f"The console: {world.console_url} (Sign in with Slack: the stand-in lets you pick a person)")
-        try:
-            while not stop.is_set():
-                stop.wait(1)
-        except KeyboardInterrupt:
-            pass
+    background.down()  # one world at a time (the one `switchboard demo` left serving)
+    background.claim()
+    try:
+        with World(moto_port=args.moto_port, slack_port=args.slack_port, log=print) as world:
+            print("\nThe local world is up. State (endpoints, per-account credentials):", world.workdir / "world.json")
+            print("Instance logs:", world.workdir / "logs", "- Ctrl-C to stop.")
+            print(f"The console: {world.console_url} (Sign in with Slack: the stand-in lets you pick a person)")
+            try:
+                while not stop.is_set():
+                    stop.wait(1)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        background.release()
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from localworld.demo import main
+    from localworld import background
+    from localworld.demo import main, without
 
     try:
-        return main(args.without, stay=getattr(args, "stay", False))
+        without(args.without)  # a bad --without is said here, before anything starts
+        if args.stay or args.foreground:
+            return main(args.without, stay=args.stay, announce=args.announce)
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    return background.detach([f"--without={item}" for item in args.without])
+
+
+def _down(args: argparse.Namespace) -> int:
+    from localworld import background
+
+    if background.down():
+        print("The local world is stopped.")
+    else:
+        print("No local world is running.")
+    return 0
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -159,10 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--slack-port", type=int, default=0)
     up.set_defaults(run=_up)
     demo = sub.add_parser("demo", help="play the scripted story and print a timeline")
-    demo.add_argument("--stay", action="store_true", help="keep the world up afterwards (browse the console)")
+    kept = demo.add_mutually_exclusive_group()
+    kept.add_argument("--foreground", action="store_true",
+                      help="stop the world when the story is played (default: it keeps serving in the background)")
+    kept.add_argument("--stay", action="store_true", help="keep the world up in this shell afterwards (Ctrl-C)")
+    demo.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)  # for the detached process
     demo.add_argument("--without", action="append", default=[], metavar="ACCOUNT/FUNCTION/SID",
                       help="take a statement out of a function's generated policy (the demo must then fail)")
     demo.set_defaults(run=_demo)
+    stop = sub.add_parser("down", help="stop the local world `switchboard demo` left serving")
+    stop.set_defaults(run=_down)
     replay = sub.add_parser("replay", help="put recorded events on the emulated bus")
     replay.add_argument("paths", nargs="+", metavar="FILE|DIR")
     replay.add_argument("--account", help="emulated account whose bus receives the events")

@@ -10,6 +10,7 @@ request, a command forwarded to two peers, an RBAC denial, and an approval card 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -224,39 +225,57 @@ def without(dropped: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
     return policies
 
 
-def main(dropped: list[str] | None = None, stay: bool = False) -> int:
+def main(dropped: list[str] | None = None, stay: bool = False, announce: bool = False) -> int:
+    """Play the story. ``stay``: keep the world serving afterwards until Ctrl-C or SIGTERM (`switchboard down`);
+    ``announce``: say when the story is played (``background.DONE``), for the process that detached this one."""
+    from localworld import background
+
     policies = without(dropped or [])
     for item in dropped or []:
         print(f"Taking {item} out of the generated policies")
+    if stay:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # `switchboard down`: stop as Ctrl-C does
+        background.down(say=print)  # one world at a time
+        background.claim()
     print("Starting the local world (moto, the Slack stand-in, one process per Switchboard function under its role)...")
-    with World(log=lambda line: print("  " + line), policies=policies) as world:
-        steps = run(world)
-        print("\nTimeline (audit log of every account, oldest first):")
-        print(f"{'time':<12}  {'account':<16} {'action':<19} {'target':<22} {'capability':<10} outcome")
-        for line in timeline(world):
-            print(line)
-        print(f"\nSlack stand-in received {len(world.slack.calls)} call(s) "
-              f"(recorded in {world.workdir / 'slack.jsonl'}); instance logs in {world.workdir / 'logs'}")
-        denied = world.denials()
-        failed = [s for s in steps if not s.ok]
-        print(f"\n{len(steps) - len(failed)} of {len(steps)} steps did what they should.")
-        if denied:
-            print(f"\nIAM refused {len(denied)} call(s): a function's generated policy lacks a permission its story "
-                  "needs (fix it in the capability's permissions.py, then `make iam-policy`):", file=sys.stderr)
-            for line in sorted({d.line() for d in denied}):
-                print(f"  {line}", file=sys.stderr)
-        print(f"\nWhere to look: the console at {world.console_url} shows this story (promotions, incidents,")
-        print("silences, scaling, rotations, audit, DORA); sign in as root (admin), alice, dave, or sam (stage only).")
+    try:
+        with World(log=lambda line: print("  " + line), policies=policies) as world:
+            steps = run(world)
+            print("\nTimeline (audit log of every account, oldest first):")
+            print(f"{'time':<12}  {'account':<16} {'action':<19} {'target':<22} {'capability':<10} outcome")
+            for line in timeline(world):
+                print(line)
+            print(f"\nSlack stand-in received {len(world.slack.calls)} call(s) "
+                  f"(recorded in {world.workdir / 'slack.jsonl'}); instance logs in {world.workdir / 'logs'}")
+            denied = world.denials()
+            failed = [s for s in steps if not s.ok]
+            print(f"\n{len(steps) - len(failed)} of {len(steps)} steps did what they should.")
+            if denied:
+                print(f"\nIAM refused {len(denied)} call(s): a function's generated policy lacks a permission its "
+                      "story needs (fix it in the capability's permissions.py, then `make iam-policy`):",
+                      file=sys.stderr)
+                for line in sorted({d.line() for d in denied}):
+                    print(f"  {line}", file=sys.stderr)
+            rc = 1 if failed or denied else 0
+            print(f"\nWhere to look: the console at {world.console_url} shows this story (promotions, incidents,")
+            print("silences, scaling, rotations, audit, DORA); sign in as root (admin), alice, dave, or sam "
+                  "(stage only).")
+            if announce:
+                print(f"{background.DONE} {rc} {world.console_url}", flush=True)
+            elif stay:
+                print("The world stays up until Ctrl-C.")
+            else:
+                print("The world stops now: `make run` (or `make console`) keeps it up to browse the console.")
+            if stay:
+                try:
+                    while True:
+                        time.sleep(1)
+                except KeyboardInterrupt:
+                    print("Stopping the local world.")
+    finally:
         if stay:
-            print("The world stays up until Ctrl-C.")
-            try:
-                while True:
-                    time.sleep(1)
-            except KeyboardInterrupt:
-                pass
-        else:
-            print("The world stops now: `make console` plays the demo and keeps the world up to browse it.")
-    return 1 if failed or denied else 0
+            background.release()
+    return rc
 
 
 if __name__ == "__main__":

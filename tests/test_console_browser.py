@@ -102,6 +102,8 @@ def test_a_stage_viewer_sees_nothing_of_prod(story):
     assert "web" not in page.locator("main h2").all_inner_texts()  # web reaches prod only: its DORA is prod's
     response = page.goto(f"{world.console_url}/incidents?environment=prod")
     assert response.status == 403
+    response = page.goto(f"{world.console_url}/audit?page=eyJhbGciOiJIUzI1NiJ9.eyJ0eXAiOiJjdXJzb3IifQ.forged")
+    assert response.status == 400 and "not valid" in page.locator("main").inner_text()  # a forged next-page link
     response = page.goto(f"{world.console_url}/audit?account=prod")
     assert "prod" not in " ".join(page.locator("table.audit tbody td:nth-child(2)").all_inner_texts())
     context.close()

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 import jwt
 
-from chalicelib.console.exceptions import NotConfigured, SignInFailed
+from chalicelib.console.exceptions import ConsoleError, NotConfigured, SignInFailed
 
 COOKIE = "sb_console"
 LOGIN_SECONDS = 600
@@ -101,6 +101,32 @@ def session_of(client: Client, value: str | None) -> Session | None:
     except SignInFailed:
         return None
     return Session(str(claims["sub"]), str(claims.get("name") or claims["sub"]), int(claims["exp"]))
+
+
+def seal_cursor(client: Client, session: Session, page: str, bound: dict[str, Any], after: dict[str, Any],
+                now: float | None = None) -> str:
+    """A next-page link's token: where each page part goes on, signed and bound to the person, the page and what
+    the page was asked (environments, filters). Valid as long as the session that made it."""
+    now = int(now if now is not None else time.time())
+    return _sign({"typ": "cursor", "sub": session.user, "page": page, "bound": bound, "after": after,
+                  "exp": max(session.expires, now + 60)}, client.session_key)
+
+
+def open_cursor(client: Client, session: Session, page: str, bound: dict[str, Any], token: str) -> dict[str, Any]:
+    """The parts' start keys a token carries, if it was sealed for this person, page and question; else
+    ConsoleError (a forged or borrowed cursor shows nothing)."""
+    try:
+        claims = _open(token, client.session_key, "cursor")
+    except SignInFailed:
+        raise ConsoleError("this page link is not valid (expired or altered): start again from the first page") \
+            from None
+    if claims.get("sub") != session.user or claims.get("page") != page or claims.get("bound") != bound:
+        raise ConsoleError("this page link was made for another person, page or filter: start again from the "
+                           "first page")
+    after = claims.get("after")
+    if not isinstance(after, dict) or not all(isinstance(v, dict) for v in after.values()):
+        raise ConsoleError("this page link is not valid: start again from the first page")
+    return after
 
 
 def cookie_header(value: str, seconds: int) -> str:

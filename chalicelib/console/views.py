@@ -12,14 +12,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.console import svg
-from chalicelib.console.store import Item
+from chalicelib.console.rollups import week_of
+from chalicelib.console.rollups import when as rollup_when
+from chalicelib.console.store import Item, Shared
 from chalicelib.policy.schema import Policy, Role
 from chalicelib.slackkit import rbac
 from chalicelib.timefmt import parse_iso
 
+T = TypeVar("T", Item, Shared, Item | Shared)
 EXPIRING = timedelta(days=1)
 RECENT = timedelta(days=7)
 WEEKS = 12
@@ -46,7 +49,7 @@ def environments_for(policy: Policy, user: str, groups: Iterable[str]) -> list[s
             if rbac.has(rbac.roles_of(policy, env, user, groups), Role.VIEWER)]
 
 
-def visible(items: Iterable[Item], allowed: Sequence[str]) -> list[Item]:
+def visible(items: Iterable[T], allowed: Sequence[str]) -> list[T]:
     return [i for i in items if i.environment in allowed]
 
 
@@ -69,16 +72,24 @@ class Estate:
     promotions: list[dict[str, Any]]
 
 
-def estate(policy: Policy, allowed: Sequence[str], currents: Iterable[Item], promotions: Iterable[Item]) -> Estate:
+def estate(policy: Policy, allowed: Sequence[str], cells: Iterable[Shared], promotions: Iterable[Item]) -> Estate:
+    """``cells``: the estate rollup (one item per app and environment, how many accounts run each revision);
+    ``promotions``: the flight rollup (active promotions, newest first)."""
     envs = [e for e in environments(policy) if e in allowed]
     by_app: dict[str, dict[str, Any]] = defaultdict(dict)
-    for item in visible(currents, allowed):
-        by_app[item.summary.get("app", item.id)][item.environment] = {**item.summary, "account": item.account}
-        if item.environment not in envs:
-            envs.append(item.environment)
+    for cell in visible(cells, allowed):
+        counts = {revision: n for revision, n in cell.counts.items() if n > 0}
+        if not counts:
+            continue
+        top = max(sorted(counts), key=lambda r: counts[r])
+        by_app[cell.attrs.get("app", cell.key.rsplit("#", 1)[0])][cell.environment] = {
+            "revision": top, "message": cell.notes.get(top), "accounts": sum(counts.values()), "on": counts[top],
+            "others": len(counts) - 1}
+        if cell.environment not in envs:
+            envs.append(cell.environment)
     apps = [{"app": app, "cells": cells} for app, cells in sorted(by_app.items())]
     flight = []
-    for item in sorted(visible(promotions, allowed), key=lambda i: i.at, reverse=True):
+    for item in visible(promotions, allowed):
         s = item.summary
         if not s.get("active"):
             continue
@@ -107,28 +118,31 @@ class Incidents:
     silences: list[dict[str, Any]]
 
 
-def incidents(allowed: Sequence[str], items: Iterable[Item], silences: Iterable[Item], now: datetime) -> Incidents:
+def incidents(allowed: Sequence[str], board: Iterable[Item], silences: Iterable[Item | Shared],
+              now: datetime) -> Incidents:
+    """``board``: the board rollup (open incidents, then those resolved within a week, newest first);
+    ``silences``: the silences in force, each followed by its ``#mutes`` rollup (open incidents' alerts it mutes)."""
     open_, recent = [], []
-    muting: dict[str, int] = defaultdict(int)
-    for item in sorted(visible(items, allowed), key=lambda i: i.at, reverse=True):
+    for item in visible(board, allowed):
         row = {**item.summary, "id": item.id, "account": item.account, "environment": item.environment,
                "at": item.at}
         if item.summary.get("open"):
             open_.append(row)
-            for alert in item.summary.get("alerts", []):
-                why = alert.get("muted") or ""
-                if why.startswith("silenced by "):
-                    muting[why.split()[2]] += 1
         elif (when(item.at) or now) >= now - RECENT:
             recent.append(row)
+    found = visible(silences, allowed)
+    muting = {x.key.removesuffix("#mutes"): sum(int(v) for v in x.members.values() if isinstance(v, int))
+              for x in found if isinstance(x, Shared)}
     rows = []
-    for item in visible(silences, allowed):
+    for item in found:
+        if isinstance(item, Shared):
+            continue
         s = item.summary
         ends = when(s.get("ends_at"))
-        if ends is None or ends <= now:
+        if ends is None or ends <= now or s.get("ended_by"):
             continue  # ended or expired: no longer a silence
         rows.append({**s, "id": item.id, "account": item.account, "environment": item.environment,
-                     "expiring": ends - now <= EXPIRING, "mutes": muting.get(item.id, 0)})
+                     "expiring": ends - now <= EXPIRING, "mutes": muting.get(item.key, 0)})
     rows.sort(key=lambda r: r["ends_at"])
     return Incidents(open_, recent, rows)
 
@@ -199,34 +213,38 @@ class Dora:
     apps: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _week(at: datetime, start: datetime) -> int:
-    return int((at - start).total_seconds() // (7 * 86400))
+def dora_start(now: datetime, weeks: int = WEEKS) -> datetime:
+    """Monday of the first week the DORA page shows (the current week is the last)."""
+    return week_of(now) - timedelta(weeks=weeks - 1)
 
 
-def dora(allowed: Sequence[str], promotions: Iterable[Item], now: datetime, weeks: int = WEEKS) -> Dora:
-    """The four keys per app per week, from the target side's promotions (the environment deployed to):
-    deploys (promoted), lead time (commit to promoted, hours, median), change failure rate (failed or rolled
-    back / finished), time to restore (failure to restored, hours, median)."""
-    start = (now - timedelta(weeks=weeks)).replace(hour=0, minute=0, second=0, microsecond=0)
+def dora(allowed: Sequence[str], cells: Iterable[Shared], now: datetime, weeks: int = WEEKS) -> Dora:
+    """The four keys per app per week, from the dora rollup (one item per app, environment deployed to and week;
+    a member per promotion: ``d#<id>`` = lead time in hours when it was promoted that week, ``f#<id>`` = time to
+    restore in hours when it failed that week): deploys (promoted), lead time (commit to promoted, median), change
+    failure rate (failed or rolled back / finished), time to restore (failure to restored, median)."""
+    start = dora_start(now, weeks)
     labels = [(start + timedelta(weeks=w)).strftime("%d %b") for w in range(weeks)]
     per_app: dict[str, list[dict[str, Any]]] = defaultdict(lambda: [
         {"deploys": 0, "lead": [], "failed": 0, "restore": []} for _ in range(weeks)])
-    for item in visible(promotions, allowed):
-        s = item.summary
-        if s.get("side") != "target":
+    for item in visible(cells, allowed):
+        week = rollup_when(item.attrs.get("week"))
+        if week is None or not item.members:
             continue
-        promoted, failed, restored = when(s.get("promoted_at")), when(s.get("failed_at")), when(s.get("restored_at"))
-        if promoted and promoted >= start:
-            cell = per_app[s["app"]][min(_week(promoted, start), weeks - 1)]
-            cell["deploys"] += 1
-            committed = when(s.get("committed_at"))
-            if committed:
-                cell["lead"].append((promoted - committed).total_seconds() / 3600)
-        if failed and failed >= start:
-            cell = per_app[s["app"]][min(_week(failed, start), weeks - 1)]
-            cell["failed"] += 1
-            if restored:
-                cell["restore"].append((restored - failed).total_seconds() / 3600)
+        index = (week - start).days // 7
+        if not 0 <= index < weeks:
+            continue
+        cell = per_app[item.attrs.get("app", "?")][index]
+        for member, value in item.members.items():
+            number = value if isinstance(value, int | float) else None
+            if member.startswith("d#"):
+                cell["deploys"] += 1
+                if number is not None:
+                    cell["lead"].append(number)
+            elif member.startswith("f#"):
+                cell["failed"] += 1
+                if number is not None:
+                    cell["restore"].append(number)
     apps = []
     for app, cells in sorted(per_app.items()):
         deploys = [c["deploys"] for c in cells]

@@ -13,7 +13,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from chalicelib.console import auth, store, views
 from chalicelib.console.exceptions import ConsoleError, NotConfigured, SignInFailed
@@ -181,40 +181,66 @@ def _page(request: Any, page: str) -> Any:
             return _error(403, "Not yours to see", f"You have no role in {wanted[:40]}: the console shows it only "
                                                   "to people with a role there.", session)
         allowed = [wanted]
+    bound = {"environments": allowed, "query": {k: query[k] for k in sorted(query) if k != "page"}}
+    after = auth.open_cursor(client(), session, page, bound, query["page"]) if query.get("page") else {}
     values = {"session": session, "page": page, "base": base, "allowed": allowed, "environment": wanted,
               "every_environment": [e for e in views.environments(current) if e in allowed or not wanted]}
-    values.update(build(page, current, allowed, query))
+    values.update(build(page, current, allowed, query, after=after))
+    more = values.pop("after")
+    first = f"{base}/{page}" + (f"?{urlencode(bound['query'])}" if bound["query"] else "")
+    token = auth.seal_cursor(client(), session, page, bound, more) if more else None
+    values.update(next_page=token and f"{base}/{page}?" + urlencode({**bound["query"], "page": token}),
+                  first_page=first, paged=bool(after))
     return _response(render(f"{page}.html", **values))
 
 
+# What one page shows at most of each part (DynamoDB's Limit: items read, before the environment filter)
+PAGE_SIZES = {"estate": 120, "flight": 30, "board": 50, "silences": 100, "scaling": 300, "secrets": 200,
+              "audit": 100, "dora": 240}
+
+
 def build(page: str, current: Any, allowed: list[str], query: dict[str, str], client: Any = None,
-          now: Any = None) -> dict[str, Any]:
-    """The page's values: its one or two queries, then the pure view (bench/console.py times both)."""
+          now: Any = None, after: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The page's values: its one or two Queries (each of at most ``PAGE_SIZES[part]`` items, from ``after``),
+    then the pure view; ``after``: where each part goes on (None: nothing more). bench/console.py times both."""
     now = now or views.utcnow()
+    after = after or {}
+
+    def read(name: str, pk: str, **kw: Any) -> store.Part:
+        if after and name not in after:  # a next page: this part had nothing more
+            return store.Part([], None)
+        return store.part(pk, allowed, limit=PAGE_SIZES[name], after=after.get(name), client=client, **kw)
+
     if page == "estate":
-        currents = store.latest("current", allowed, client=client)
-        promotions = store.latest("promotion", allowed, where="#active = :t", values={":t": {"BOOL": True}},
-                                  names={"#active": "active"}, client=client)
-        return {"estate": views.estate(current, allowed, currents, promotions)}
+        cells = read("estate", "estate", group=lambda sk: sk.rsplit("#", 1)[0])
+        flight = read("flight", "flight", newest_first=True)
+        return {"estate": views.estate(current, allowed, cells.items, flight.items),
+                "after": _more(estate=cells, flight=flight)}
     if page == "incidents":
-        since = stamp(now - views.RECENT)
-        found = store.latest("incident", allowed, where="#open = :t OR #at >= :since",
-                             values={":t": {"BOOL": True}, ":since": {"S": since}}, client=client, names={
-                                 "#open": "open", "#at": "at"})
-        silences = store.latest("silence", allowed, client=client)
-        return {"incidents": views.incidents(allowed, found, silences, now)}
+        board = read("board", "board", key=(">=", f"0#{stamp(now - views.RECENT)}"), newest_first=True)
+        silences = read("silences", "silences", group=lambda sk: sk.removesuffix("#mutes"))
+        return {"incidents": views.incidents(allowed, board.items, silences.items, now),
+                "after": _more(board=board, silences=silences)}
     if page == "changes":
-        scaling, _ = store.history(Kind.SCALING, allowed, since=now - timedelta(days=14), newest_first=False,
-                                   limit=5000, client=client)
-        secrets = store.latest("secret", allowed, client=client)
-        return {"changes": views.changes(allowed, scaling, secrets, now)}
+        scaling = read("scaling", "history#scaling", where="#at >= :since", names={"#at": "at"},
+                       values={":since": {"S": stamp(now - timedelta(days=14))}},
+                       group=lambda sk: sk.rsplit("#", 2)[0])
+        secrets = read("secrets", "latest#secret", group=lambda sk: "#".join(sk.split("#", 3)[:3]))
+        return {"changes": views.changes(allowed, scaling.items, secrets.items, now),
+                "after": _more(scaling=scaling, secrets=secrets)}
     if page == "audit":
         filters = views.audit_filters(query)
-        before = query.get("before") or None
-        items, after = store.history(Kind.AUDIT, allowed, filters=filters, before=before, client=client)
-        return {"rows": views.audit(allowed, items), "filters": filters, "older": after}
+        found = store.Part([], None) if after and "audit" not in after else store.history(
+            Kind.AUDIT, allowed, filters=filters, after=after.get("audit"), limit=PAGE_SIZES["audit"], client=client)
+        return {"rows": views.audit(allowed, found.items), "filters": filters, "after": _more(audit=found)}
     if page == "dora":
-        promotions = store.latest("promotion", allowed, where="#side = :side", values={":side": {"S": "target"}},
-                                  names={"#side": "side"}, client=client)
-        return {"dora": views.dora(allowed, promotions, now)}
+        found = read("dora", "dora", where="#week >= :start", names={"#week": "week"},
+                     values={":start": {"S": stamp(views.dora_start(now))[:10]}},
+                     group=lambda sk: sk.split("#", 1)[0])
+        return {"dora": views.dora(allowed, found.items, now), "after": _more(dora=found)}
     raise ConsoleError(f"no page {page}")
+
+
+def _more(**parts: store.Part) -> dict[str, Any]:
+    """Where each part of the page goes on (the parts with nothing more are left out)."""
+    return {name: p.after for name, p in parts.items() if p.after is not None}
