@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from chalicelib import timefmt
 from chalicelib.policy.schema import Flow
 
 MAX_COUNT = 10_000
@@ -20,8 +21,6 @@ MAX_DURATION = timedelta(days=30)
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
 DIGITS = re.compile(r"[0-9]+")
-_DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
-_UNIT_SECONDS = (86_400, 3_600, 60, 1)
 
 NAME_RULE = "use letters, digits and ._:/@+-, starting with a letter or digit, up to 200 characters"
 _DURATION_HINT = "use e.g. 30m, 2h, 1d"
@@ -111,13 +110,12 @@ def count(token: str) -> int:
 
 
 def duration(token: str) -> timedelta:
-    match = _DURATION.fullmatch(token)
-    if not token or match is None:
-        raise Invalid(f"{quoted(token)} is not a duration ({_DURATION_HINT})")
-    groups = [g or "0" for g in match.groups()]
-    if any(len(g.lstrip("0")) > 9 for g in groups):  # at least 10**9 seconds; and int() stays cheap
-        raise Invalid(f"duration {quoted(token)} is over the limit of {MAX_DURATION.days}d")
-    seconds = sum(int(g) * unit for g, unit in zip(groups, _UNIT_SECONDS, strict=True))
+    try:
+        seconds = timefmt.typed_seconds(token)
+    except timefmt.DurationTooLong:  # at least 10**9 seconds
+        raise Invalid(f"duration {quoted(token)} is over the limit of {MAX_DURATION.days}d") from None
+    except ValueError:
+        raise Invalid(f"{quoted(token)} is not a duration ({_DURATION_HINT})") from None
     if seconds == 0:
         raise Invalid(f"duration {quoted(token)} must be more than zero")
     if seconds > MAX_DURATION.total_seconds():

@@ -2,7 +2,8 @@
 
 - A **duration** is a whole number and a unit, ``s``, ``m``, ``h`` or ``d`` (``30s``, ``10m``, ``2h``, ``1d``): the
   policy's ``Duration`` (``policy/types.py`` takes its pattern from here). ``seconds`` and ``duration`` read one;
-  ``duration_text`` writes one back in its largest whole unit.
+  ``duration_text`` writes one back in its largest whole unit. In ``/ops`` commands people may also combine units
+  (``1h30m``): ``typed_seconds`` reads those (``commandline.duration`` adds the commands' limits).
 - A **stamp** is fixed-width UTC text (``2026-12-06T09:30:00.000000Z``): in sort keys, index keys and conditions,
   comparing two stamps as strings compares the times. ``state/keys.py`` names ``stamp`` and ``parse_stamp`` too,
   beside the test for a lost conditional write that every store imports with them.
@@ -35,6 +36,27 @@ def seconds(text: str) -> int:
 def duration(text: str) -> timedelta:
     """``seconds(text)`` as a ``timedelta``."""
     return timedelta(seconds=seconds(text))
+
+
+# as people type one in a command: units largest first, each at most once (``1h30m``, ``2d``, ``45s``)
+_TYPED = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
+_TYPED_UNITS = (86_400, 3_600, 60, 1)
+
+
+class DurationTooLong(ValueError):
+    """A typed duration with more digits than any sensible limit (``int()`` of them would be the cost)."""
+
+
+def typed_seconds(text: str, max_digits: int = 9) -> int:
+    """A duration typed in a command (``1h30m``, ``2d``, ``45s``, the policy's forms too) in seconds; ``ValueError``
+    for anything else, ``DurationTooLong`` when a part has more than ``max_digits`` digits."""
+    match = _TYPED.fullmatch(text) if isinstance(text, str) and text else None
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration: e.g. 30m, 2h, 1d, 1h30m")
+    parts = [g or "0" for g in match.groups()]
+    if any(len(g.lstrip("0")) > max_digits for g in parts):
+        raise DurationTooLong(f"{text!r} has too many digits")
+    return sum(int(g) * unit for g, unit in zip(parts, _TYPED_UNITS, strict=True))
 
 
 def duration_text(delta: timedelta) -> str:

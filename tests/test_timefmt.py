@@ -85,3 +85,22 @@ def test_iso_text_is_read_with_or_without_z(text, at):
 def test_text_that_is_no_time_is_refused():
     with pytest.raises(ValueError):
         timefmt.parse_iso("yesterday")
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("45s", 45), ("30m", 1800), ("2h", 7200), ("1d", 86400), ("1h30m", 5400), ("1d2h3m4s", 93784), ("0m", 0),
+])
+def test_a_typed_duration_may_combine_units_largest_first(text, seconds):
+    assert timefmt.typed_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "30", "m", "30m1h", "1h1h", "1.5h", "-1h", " 1h", "1w", None])
+def test_what_is_no_typed_duration_is_refused(text):
+    with pytest.raises(ValueError, match="is not a duration"):
+        timefmt.typed_seconds(text)
+
+
+def test_a_typed_duration_with_too_many_digits_is_refused_before_it_is_counted():
+    with pytest.raises(timefmt.DurationTooLong):
+        timefmt.typed_seconds("1" * 10 + "s")
+    assert timefmt.typed_seconds("0" * 20 + "5s") == 5
