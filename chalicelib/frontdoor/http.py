@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -155,6 +156,7 @@ def _bolt(creds: slack.Credentials) -> Any:
     app = App(signing_secret=creds.signing_secret, client=slack.web(creds.bot_token), process_before_response=True,
               token_verification_enabled=False, request_verification_enabled=False,
               logger=logging.getLogger("switchboard.bolt"))
+    app.use(_lazy_copies_keep_the_client)
     app.command(policies.current().slack.command)(ack=_ack_command, lazy=[_run_command])
     app.action("decision_approve")(ack=_ack_action, lazy=[_approve])
     app.action("decision_reject")(ack=_ack_action, lazy=[_reject])
@@ -169,6 +171,38 @@ def _bolt(creds: slack.Credentials) -> Any:
     for register in (app.shortcut, app.view, app.options):
         register(anything)(_ack_action)
     return app
+
+
+def _lazy_copies_keep_the_client(context: Any, next: Any) -> None:
+    """Bolt deep-copies each request it hands to a lazy listener (``BoltContext.to_copyable``, then
+    ``create_copy``), and the request's WebClient with it, once for ``client`` and once inside each of ``say``,
+    ``fail`` and ``complete``, twice over: that was more than half of the ack's time (bench/slack_ack.py under
+    cProfile). The copy only feeds ``ChaliceLazyListenerRunner``, which sends the request's body and headers to
+    this function again and drops the rest. So the request's own client (Bolt makes one per request) becomes one
+    that a deep copy keeps as it is (``say``, ``fail`` and ``complete``, made by earlier middleware, are made
+    again from it when next asked for); everything else in the request is still copied."""
+    context["client"] = _shared(context.client)
+    for made_from_the_client in ("say", "fail", "complete"):
+        context.pop(made_from_the_client, None)
+    next()
+
+
+def _shared(client: Any) -> Any:
+    """The same client (same attributes, nothing copied), as a ``SharedWebClient``."""
+    shared = object.__new__(_shared_web_client())
+    shared.__dict__.update(vars(client))
+    return shared
+
+
+@functools.cache
+def _shared_web_client() -> type:
+    from slack_sdk import WebClient
+
+    class SharedWebClient(WebClient):
+        def __deepcopy__(self, memo: dict[int, Any]) -> SharedWebClient:
+            return self
+
+    return SharedWebClient
 
 
 def _not_mine_command(ack: Any, body: dict[str, Any]) -> None:
