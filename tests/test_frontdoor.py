@@ -38,6 +38,19 @@ def test_signed_command_is_acked_then_answered_by_the_lazy_listener(front):
     assert sorted(e.reason or "here" for e in entries) == ["forwarded to prod", "forwarded to stage", "here"]
 
 
+def test_the_first_ack_of_a_container_calls_nobody(front):
+    """No auth.test (Bolt's single-team authorization) or anything else before the first ack: Slack waits 3 s."""
+    from chalicelib.frontdoor import http
+
+    http.use_lambda_client(front.runner)  # a new container: the Bolt app is built by the next request
+    front.standin.calls.clear()
+    response = front.command("status web")
+    assert response.status_code == 200 and "…on it" in json.loads(response.body)["text"]
+    assert front.standin.calls == []
+    assert front.runner.drain() == 1 and answers(front)
+    assert "auth.test" not in {c.method for c in front.standin.calls}
+
+
 def test_the_lazy_copy_of_a_request_shares_the_slack_client_instead_of_copying_it(front, monkeypatch):
     """Bolt deep-copies each request for its lazy listener; the WebClient in it (4 times) is kept, not copied."""
     import copy

@@ -153,8 +153,11 @@ def _bolt(creds: slack.Credentials) -> Any:
 
     # Bolt's own signature check is off: the door verified the request (with the previous secret too, while a
     # rotation lasts), which Bolt's single-secret check cannot.
+    # No auth.test either (Bolt's single-team authorization calls it on the first request of each container, a
+    # round-trip to Slack before the first ack): the workspace is the one policy pins and the door checked, the
+    # token the secret's; a revoked token shows on the first Slack call the work makes (apology, audit, metric).
     app = App(signing_secret=creds.signing_secret, client=slack.web(creds.bot_token), process_before_response=True,
-              token_verification_enabled=False, request_verification_enabled=False,
+              authorize=functools.partial(_authorize, creds.bot_token), request_verification_enabled=False,
               logger=logging.getLogger("switchboard.bolt"))
     app.use(_lazy_copies_keep_the_client)
     app.command(policies.current().slack.command)(ack=_ack_command, lazy=[_run_command])
@@ -171,6 +174,12 @@ def _bolt(creds: slack.Credentials) -> Any:
     for register in (app.shortcut, app.view, app.options):
         register(anything)(_ack_action)
     return app
+
+
+def _authorize(bot_token: str, enterprise_id: str | None, team_id: str | None, user_id: str | None) -> Any:
+    from slack_bolt.authorization import AuthorizeResult
+
+    return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=bot_token)
 
 
 def _lazy_copies_keep_the_client(context: Any, next: Any) -> None:
