@@ -156,9 +156,12 @@ def _bolt(creds: slack.Credentials) -> Any:
     # No auth.test either (Bolt's single-team authorization calls it on the first request of each container, a
     # round-trip to Slack before the first ack): the workspace is the one policy pins and the door checked, the
     # token the secret's; a revoked token shows on the first Slack call the work makes (apology, audit, metric).
-    app = App(signing_secret=creds.signing_secret, client=slack.web(creds.bot_token), process_before_response=True,
+    client = slack.web(creds.bot_token)
+    client.token = None  # each request's client gets it from _authorize (Bolt ignores, and warns about, this one)
+    app = App(signing_secret=creds.signing_secret, client=client, process_before_response=True,
               authorize=functools.partial(_authorize, creds.bot_token), request_verification_enabled=False,
-              logger=logging.getLogger("switchboard.bolt"))
+              logger=logging.getLogger("switchboard.bolt"),
+              name="http.py")  # the name Bolt would find with inspect.stack(): 0.1 s of every cold start
     app.use(_lazy_copies_keep_the_client)
     app.command(policies.current().slack.command)(ack=_ack_command, lazy=[_run_command])
     app.action("decision_approve")(ack=_ack_action, lazy=[_approve])
