@@ -70,8 +70,9 @@ def test_the_lazy_copy_of_a_request_shares_the_slack_client_instead_of_copying_i
     assert front.command("status web").status_code == 200
     [(original, lazy)] = copied
     client = original.context.client  # Bolt's own for this request (its settings: the app's client's)
-    assert type(client).__name__ == "SharedWebClient" and vars(client) == vars(http._state["handler"].app.client) | {
-        "default_params": client.default_params}
+    assert type(client).__name__ == "SharedWebClient" and client.token == BOT_TOKEN
+    assert vars(client) == vars(http._state["handler"].app.client) | {"default_params": client.default_params,
+                                                                      "token": BOT_TOKEN}
     assert lazy.context.client is client and lazy.context.say.client is client
     assert lazy.body == original.body and lazy.lazy_only and lazy.context["chalice_request"] is not \
         original.context["chalice_request"]  # the rest is still copied
