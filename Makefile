@@ -71,10 +71,16 @@ checkov: $(CHECKOV) packages
 	$(CHECKOV_RUN) -d infra
 	@for t in $(TEMPLATES); do echo "== $$t"; $(CHECKOV_RUN) -f $$t || exit 1; done
 
+# Each figure with its goal, each ratio measured side by side in one run (README, "Benchmarks"). The organisation
+# simulator joins when bench/simulate.py is there.
 bench: $(INSTALLED)
 	$(BIN)/python bench/cold_start.py --variant tracer
 	$(BIN)/python bench/slack_ack.py
+	$(BIN)/python bench/cold_ack.py
+	$(BIN)/python bench/alert_storm.py
+	$(BIN)/python bench/package_size.py
 	$(BIN)/python bench/console.py
+	@if test -f bench/simulate.py; then $(BIN)/python bench/simulate.py --accounts 10; fi
 
 # One role per function per stage: writes .chalice/policy-<stage>-<function>.json and wires them into
 # .chalice/config.json (lambda_functions.<name>.iam_policy_file). tests/test_iam_*.py fail until it is re-run.

@@ -4,7 +4,9 @@ moto server, with the every-minute flush run on a simulated clock (one simulated
 
 Prints events/s, DynamoDB calls per event (by operation), the alerts capability's own writes per event, Slack
 calls made (against the bound the intervals allow), and the ratio of handler time per event to a bare baseline
-doing the same number of DynamoDB writes per event with boto3.
+doing the same number of DynamoDB writes per event with boto3 (also as CPU time of the whole process, moto's
+server threads included: on a busy machine the wall-time ratio moves with scheduling, that one much less). The
+handlers' CloudWatch metrics (EMF lines on stdout, as on Lambda) go to os.devnull while the storm runs.
 
     python bench/alert_storm.py [--events 1000] [--alarms 50] [--enforce]
 
@@ -15,6 +17,7 @@ groups x updates the intervals allow; handler/baseline <= 1.5.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -52,13 +55,29 @@ def main() -> int:
         "SWITCHBOARD_POLICY_FILE": str(policy_file), "SWITCHBOARD_SLACK_API_URL": slack.api_url,
         "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_NAMESPACE": "Switchboard"})
     try:
-        return run(args, moto, slack)
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):  # the handlers' EMF lines
+            report = run(args, moto, slack)
+        print(json.dumps(report, indent=2))
+        goals = [
+            ("handler/baseline", report["handler_over_baseline"] <= GOAL,
+             f"{report['handler_over_baseline']:.2f}x (goal <= {GOAL}x; {report['handler_ms_per_event']} vs "
+             f"{report['baseline_ms_per_event']} ms per event)"),
+            ("handler/baseline in CPU (informational)", True,
+             f"{report['handler_cpu_over_baseline_cpu']:.2f}x (the whole process, moto's server included)"),
+            ("alerts' own writes per event", report["alerts_own_writes_per_event"]["max"] <= 2,
+             f"max {report['alerts_own_writes_per_event']['max']} (goal <= 2)"),
+            ("Slack calls", sum(report["slack_calls"].values()) <= report["slack_bound"],
+             f"{sum(report['slack_calls'].values())} (bound {report['slack_bound']})"),
+        ]
+        for label, ok, detail in goals:
+            print(f"storm {label}: {detail}  {'ok' if ok else 'MISSED'}")
+        return 1 if args.enforce and not all(ok for _, ok, _ in goals) else 0
     finally:
         slack.stop()
         moto.stop()
 
 
-def run(args: argparse.Namespace, moto, slack) -> int:
+def run(args: argparse.Namespace, moto, slack) -> dict:
     import boto3
     from pynamodb.connection.base import Connection
 
@@ -91,7 +110,7 @@ def run(args: argparse.Namespace, moto, slack) -> int:
     sim = {"now": start}
     clock.now = lambda: sim["now"]  # the storm's simulated time (the flush's deadlines follow it)
     minutes = max(args.events // 33, 1)
-    handler_seconds = 0.0
+    handler_seconds = handler_cpu = 0.0
     own_writes: list[int] = []
     flushed = start
     for n in range(args.events):
@@ -100,9 +119,10 @@ def run(args: argparse.Namespace, moto, slack) -> int:
         new = "OK" if state[name] == "ALARM" else "ALARM"
         event = _event(name, new, state[name], sim["now"])
         before = sum(v for (lib, _, op), v in calls.items() if lib == "pynamodb" and op in WRITES)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         outcome = handle(Kind.ALARM, event, LambdaContext("on_alarm"))
         handler_seconds += time.perf_counter() - t0
+        handler_cpu += time.process_time() - c0
         if outcome["outcome"] != "processed":
             raise SystemExit(f"event {n} was not processed: {outcome}")
         own_writes.append(sum(v for (lib, _, op), v in calls.items() if lib == "pynamodb" and op in WRITES) - before)
@@ -122,12 +142,13 @@ def run(args: argparse.Namespace, moto, slack) -> int:
     # baseline: the same number of DynamoDB writes per event, bare boto3 PutItems on the state table
     client = boto3.client("dynamodb", endpoint_url=moto.url, region_name="eu-west-1")
     per = round(writes_per_event)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for n in range(args.events):
         for k in range(per):
             client.put_item(TableName=os.environ.get("SWITCHBOARD_STATE_TABLE", "switchboard-state"),
                             Item={"pk": {"S": f"bench#{n}"}, "sk": {"S": str(k)}, "v": {"S": "x" * 200}})
     baseline_seconds = time.perf_counter() - t0
+    baseline_cpu = time.process_time() - c0
 
     slack_calls = Counter(c.method for c in slack.calls)
     groups = 3  # group_by [app]: web, api, and db (the default route)
@@ -143,10 +164,11 @@ def run(args: argparse.Namespace, moto, slack) -> int:
         "handler_ms_per_event": round(handler_seconds * 1000 / args.events, 2),
         "baseline_ms_per_event": round(baseline_seconds * 1000 / args.events, 2),
         "handler_over_baseline": round(ratio, 2), "goal": GOAL,
+        # CPU of this whole process (the handler, botocore, and moto's server threads): what a busy machine's
+        # scheduling does to wall time does not move it
+        "handler_cpu_over_baseline_cpu": round(handler_cpu / baseline_cpu, 2),
     }
-    print(json.dumps(report, indent=2))
-    ok = max(own_writes) <= 2 and sum(slack_calls.values()) <= bound and ratio <= GOAL
-    return 1 if args.enforce and not ok else 0
+    return report
 
 
 def _event(name: str, state: str, previous: str, at: datetime) -> dict:

@@ -1,8 +1,8 @@
 """Warm Slack ack latency: a signed slash command through the real app against a bare Chalice route, on loopback.
 
 Everything runs in this one process, on 127.0.0.1 only: moto's server (Secrets Manager, DynamoDB), the Slack
-stand-in (auth.test on the first request), and two Chalice apps served by chalice's local server exactly as
-``localworld/instance.py:serve_http`` serves the front door:
+stand-in (it records any call made before an ack: there is none), and two Chalice apps served by chalice's local
+server exactly as ``localworld/instance.py:serve_http`` serves the front door:
 
     app   ``app.app`` (Switchboard) at POST /slack/commands: Bolt's ``ChaliceSlackRequestHandler``
     bare  ``Chalice(app_name="bare")`` with the same route and content type, returning ``{}`` (200)
@@ -10,7 +10,7 @@ stand-in (auth.test on the first request), and two Chalice apps served by chalic
 Each variant has its own ``requests.Session`` (keep-alive, as Slack's infrastructure keeps connections). Every
 request gets a fresh body (fresh trigger_id and response_url) and fresh v0 signature headers, prepared before the
 clock starts; the timed region (``time.perf_counter_ns``) is send + receive of the HTTP response, i.e. the ack.
-The first request to the app is cold (it builds the Bolt app, fetches the secret, calls auth.test) and is
+The first request to the app is cold (it builds the Bolt app, fetches the secret; no Slack call) and is
 reported on its own; then ``--warmup`` requests per variant are discarded, then ``--requests`` per variant are
 timed, interleaved request by request (A B, B A, A B, ...) so machine noise hits both alike.
 
@@ -59,7 +59,7 @@ ACK_PATH = (
     "chalice local server (HTTP/1.1) -> LocalGateway -> app route -> frontdoor.http.handle",
     "slack.credentials() (Powertools Parameters cache hit; placeholder and rotation-window checks)",
     "the door: v0 HMAC-SHA256 signature (current/previous secret) + 5-minute window, pinned workspace, response_url",
-    "Bolt: body parse, middleware (single-team authorization, cached auth.test), dispatch to the /ops listener",
+    "Bolt: body parse, middleware (authorize: the pinned workspace, no auth.test), dispatch to the /ops listener",
     "ack listener: the pure grammar parse of 'status web' -> ephemeral '... on it'",
     "hand-off to the lazy runner: Bolt builds the lazy payload, lambda_client.invoke (queued, not run)",
     "Bolt response -> chalice Response -> HTTP response",
@@ -196,7 +196,7 @@ def measure(title: str, urls: list[tuple[str, str, str]], standin: Any, runner: 
 
     variants = [Variant(name, label, url, requests.Session()) for name, label, url in urls]
     try:
-        if cold is not None:  # the app's very first request: builds the Bolt app, fetches the secret, auth.test
+        if cold is not None:  # the app's very first request: builds the Bolt app, fetches the secret
             app_variant, bare_variant = variants
             calls_before = len(standin.calls)
             elapsed, response = send_command(app_variant, standin)

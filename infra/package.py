@@ -4,15 +4,20 @@ For each stage (every stage of .chalice/config.json when none is named): load an
 run ``chalice package --stage STAGE --merge-template infra/app.yaml build/STAGE`` in the policy's region
 (``account.region``: no AWS configuration is needed, and none is read), then complete ``build/STAGE/sam.yaml``
 with infra/harden.py. The result is what ``aws cloudformation package``/``deploy`` take (README, "Deploying").
+
+The deployment zip keeps only the botocore service models the code uses (``services_used``: derived from the
+code, see there); botocore's models of the other ~430 services were two thirds of the zip.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +88,7 @@ def package(stage: str, out: Path | None = None, chalice: list[str] = CHALICE) -
     out = out or BUILD / stage
     subprocess.run([*chalice, "package", "--stage", stage, "--merge-template", str(APP_TEMPLATE), str(out)],
                    cwd=ROOT, env=chalice_env(policy.account.region), check=True)
+    slim(out / "deployment.zip")
     path = out / "sam.yaml"
     try:
         template = harden(load_sam(path), policy.limits)
@@ -93,13 +99,112 @@ def package(stage: str, out: Path | None = None, chalice: list[str] = CHALICE) -
 
 
 def summary(stage: str, path: Path) -> str:
-    """One line: the stage, its template, its functions and the Lambda concurrency it reserves."""
+    """One line: the stage, its template, its functions, the Lambda concurrency it reserves, the zip's size."""
     template = load_sam(path)
     reserved = [r["Properties"]["ReservedConcurrentExecutions"] for r in template["Resources"].values()
                 if r["Type"] == "AWS::Serverless::Function"]
+    code = path.parent / "deployment.zip"
     # Lambda keeps at least 100 of an account's concurrency unreserved
     return (f"{stage}: {path.relative_to(ROOT)} ({len(reserved)} functions, {sum(reserved)} concurrent executions "
-            f"reserved: the account's Lambda concurrency quota must be at least {sum(reserved) + 100})")
+            f"reserved: the account's Lambda concurrency quota must be at least {sum(reserved) + 100}); "
+            f"deployment.zip {code.stat().st_size / 1e6:.1f} MB")
+
+
+# ---- botocore's service models: only those the code uses ----
+
+CODE = (ROOT / "app.py", ROOT / "chalicelib")
+# what makes a client: chalicelib.aws.client/client_as, boto3/Session .client/.resource, botocore's create_client
+CLIENT_FACTORIES = {"client", "client_as", "resource", "create_client"}
+BOTOCORE_DATA = "botocore/data/"
+
+
+def available_services() -> set[str]:
+    """Every service botocore has a model of (its loader: no AWS configuration is read)."""
+    from botocore.loaders import create_loader
+
+    return set(create_loader().list_available_services("service-2"))
+
+
+def _name(func: ast.expr) -> str | None:
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def _first_argument(call: ast.Call) -> ast.expr | None:
+    if call.args:
+        return call.args[0]
+    return next((k.value for k in call.keywords if k.arg in ("service", "service_name")), None)
+
+
+def scan(source: str, services: set[str]) -> tuple[set[str], set[str], bool, list[int]]:
+    """One module: (services its client calls name, services any of its calls names first, whether it imports
+    PynamoDB, lines of client calls whose service is not written out)."""
+    tree = ast.parse(source)
+    named, mentioned, pynamodb, dynamic = set(), set(), False, []
+    parameters = {a.arg for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                  for a in node.args.args + node.args.kwonlyargs}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            pynamodb = pynamodb or any(m.split(".")[0] == "pynamodb" for m in modules)
+        if not isinstance(node, ast.Call):
+            continue
+        first = _first_argument(node)
+        literal = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+        if literal in services:
+            mentioned.add(literal)
+        if _name(node.func) not in CLIENT_FACTORIES or first is None:
+            continue
+        if literal in services:
+            named.add(literal)
+        elif literal is None and not (isinstance(first, ast.Name) and first.id in parameters):
+            dynamic.append(node.lineno)  # a parameter passed through is a factory: its callers are scanned
+    return named, mentioned, pynamodb, dynamic
+
+
+def services_used(code: tuple[Path, ...] = CODE, services: set[str] | None = None) -> set[str]:
+    """The AWS services whose botocore models the deployed code needs, read from its source:
+
+    - every client call (``aws.client("sqs")``, ``client("ecs")``, ``boto3.client(...)``, ``.resource(...)``,
+      ``create_client(...)``) whose service is written out;
+    - a client call whose service is computed (``client(action.service)``): every service named as the first
+      argument of any call in that call's package (``Action("ecs", "update_service", ...)`` in scaling/plan.py);
+    - PynamoDB's service (``pynamodb.constants.SERVICE_NAME``) when the code imports PynamoDB.
+
+    Libraries that make clients of their own are given one by the code (Powertools' ``boto3_client=``, Bolt's
+    ``lambda_client=``), so the code's calls cover them. tests/test_packaging.py creates every one of these
+    clients from a packaged zip."""
+    services = available_services() if services is None else services
+    used: set[str] = set()
+    by_package: dict[Path, set[str]] = {}
+    computed: list[Path] = []
+    for root in code:
+        for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+            named, mentioned, pynamodb, dynamic = scan(path.read_text(), services)
+            used |= named
+            by_package.setdefault(path.parent, set()).update(mentioned)
+            if pynamodb:
+                from pynamodb.constants import SERVICE_NAME
+
+                used.add(SERVICE_NAME)
+            if dynamic:
+                computed.append(path.parent)
+    for package in computed:
+        used |= by_package[package]
+    return used
+
+
+def slim(deployment: Path, keep: set[str] | None = None) -> None:
+    """Rewrite ``deployment`` without botocore's models of the services not in ``keep`` (default: the code's)."""
+    keep = services_used() if keep is None else keep
+    slimmed = deployment.with_suffix(".slim.zip")
+    with zipfile.ZipFile(deployment) as source, zipfile.ZipFile(slimmed, "w", zipfile.ZIP_DEFLATED,
+                                                                 compresslevel=9) as target:
+        for info in source.infolist():
+            rest = info.filename.removeprefix(BOTOCORE_DATA)
+            if rest != info.filename and "/" in rest and rest.split("/", 1)[0] not in keep:
+                continue  # a service's folder; the files at the top of botocore/data (endpoints...) all stay
+            target.writestr(info, source.read(info), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    slimmed.replace(deployment)
 
 
 def main(argv: list[str] | None = None) -> int:

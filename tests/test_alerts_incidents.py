@@ -244,3 +244,22 @@ def test_record_keeps_changes_made_while_notifying():
     done = incidents.record(fresh, p, {n: True for n in p.notices})
     assert {a.fp for a in incidents.current(done)} == {"a", "b"}
     assert incidents.next_deadline(done, s(32)) == s(30 + 300)  # b is news: an update is due
+
+
+def test_observe_leaves_the_incident_it_was_given_as_it_was():
+    """The store's cache hands observe its last copy: a change (opened, joined, resolved, a new episode, pruned)
+    makes a new incident and never touches the one given."""
+    t = Timeline()
+    t.event("ALARM", 0)
+    t.flush(30)
+    for step, (state, at, fp) in enumerate([("ALARM", 40, "b"), ("OK", 50, "a"), ("OK", 60, "b"), ("ALARM", 400, "a")]):
+        given = t.inc
+        before = given.model_dump()
+        note = t.event(state, at, fp)
+        assert given.model_dump() == before, (step, note)
+        assert t.inc is not given and t.inc.alerts is not given.alerts
+    crowded = t.inc.model_copy(update={"alerts": {f"x{i}": t.inc.alerts["a"].model_copy(
+        update={"fp": f"x{i}", "state": "OK", "episode": 0}) for i in range(incidents.MAX_ALERTS)}})
+    before = crowded.model_dump()
+    pruned, _ = incidents.observe(crowded, change("ALARM", 500, "new"), s(500), GROUP)
+    assert crowded.model_dump() == before and len(pruned.alerts) == incidents.MAX_ALERTS

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,48 @@ def test_signed_command_is_acked_then_answered_by_the_lazy_listener(front):
     assert {e.actor for e in entries} == {uid("dave")} and {e.outcome for e in entries} == {"succeeded"}
     # answered here, and asked of each account on web's promotion path (they say what runs there)
     assert sorted(e.reason or "here" for e in entries) == ["forwarded to prod", "forwarded to stage", "here"]
+
+
+def test_the_first_ack_of_a_container_calls_nobody(front):
+    """No auth.test (Bolt's single-team authorization) or anything else before the first ack: Slack waits 3 s."""
+    from chalicelib.frontdoor import http
+
+    http.use_lambda_client(front.runner)  # a new container: the Bolt app is built by the next request
+    front.standin.calls.clear()
+    response = front.command("status web")
+    assert response.status_code == 200 and "…on it" in json.loads(response.body)["text"]
+    assert front.standin.calls == []
+    assert front.runner.drain() == 1 and answers(front)
+    assert "auth.test" not in {c.method for c in front.standin.calls}
+
+
+def test_the_lazy_copy_of_a_request_shares_the_slack_client_instead_of_copying_it(front, monkeypatch):
+    """Bolt deep-copies each request for its lazy listener; the WebClient in it (4 times) is kept, not copied."""
+    import copy
+
+    from slack_bolt.listener import thread_runner
+
+    from chalicelib.frontdoor import http
+
+    copied = []
+    build = thread_runner.ThreadListenerRunner._build_lazy_request
+
+    def spy(self: Any, request: Any, name: str) -> Any:
+        copied.append((request, build(self, request, name)))
+        return copied[-1][1]
+
+    monkeypatch.setattr(thread_runner.ThreadListenerRunner, "_build_lazy_request", spy)
+    assert front.command("status web").status_code == 200
+    [(original, lazy)] = copied
+    client = original.context.client  # Bolt's own for this request (its settings: the app's client's)
+    assert type(client).__name__ == "SharedWebClient" and client.token == BOT_TOKEN
+    assert vars(client) == vars(http._state["handler"].app.client) | {"default_params": client.default_params,
+                                                                      "token": BOT_TOKEN}
+    assert lazy.context.client is client and lazy.context.say.client is client
+    assert lazy.body == original.body and lazy.lazy_only and lazy.context["chalice_request"] is not \
+        original.context["chalice_request"]  # the rest is still copied
+    assert copy.deepcopy({"c": client})["c"] is client
+    assert front.runner.drain() == 1 and answers(front)  # the lazy listener still answers
 
 
 @pytest.mark.parametrize("tamper", ["forged", "missing", "no-timestamp", "body", "other-secret"])

@@ -322,3 +322,96 @@ def test_limits_have_defaults_and_each_bad_value_is_named():
         "limits.log_retention_days: input should be 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, "
         "731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 (line 5)",
     ]
+
+
+# ---- the deployment zip: botocore's models of the services the code uses, and no others ----
+
+@pytest.mark.parametrize(("source", "named", "mentioned", "pynamodb", "dynamic"), [
+    ('from chalicelib import aws\naws.client("sqs").send_message()', {"sqs"}, {"sqs"}, False, []),
+    ('client("ecs", region="x")', {"ecs"}, {"ecs"}, False, []),
+    ('boto3.session.Session().client(service_name="kms")', {"kms"}, {"kms"}, False, []),
+    ('boto3.resource("dynamodb")', {"dynamodb"}, {"dynamodb"}, False, []),
+    ('session.create_client("sts", "eu-west-1")', {"sts"}, {"sts"}, False, []),
+    ('aws.client("no-such-service")', set(), set(), False, []),  # not a service: nothing to ship
+    ('Action("ecs", "update_service", {})', set(), {"ecs"}, False, []),
+    ('def make(service):\n    return session.client(service)', set(), set(), False, []),  # a factory: callers count
+    ('x = 1\nservice = client(action.service)', set(), set(), False, [2]),
+    ('from pynamodb.models import Model', set(), set(), True, []),
+])
+def test_the_scan_reads_what_a_module_makes_clients_of(source, named, mentioned, pynamodb, dynamic):
+    assert packaging.scan(source, packaging.available_services()) == (named, mentioned, pynamodb, dynamic)
+
+
+def test_a_client_of_a_computed_service_ships_every_service_its_package_names(tmp_path):
+    (tmp_path / "scaling").mkdir()
+    (tmp_path / "scaling" / "plan.py").write_text('Action("autoscaling", "set_desired_capacity", {})\n')
+    (tmp_path / "scaling" / "executor.py").write_text('client(action.service)\nclient("ecs")\n')
+    (tmp_path / "other.py").write_text('print("sqs")\n')  # another package's mention of a service is not a use
+    assert packaging.services_used((tmp_path,)) == {"autoscaling", "ecs"}
+
+
+def test_the_code_uses_the_services_it_is_granted():
+    """What the scan finds in Switchboard today (a new client call adds its service by itself)."""
+    used = packaging.services_used()
+    assert used <= packaging.available_services()
+    assert {"dynamodb", "secretsmanager", "lambda", "kms", "events", "sqs", "cloudwatch", "sns", "codepipeline", "iam",
+            "sts", "ecs", "autoscaling", "application-autoscaling"} <= used
+    assert len(used) < 30
+
+
+def test_every_client_the_code_creates_builds_from_the_slimmed_zip(tmp_path):
+    """botocore and boto3 as installed, zipped, slimmed as `make package` slims the deployment zip, unpacked: every
+    service the code uses gets a client through chalicelib.aws (and PynamoDB its own); a service the code does not
+    use is not there."""
+    import subprocess
+    import zipfile
+
+    import boto3
+    import botocore
+
+    zipped = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED) as zf:
+        for package in (botocore, boto3):
+            root = Path(package.__file__).parent
+            for path in root.rglob("*"):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    zf.write(path, f"{root.name}/{path.relative_to(root)}")
+    before = zipfile.ZipFile(zipped).namelist()
+    packaging.slim(zipped)
+    after = zipfile.ZipFile(zipped).namelist()
+    assert {n for n in before if not n.startswith("botocore/data/")} == {
+        n for n in after if not n.startswith("botocore/data/")}
+    assert {"botocore/data/endpoints.json", "botocore/data/partitions.json"} <= set(after)
+    unpacked = tmp_path / "task"
+    zipfile.ZipFile(zipped).extractall(unpacked)
+
+    used = sorted(packaging.services_used())
+    unused = sorted(packaging.available_services() - set(used))[:3]
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(unpacked)!r})
+        sys.path.insert(1, {str(ROOT)!r})
+        import botocore
+        from botocore.exceptions import UnknownServiceError
+        assert botocore.__file__.startswith({str(unpacked)!r}), botocore.__file__
+        from chalicelib import aws
+        for service in {used!r}:
+            assert aws.client(service).meta.service_model.service_name == service
+        from pynamodb.connection import Connection
+        Connection(region="eu-west-1").client
+        for service in {unused!r}:
+            try:
+                aws.client(service)
+            except UnknownServiceError:
+                continue
+            raise SystemExit(f"{{service}} is still in the zip")
+        print("ok", len({used!r}))
+    """)
+    env = {"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "eu-west-1", "AWS_REGION": "eu-west-1", "SWITCHBOARD_ACCOUNT_NAME": "prod",
+           "SWITCHBOARD_POLICY_FILE": "policies/prod.yaml", "AWS_CONFIG_FILE": "/dev/null",
+           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["ok", str(len(used))]

@@ -238,8 +238,9 @@ def observe(existing: Incident | None, change: Change, now: datetime, group: Gro
     if existing is None:
         inc = Incident(key=group.key, environment=group.environment, group_key=group.group_key, route=group.route,
                        receiver=group.receiver, group_labels=group.group_labels, opened_at=now, closed_at=now)
-    else:
-        inc = existing.model_copy(deep=True)
+    else:  # a new incident sharing the unchanged parts: below, only ``alerts`` (its own dict) changes in place,
+        # the rest is assigned anew (``_reset``). A deep copy of every alert record was half of this function.
+        inc = existing.model_copy(update={"alerts": dict(existing.alerts)})
     before = inc.alerts.get(change.fp)
     if before is not None and change.at <= before.at:
         return None, "stale"

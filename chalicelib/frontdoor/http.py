@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -154,9 +155,16 @@ def _bolt(creds: slack.Credentials) -> Any:
 
     # Bolt's own signature check is off: the door verified the request (with the previous secret too, while a
     # rotation lasts), which Bolt's single-secret check cannot.
-    app = App(signing_secret=creds.signing_secret, client=slack.web(creds.bot_token), process_before_response=True,
-              token_verification_enabled=False, request_verification_enabled=False,
-              logger=logging.getLogger("switchboard.bolt"))
+    # No auth.test either (Bolt's single-team authorization calls it on the first request of each container, a
+    # round-trip to Slack before the first ack): the workspace is the one policy pins and the door checked, the
+    # token the secret's; a revoked token shows on the first Slack call the work makes (apology, audit, metric).
+    client = slack.web(creds.bot_token)
+    client.token = None  # each request's client gets it from _authorize (Bolt ignores, and warns about, this one)
+    app = App(signing_secret=creds.signing_secret, client=client, process_before_response=True,
+              authorize=functools.partial(_authorize, creds.bot_token), request_verification_enabled=False,
+              logger=logging.getLogger("switchboard.bolt"),
+              name="http.py")  # the name Bolt would find with inspect.stack(): 0.1 s of every cold start
+    app.use(_lazy_copies_keep_the_client)
     app.command(policies.current().slack.command)(ack=_ack_command, lazy=[_run_command])
     app.action("decision_approve")(ack=_ack_action, lazy=[_approve])
     app.action("decision_reject")(ack=_ack_action, lazy=[_reject])
@@ -171,6 +179,44 @@ def _bolt(creds: slack.Credentials) -> Any:
     for register in (app.shortcut, app.view, app.options):
         register(anything)(_ack_action)
     return app
+
+
+def _authorize(bot_token: str, enterprise_id: str | None, team_id: str | None, user_id: str | None) -> Any:
+    from slack_bolt.authorization import AuthorizeResult
+
+    return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=bot_token)
+
+
+def _lazy_copies_keep_the_client(context: Any, next: Any) -> None:
+    """Bolt deep-copies each request it hands to a lazy listener (``BoltContext.to_copyable``, then
+    ``create_copy``), and the request's WebClient with it, once for ``client`` and once inside each of ``say``,
+    ``fail`` and ``complete``, twice over: that was more than half of the ack's time (bench/slack_ack.py under
+    cProfile). The copy only feeds ``ChaliceLazyListenerRunner``, which sends the request's body and headers to
+    this function again and drops the rest. So the request's own client (Bolt makes one per request) becomes one
+    that a deep copy keeps as it is (``say``, ``fail`` and ``complete``, made by earlier middleware, are made
+    again from it when next asked for); everything else in the request is still copied."""
+    context["client"] = _shared(context.client)
+    for made_from_the_client in ("say", "fail", "complete"):
+        context.pop(made_from_the_client, None)
+    next()
+
+
+def _shared(client: Any) -> Any:
+    """The same client (same attributes, nothing copied), as a ``SharedWebClient``."""
+    shared = object.__new__(_shared_web_client())
+    shared.__dict__.update(vars(client))
+    return shared
+
+
+@functools.cache
+def _shared_web_client() -> type:
+    from slack_sdk import WebClient
+
+    class SharedWebClient(WebClient):
+        def __deepcopy__(self, memo: dict[int, Any]) -> SharedWebClient:
+            return self
+
+    return SharedWebClient
 
 
 def _not_mine_command(ack: Any, body: dict[str, Any]) -> None:
