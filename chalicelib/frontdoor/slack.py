@@ -386,6 +386,12 @@ def retry_outbox(now: datetime | None = None) -> dict[str, int]:
             errors += 1
             logger.exception("an outbox item could not be processed", extra={"item": item.sk})
             metrics.add_metric(name="OutboxItemErrors", unit=MetricUnit.Count, value=1)
+    from chalicelib.frontdoor import cardq
+
+    drained = cardq.drain()  # versioned cards waiting for budget or a Retry-After (cardq.py)
+    errors += drained.errors
+    if drained.sent:
+        counts["cards"] = drained.sent
     expired = decisions.expire_due(now)  # after the outbox: what expiring fails to deliver waits for the next run
     if expired:
         counts["expired"] = expired
