@@ -8,7 +8,7 @@
     switchboard policy validate FILE...
     switchboard routes test FILE.json|label=value... [--policy FILE | --account NAME] [--state S] [--json]
     switchboard dead-letters list|redrive --account NAME [--all | MESSAGE_ID...]   (in a running `switchboard up`)
-    switchboard simulate --accounts N --rate R [--updates U] [--workers W] [--json]
+    switchboard simulate --accounts N --rate R [--updates U] [--workers W] [--settle-timeout S] [--json]
                                        N emulated accounts through one front door against Slack's limits: events/s,
                                        Slack calls per channel per second, change-to-card lag, messages lost
     switchboard keys public [--key-id ALIAS|ARN] [--name ACCOUNT]
@@ -207,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--rate", type=float, default=50.0, help="events offered per second, in all (default 50)")
     simulate.add_argument("--updates", type=int, default=4, help="versions of each account's alarm card (default 4)")
     simulate.add_argument("--workers", type=int, default=8, help="concurrent intake invocations (default 8)")
+    simulate.add_argument("--settle-timeout", type=float, default=None,
+                          help="seconds to wait for Slack to show every card after the storm (default: 2 per card)")
     simulate.add_argument("--json", action="store_true", help="the report as JSON")
     simulate.set_defaults(run=_simulate)
     args = parser.parse_args(argv)

@@ -16,8 +16,8 @@ invocations of ``on_peer``; deliveries may arrive out of order, as EventBridge's
 peers (each account's answer to ``/ops status web`` is a signed ``reply`` envelope, as its Switchboard sends it).
 
 The storm: every account's alarm card goes through ``U`` versions (firing, escalated, ..., resolved); one account
-in five also promotes a build (a promotion card of 5 versions); one ``/ops status web`` per 50 accounts fans out to
-every account and is answered once. Events are offered at ``R`` a second in total.
+in five also promotes a build (a promotion card of 5 versions); one ``/ops status web`` per 250 accounts (at least
+one) fans out to every account and is answered once. Events are offered at ``R`` a second in total.
 
 It reports: events per second held; Slack calls per channel per second (max, against Slack's limit); the lag from
 an account's change to its card showing that version (or a newer one) in Slack (p50/p99/max); messages lost (a card
@@ -67,12 +67,14 @@ class Report:
     lag_max: float
     lost: int
     lost_detail: list[str] = field(default_factory=list)
+    late: int = 0  # cards whose newest version was still queued when the run stopped waiting (not lost: queued)
     superseded: int = 0
     dynamodb_writes: int = 0
     hottest_partition: str = ""
     hottest_share: float = 0.0
     fanouts: int = 0
     fanout_replies: int = 0
+    older_over_newer: int = 0  # Slack showed a card's version after a newer one (must be 0)
 
     def lines(self) -> list[str]:
         return [
@@ -84,6 +86,8 @@ class Report:
             f"calls/channel/second   max {self.max_calls_per_channel_second} (Slack: {self.channel_limit})",
             f"change -> card lag     p50 {self.lag_p50:.2f} s, p99 {self.lag_p99:.2f} s, max {self.lag_max:.2f} s",
             f"fan-out commands       {self.fanouts}: {self.fanout_replies} aggregated replies (one each)",
+            f"older over newer       {self.older_over_newer}",
+            f"still queued at stop   {self.late}",
             f"messages lost          {self.lost}" + (f": {'; '.join(self.lost_detail[:5])}" if self.lost else ""),
             f"hottest partition      {self.hottest_share:.1%} of {self.dynamodb_writes} writes "
             f"({self.hottest_partition})",
@@ -246,10 +250,18 @@ class Planned:
     card: tuple[str, str, int] | None = None  # (origin, key, version)
 
 
+def fanout_ids(accounts: int) -> list[str]:
+    return [f"sim-status-web-{n}" for n in range(max(1, accounts // 250))]
+
+
 def plan(accounts: int, rate: float, updates: int, seed: int = 7) -> list[Planned]:
     """The storm, as plain data: who changes what when (events offered at ``rate`` a second in total)."""
     rng = random.Random(seed)
     cards: list[list[Planned]] = []
+    for fanout_id in fanout_ids(accounts):  # every account answers each `/ops status web` (a signed reply)
+        cards += [[Planned(0.0, i, "reply", {"reply_to": fanout_id,
+                                             "text": f"web in {account_name(i)}: 1.{i}.0 running, 2 tasks"})]
+                  for i in range(accounts)]
     for i in range(accounts):
         name, channel = account_name(i), channel_of(i)
         series = [("incident/web-5xx", updates)]
@@ -338,6 +350,10 @@ def percentile(values: list[float], p: float) -> float:
 
 def run(accounts: int, rate: float, *, updates: int = 4, workers: int = 8, settle_timeout: float | None = None,
         limits: Any = None, progress: Any = None, moto_url: str | None = None) -> Report:
+    import warnings
+
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # no EMF lines on stdout (the report is the output)
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     for name, value in (("accounts", accounts), ("rate", rate), ("updates", updates), ("workers", workers)):
         if value <= 0:
             raise ValueError(f"--{name} must be positive, not {value}")
@@ -401,6 +417,7 @@ def _run(world: World, meter: Meter, accounts: int, rate: float, updates: int, w
                 time.sleep(delay)
             if item.card:
                 changed_at[item.card] = time.time()
+
             raw = senders[item.sender].event(item.flow, item.payload)
             try:
                 outcome = handle(Kind.PEER, raw, LambdaContext("on_peer"))
@@ -424,6 +441,16 @@ def _run(world: World, meter: Meter, accounts: int, rate: float, updates: int, w
             if result is None or not result.sent:
                 stop_drain.wait(min(0.25, result.wait if result and result.wait else 0.25))
 
+    from datetime import timedelta
+
+    from chalicelib.frontdoor import fanout
+
+    response_urls = {}
+    for fanout_id in fanout_ids(accounts):  # what commands.handle does for a command resolved to every account
+        response_urls[fanout_id] = world.slack.response_url(fanout_id)
+        fanout.begin(fanout_id, expected=[account_name(i) for i in range(accounts)],
+                     response_url=response_urls[fanout_id], title="/ops status web", user="U0DAVE0001",
+                     deadline=timedelta(minutes=30))
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
     drain_thread = threading.Thread(target=drainer, daemon=True)
     for e in events:
@@ -441,6 +468,8 @@ def _run(world: World, meter: Meter, accounts: int, rate: float, updates: int, w
     say(f"intake done in {intake_seconds:.1f} s; waiting for Slack to show every card's newest version")
 
     def settled() -> bool:
+        if any(not world.slack.responses(url) for url in response_urls.values()):
+            return False
         with lock:
             return all(any(v >= want for _, v in shown.get(card, ())) for card, want in newest.items())
 
@@ -462,10 +491,25 @@ def _run(world: World, meter: Meter, accounts: int, rate: float, updates: int, w
     lost_detail = list(failures)
     final = {(m.text and CARD.search(m.text)) for m in world.slack.messages()}
     final_versions = {(f["origin"], f["key"]): int(f["version"]) for f in final if f}
+    still_queued = {(origin, key) for origin, key, _ in cardq.queued(limit=100_000)}
+    late = 0
     for card, want in newest.items():
-        if final_versions.get(card) != want:
+        if final_versions.get(card) != want and card in still_queued:
+            late += 1  # committed and waiting for Slack's budget: late, not lost
+        elif final_versions.get(card) != want:
             lost_detail.append(f"{card[0]} {card[1]}: Slack shows v{final_versions.get(card)}, newest v{want}")
     cardq.commit = real_commit
+    with lock:
+        older_over_newer = sum(1 for seq in shown.values()
+                               for (_, a), (_, b) in zip(seq, seq[1:], strict=False) if b < a)
+    fanout_replies = 0
+    for fanout_id, url in response_urls.items():
+        answers = world.slack.responses(url)
+        fanout_replies += len(answers)
+        whole = f"{accounts} of {accounts} accounts answered"
+        if len(answers) != 1 or whole not in answers[0].get("text", ""):
+            lost_detail.append(f"fan-out {fanout_id}: {len(answers)} replies "
+                               f"({answers[0].get('text', '') if answers else 'none'})")
 
     per_channel_second: Counter[tuple[str, int]] = Counter()
     for call in world.slack.calls:
@@ -484,18 +528,20 @@ def _run(world: World, meter: Meter, accounts: int, rate: float, updates: int, w
         channel_limit=f"{limits.channel_per_second:g}/s per channel, bursts of {limits.channel_burst}",
         channels=len({ch for ch, _ in per_channel_second}),
         lag_p50=percentile(lags, 50), lag_p99=percentile(lags, 99), lag_max=max(lags, default=0.0),
-        lost=len(lost_detail), lost_detail=lost_detail,
+        lost=len(lost_detail), lost_detail=lost_detail, late=late,
         superseded=superseded["n"],
         dynamodb_writes=total_writes, hottest_partition=f"{hot_table} {hot_pk}",
-        hottest_share=hot / total_writes if total_writes else 0.0)
+        hottest_share=hot / total_writes if total_writes else 0.0,
+        fanouts=len(response_urls), fanout_replies=fanout_replies, older_over_newer=older_over_newer)
 
 
 def main(args: Any) -> int:
     report = run(args.accounts, args.rate, updates=args.updates, workers=args.workers,
+                 settle_timeout=getattr(args, "settle_timeout", None),
                  progress=None if args.json else lambda line: print(f"  {line}", flush=True))
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:
         for line in report.lines():
             print(line)
-    return 0 if report.lost == 0 else 1
+    return 0 if report.lost == 0 and report.older_over_newer == 0 else 1

@@ -11,6 +11,8 @@ sender is a peer whose ``send`` list may reach us, and the flow is in our ``rece
 - ``approval-result`` (front door -> peer): accepted only from the front door this policy names, handed to the
   capability that asked (``capabilities.on_decision``) with ``from_account``; the capability's handler
   (``pending.bound``) acts only on a result for a request it is waiting for, and refuses the rest.
+- ``reply`` (peer -> front door): an account's answer to a fanned-out command, collected until every asked
+  account answered (or the deadline), then answered ONCE on the response_url (``fanout``).
 - ``announce`` (peer -> front door): a message posted in a channel (only the front door holds the token); with a
   ``decision_id``, the footer of that decision (which this peer asked for under this key) is appended. With
   ``continues``, the message another account owns under the key is taken over only if its owner granted it to
@@ -203,6 +205,15 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
             if isinstance(refused, str):  # audited by the capability (pending.settle)
                 return Result(Outcome.REJECTED, refused, [f"{result.capability} refused {result.id}"])
             return Result(Outcome.SUCCEEDED, None, [f"{result.capability} told: {result.id} {result.verdict}"])
+
+        if detail.flow is Flow.REPLY:  # an account's answer to a fanned-out command: the front door answers once
+            from chalicelib.frontdoor import fanout
+
+            reply = parse(fanout.Reply)
+            done = fanout.add(reply.reply_to, sender, reply.text, correlation_id=ctx.event_id)
+            if done == "refused":
+                return Result(Outcome.REJECTED, f"reply from '{sender}' to {reply.reply_to} refused (audited)", [])
+            return Result(Outcome.SUCCEEDED, None, [f"fan-out {reply.reply_to}: {done}"])
 
         if detail.flow is Flow.ANNOUNCE:
             message = parse(Announcement)

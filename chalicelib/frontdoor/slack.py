@@ -386,8 +386,10 @@ def retry_outbox(now: datetime | None = None) -> dict[str, int]:
             errors += 1
             logger.exception("an outbox item could not be processed", extra={"item": item.sk})
             metrics.add_metric(name="OutboxItemErrors", unit=MetricUnit.Count, value=1)
-    from chalicelib.frontdoor import cardq
+    from chalicelib.frontdoor import cardq, fanout
 
+    if fanout.flush_due(now):  # fan-outs past their deadline: answered once with what came
+        counts["fanouts"] = 1
     drained = cardq.drain()  # versioned cards waiting for budget or a Retry-After (cardq.py)
     errors += drained.errors
     if drained.sent:
