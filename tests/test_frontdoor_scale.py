@@ -170,3 +170,93 @@ def test_a_card_slack_keeps_refusing_goes_to_the_dead_letters_audited(front):
     assert cardq.queued() == []
     assert cardq.commit("prod", "incident/5", 5, _card(5), correlation_id="c6")  # a newer version: queued again
     assert cardq.send("prod", "incident/5").sent == 1
+
+
+# ---- fan-out: one answer for many accounts ----
+
+def test_aggregate_lists_each_answer_and_who_did_not_answer():
+    from chalicelib.frontdoor import fanout
+
+    message = fanout.aggregate("/ops status web", ["b", "a", "c"], {"a": "web 1.2\n2 tasks", "b": "web 1.3"},
+                               timed_out=True)
+    assert message["text"] == "/ops status web: 2 of 3 accounts answered"
+    [head, body, note] = message["blocks"]
+    assert body["text"]["text"] == "*a*: web 1.2 · 2 tasks\n*b*: web 1.3"
+    assert note["elements"][0]["text"] == "no answer in time from c"
+
+
+def test_aggregate_of_an_organisation_fits_one_message_and_counts_what_did_not():
+    from chalicelib.frontdoor import fanout
+
+    accounts = [f"acct-{i:04d}" for i in range(2000)]
+    message = fanout.aggregate("/ops status web", accounts, {a: "x" * 200 for a in accounts})
+    assert len(message["blocks"]) <= 50
+    assert all(len(b["text"]["text"]) <= 3000 for b in message["blocks"] if "text" in b)
+    shown = sum(b["text"]["text"].count("acct-") for b in message["blocks"][1:] if "text" in b)
+    note = message["blocks"][-1]["elements"][0]["text"]
+    assert f"{2000 - shown} more answers did not fit" in note
+
+
+def test_a_fan_out_is_answered_once_when_every_asked_account_answered(front):
+    from chalicelib.frontdoor import fanout
+
+    url = front.standin.response_url("fan")
+    fanout.begin("req-1", expected=["stage", "prod", "dev"], response_url=url, title="/ops status web",
+                 user="U0DAVE0001")
+    assert fanout.add("req-1", "stage", "web 1.2 in stage", correlation_id="e1") == "recorded"
+    assert fanout.add("req-1", "stage", "again", correlation_id="e2") == "refused"  # one answer per account
+    assert fanout.add("req-1", "qa", "not asked", correlation_id="e3") == "refused"
+    assert fanout.add("req-1", "prod", "web 1.1 in prod", correlation_id="e4") == "recorded"
+    assert front.standin.responses(url) == []
+    assert fanout.add("req-1", "dev", "web 1.3 in dev", correlation_id="e5") == "answered"
+    [answer] = front.standin.responses(url)
+    assert answer["text"] == "/ops status web: 3 of 3 accounts answered"
+    assert "web 1.1 in prod" in json.dumps(answer["blocks"])
+    assert fanout.add("req-1", "dev", "late", correlation_id="e6") == "refused"
+    assert fanout.flush_due() == 0 and len(front.standin.responses(url)) == 1
+
+
+def test_a_fan_out_past_its_deadline_answers_with_what_came(front):
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.frontdoor import fanout
+
+    url = front.standin.response_url("fan")
+    fanout.begin("req-2", expected=["stage", "prod"], response_url=url, title="/ops status web", user="U0DAVE0001")
+    fanout.add("req-2", "stage", "web 1.2 in stage", correlation_id="e1")
+    assert fanout.flush_due() == 0  # not due yet
+    assert fanout.flush_due(datetime.now(UTC) + fanout.DEADLINE + timedelta(seconds=1)) == 1
+    [answer] = front.standin.responses(url)
+    assert answer["text"] == "/ops status web: 1 of 2 accounts answered"
+    assert "no answer in time from prod" in json.dumps(answer["blocks"])
+    assert fanout.add("req-2", "prod", "too late", correlation_id="e2") == "refused"
+
+
+def test_a_command_fanned_out_to_many_accounts_gets_one_answer_end_to_end(front, bus, monkeypatch):
+    """Forwarded with ``reply_to``; each peer re-authorises with its own policy and replies to the front door with a
+    signed envelope; the front door answers once on the response_url."""
+    from chalicelib.frontdoor import fanout
+    from chalicelib.intake import Kind, handle
+    from tests.events import context
+    from tests.frontdoor_kit import STAGE, answers, as_account
+
+    monkeypatch.setattr(fanout, "FANOUT_AT", 2)  # stage and prod stand for an organisation's many accounts
+    front.command("audit web 3", user="dave")
+    front.runner.drain()
+    forwarded = bus()
+    assert sorted(e["detail"]["to_account"] for e in forwarded) == [STAGE, "333344445555"]
+    assert {e["detail"]["payload"]["reply_to"] for e in forwarded} == {forwarded[0]["detail"]["payload"]["request_id"]}
+    for event in forwarded:  # each peer runs it (its own policy) and replies to the front door
+        as_account(monkeypatch, "stage" if event["detail"]["to_account"] == STAGE else "prod")
+        outcome = handle(Kind.PEER, {**event, "account": "111122223333"}, context())
+        assert outcome["outcome"] == "processed", outcome
+    assert answers(front) == []  # no account posted on the response_url itself
+    replies = [e for e in bus() if e["detail"]["flow"] == "reply"]
+    assert len(replies) == 2
+    as_account(monkeypatch, "shared-services")
+    for event in replies:  # as EventBridge delivers them: from each peer's account, signed with its key
+        outcome = handle(Kind.PEER, {**event, "account": event["detail"]["envelope"]["sender"]}, context())
+        assert outcome["outcome"] == "processed", outcome
+    [answer] = answers(front)
+    assert "2 of 2 accounts answered" in answer
+    assert "Audit in stage (stage) for web" in answer and "Audit in prod (prod) for web" in answer
