@@ -260,3 +260,17 @@ def test_a_command_fanned_out_to_many_accounts_gets_one_answer_end_to_end(front,
     [answer] = answers(front)
     assert "2 of 2 accounts answered" in answer
     assert "Audit in stage (stage) for web" in answer and "Audit in prod (prod) for web" in answer
+
+
+def test_the_outbox_sends_only_the_newest_kept_update_of_a_message(front):
+    from chalicelib.frontdoor import slack
+
+    posted = slack.web().chat_postMessage(channel="#team-web", text="v1")
+    front.standin.fail_next("chat.update", 500, times=6)  # two updates fail (each with slack_sdk's two retries)
+    for n in (2, 3):
+        assert not slack.deliver("chat.update", {"channel": posted["channel"], "ts": posted["ts"], "text": f"v{n}"},
+                                 correlation_id=f"c{n}", target="t")
+    counts = slack.retry_outbox()
+    assert (counts["delivered"], counts["superseded"]) == (1, 1)
+    [message] = front.standin.messages("#team-web")
+    assert message.text == "v3" and message.updated == 1  # v2 was never sent over v3

@@ -377,8 +377,17 @@ def retry_outbox(now: datetime | None = None) -> dict[str, int]:
     now = now or datetime.now(UTC)
     counts = {"delivered": 0, "failed": 0, "dead": 0, "renotified": decisions.renotify()}
     errors = 0
-    for item in OutboxItem.query(OUTBOX):
-        if item.dead:
+    kept = [item for item in OutboxItem.query(OUTBOX) if not item.dead]
+    superseded = _superseded(kept)
+    for item in superseded:  # an older update of a message a newer kept one replaces: never sent over it
+        item.delete()
+        counts["superseded"] = counts.get("superseded", 0) + 1
+        audit.record(action="slack.chat.update", target="slack", outcome=audit.Outcome.RECEIVED,
+                     correlation_id=item.correlation_id, capability="frontdoor",
+                     reason="superseded by a newer update of the same message kept in the outbox")
+    gone = {item.sk for item in superseded}
+    for item in kept:
+        if item.sk in gone:
             continue
         try:
             _retry_one(item, now, counts)
@@ -400,6 +409,21 @@ def retry_outbox(now: datetime | None = None) -> dict[str, int]:
     if errors:  # the schedule's invocation fails (Lambda retries it, then dead-letters it): never silent
         raise RuntimeError(f"{errors} outbox item(s) could not be processed; the others were ({counts})")
     return counts
+
+
+def _superseded(items: list[Any]) -> list[Any]:
+    """The kept chat.updates of a message that a later kept chat.update of the same message replaces (oldest first
+    in, so the last one per message is the newest): only the newest is sent, in place of all of them."""
+    newest: dict[tuple[str, str], Any] = {}
+    older = []
+    for item in items:
+        if item.method != "chat.update":
+            continue
+        key = (str(item.payload.get("channel")), str(item.payload.get("ts")))
+        if key in newest:
+            older.append(newest[key])
+        newest[key] = item
+    return older
 
 
 def _retry_one(item: Any, now: datetime, counts: dict[str, int]) -> None:
