@@ -442,8 +442,8 @@ def _run(world: World, meter: Meter, accounts: int, rate: float, updates: int, w
                 result = cardq.drain()
             except Exception:  # noqa: BLE001 - logged by cardq; keep draining
                 result = None
-            if result is None or not result.sent:
-                stop_drain.wait(min(0.25, result.wait if result and result.wait else 0.25))
+            # as a schedule would, not back to back: each pass queries the queue (moto scans the table for it)
+            stop_drain.wait(0.2 if result is not None and result.sent else 0.5)
 
     from datetime import timedelta
 
@@ -495,7 +495,7 @@ def _run(world: World, meter: Meter, accounts: int, rate: float, updates: int, w
     lost_detail = list(failures)
     final = {(m.text and CARD.search(m.text)) for m in world.slack.messages()}
     final_versions = {(f["origin"], f["key"]): int(f["version"]) for f in final if f}
-    still_queued = {(origin, key) for origin, key, _ in cardq.queued(limit=100_000)}
+    still_queued = {(origin, key) for origin, key, _, _ in cardq.queued(limit=100_000)}
     late = 0
     for card, want in newest.items():
         if final_versions.get(card) != want and card in still_queued:

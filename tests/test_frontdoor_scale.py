@@ -131,7 +131,7 @@ def test_one_write_a_second_per_channel_the_rest_waits_queued(front):
     assert result.sent == 1 and result.wait is not None and result.wait > 0
     assert len(front.standin.messages("#team-web")) == 1
     assert len(cardq.queued()) == 3  # nothing lost: still queued, in order
-    assert [k for _, k, _ in cardq.queued()] == ["incident/1", "incident/2", "incident/3"]
+    assert [k for _, k, _, _ in cardq.queued()] == ["incident/1", "incident/2", "incident/3"]
 
 
 def test_a_429_is_honoured_the_card_stays_queued_and_goes_later(front, monkeypatch):

@@ -124,9 +124,10 @@ def _write_budget(client: Any, name: str, state: budget.State, rev: int) -> bool
     return True
 
 
-def spend(names: list[str], now: float | None = None) -> float:
+def spend(names: list[str], now: float | None = None, *, refused: set[str] | None = None) -> float:
     """Spend one token from each bucket: 0.0 when spent from all, else the seconds to wait (from the first that
-    had none; tokens already spent from the buckets before it are not given back: a little under budget)."""
+    had none, added to ``refused``; tokens already spent from the buckets before it are not given back: a little
+    under budget)."""
     client = _ddb()
     for name in names:
         bucket = budget.bucket_for(name)
@@ -135,6 +136,8 @@ def spend(names: list[str], now: float | None = None) -> float:
             state, rev = _read_budget(client, name)
             new, wait = budget.take(bucket, state, at)
             if wait > 0:
+                if refused is not None:
+                    refused.add(name)
                 return wait
             if _write_budget(client, name, new, rev):
                 break
@@ -168,6 +171,7 @@ class Sent:
     errors: int = 0  # cards that could not be processed at all (logged; they stay queued)
     wait: float | None = None  # the shortest wait seen
     channels_waiting: set[str] = field(default_factory=set)
+    buckets_waiting: set[str] = field(default_factory=set)  # budget buckets found empty in this pass
 
     def waited(self, seconds: float) -> None:
         self.wait = seconds if self.wait is None else min(self.wait, seconds)
@@ -231,7 +235,10 @@ def send(origin: str, key: str, *, client: Any = None, result: Sent | None = Non
         return _by_announcement(origin, key, card, item, message, result)
     method = "chat.update" if ref is not None else "chat.postMessage"
     names = budget.names_for(method, ref.channel if ref is not None else channel)
-    wait = spend(names)
+    if result.buckets_waiting.intersection(names):  # found empty earlier in this pass: not asked again
+        result.waiting += 1
+        return result
+    wait = spend(names, refused=result.buckets_waiting)
     if wait > 0:
         result.waiting += 1
         result.waited(wait)
@@ -350,31 +357,35 @@ def _by_announcement(origin: str, key: str, card: coalesce.Card, item: dict[str,
 
 # ---- drain ----
 
-def queued(limit: int = 1000) -> list[tuple[str, str, str]]:
-    """(origin, key, channel) of the queued cards, oldest first."""
+def queued(limit: int = 1000) -> list[tuple[str, str, str, bool]]:
+    """(origin, key, channel, sent before) of the queued cards, oldest first."""
     client = _ddb()
-    found: list[tuple[str, str, str, str]] = []
+    found: list[tuple[str, str, str, str, bool]] = []
     for shard in range(SHARDS):
         kwargs: dict[str, Any] = {
             "TableName": _table(), "IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :q",
-            "ExpressionAttributeValues": {":q": {"S": f"cardq#{shard}"}}, "ProjectionExpression": "pk, gsi1sk, channel"}
+            "ExpressionAttributeValues": {":q": {"S": f"cardq#{shard}"}},
+            "ProjectionExpression": "pk, gsi1sk, channel, sent"}
         while True:
             page = client.query(**kwargs)
             for row in page.get("Items", []):
                 _, origin, key = row["pk"]["S"].split("#", 2)
-                found.append((row["gsi1sk"]["S"], origin, key, row.get("channel", {}).get("S", "")))
+                found.append((row["gsi1sk"]["S"], origin, key, row.get("channel", {}).get("S", ""), "sent" in row))
             if "LastEvaluatedKey" not in page or len(found) >= limit:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return [(o, k, c) for _, o, k, c in sorted(found)[:limit]]
+    return [(o, k, c, sent) for _, o, k, c, sent in sorted(found)[:limit]]
 
 
 def drain(limit: int = 1000) -> Sent:
     """Send what is due, oldest first; a channel out of budget is skipped for the rest of this pass."""
     result = Sent()
     client = None
-    for origin, key, channel in queued(limit):
+    for origin, key, channel, sent_before in queued(limit):
         if channel in result.channels_waiting:
+            continue
+        if sent_before and "method:chat.update" in result.buckets_waiting:  # an update, and none may go now
+            result.waiting += 1
             continue
         try:
             client = client or _web()
