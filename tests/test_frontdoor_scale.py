@@ -114,8 +114,9 @@ def test_newest_version_only_and_an_older_one_never_overwrites(front):
     assert cardq.send("prod", "incident/1").sent == 1
     [message] = front.standin.messages("#team-web")
     assert message.text == "incident v3"  # v1 was never sent: coalesced
-    assert not cardq.commit("prod", "incident/1", 3, _card(3), correlation_id="c3")  # redelivered: nothing new
-    assert cardq.queued() == []
+    assert cardq.commit("prod", "incident/1", 3, _card(3), correlation_id="c3")  # redelivered: already committed
+    assert cardq.send("prod", "incident/1").sent == 0  # ... and already sent
+    assert cardq.queued() == [] and len(front.standin.calls) == 1
     from chalicelib.state import audit
 
     [superseded] = [e for e in audit.for_target("message/prod/incident/1") if e.correlation_id == "c2"]

@@ -67,8 +67,9 @@ def _conditional_failed(client: Any, exc: Exception) -> bool:
 
 def commit(origin: str, key: str, version: int, message: dict[str, Any], *, correlation_id: str,
            now: datetime | None = None) -> bool:
-    """Store version ``version`` of card ``(origin, key)`` as the one to send. False (audited) when a version as new
-    or newer is already committed: this one is superseded, never sent, and never overwrites the newer."""
+    """Store version ``version`` of card ``(origin, key)`` as the one to send. True when it is the committed one (now,
+    or already: a redelivery); False (audited) when a newer version is committed: this one is superseded, never
+    sent, and never overwrites the newer."""
     if not coalesce.admit(None, version):  # validates the number
         return False
     now = now or datetime.now(UTC)
@@ -89,6 +90,10 @@ def commit(origin: str, key: str, version: int, message: dict[str, Any], *, corr
     except Exception as exc:
         if not _conditional_failed(client, exc):
             raise
+        held = client.get_item(TableName=_table(), Key=_key(origin, key), ConsistentRead=True,
+                               ProjectionExpression="version").get("Item", {})
+        if int(held.get("version", {}).get("N", -1)) == version:
+            return True  # the same version again (EventBridge redelivered it, or the intake's retry): committed
         metrics.add_metric(name="CardVersionsSuperseded", unit=MetricUnit.Count, value=1)
         audit.record(action="slack.card", target=f"message/{origin}/{key}", outcome=audit.Outcome.RECEIVED,
                      correlation_id=correlation_id, capability="frontdoor",
