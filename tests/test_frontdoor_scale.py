@@ -275,3 +275,17 @@ def test_the_outbox_sends_only_the_newest_kept_update_of_a_message(front):
     assert (counts["delivered"], counts["superseded"]) == (1, 1)
     [message] = front.standin.messages("#team-web")
     assert message.text == "v3" and message.updated == 1  # v2 was never sent over v3
+
+
+def test_a_cards_post_and_its_updates_spend_one_channel_budget(front, monkeypatch):
+    from chalicelib.frontdoor import cardq
+
+    frozen = cardq.time.time()
+    monkeypatch.setattr(cardq.time, "time", lambda: frozen)
+    cardq.commit("prod", "incident/7", 1, _card(1), correlation_id="c1")
+    assert cardq.send("prod", "incident/7").sent == 1  # posted in #team-web (Slack answers with the channel's id)
+    cardq.commit("prod", "incident/7", 2, _card(2), correlation_id="c2")
+    assert cardq.send("prod", "incident/7").waiting == 1  # the update is in the same channel: a second later
+    monkeypatch.setattr(cardq.time, "time", lambda: frozen + 1.0)
+    assert cardq.send("prod", "incident/7").sent == 1
+    assert [m.text for m in front.standin.messages("#team-web")] == ["incident v2"]

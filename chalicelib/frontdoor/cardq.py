@@ -239,7 +239,7 @@ def send(origin: str, key: str, *, client: Any = None, result: Sent | None = Non
         # a card another account took over, or one a decision lives in: the keyed announcement's own rules
         return _by_announcement(origin, key, card, item, message, result)
     method = "chat.update" if ref is not None else "chat.postMessage"
-    names = budget.names_for(method, ref.channel if ref is not None else channel)
+    names = budget.names_for(method, channel)  # the card's channel as announced: one bucket for posts and updates
     if result.buckets_waiting.intersection(names):  # found empty earlier in this pass: not asked again
         result.waiting += 1
         return result
