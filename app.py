@@ -114,7 +114,7 @@ def alerts_flush(event):
 # ---- The front door: Slack deliveries that failed are retried, every five minutes ----
 @app.schedule(schedule_of("slack_outbox"))
 def slack_outbox(event):
-    return run_function("slack_outbox")  # chalicelib.decisions.service.outbox_tick: decisions around the outbox
+    return run_function("slack_outbox")  # chalicelib.frontdoor.outbox.tick
 
 
 # ---- Secret rotation: the function Secrets Manager invokes for each step, and the daily watch ----

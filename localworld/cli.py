@@ -11,6 +11,9 @@
     switchboard policy validate FILE...
     switchboard routes test FILE.json|label=value... [--policy FILE | --account NAME] [--state S] [--json]
     switchboard dead-letters list|redrive --account NAME [--all | MESSAGE_ID...]   (in a running `switchboard up`)
+    switchboard simulate --accounts N --rate R [--updates U] [--workers W] [--settle-timeout S] [--json]
+                                       N emulated accounts through one front door against Slack's limits: events/s,
+                                       Slack calls per channel per second, change-to-card lag, messages lost
     switchboard keys public [--key-id ALIAS|ARN] [--name ACCOUNT]
                                        print this account's signing public key, ready to pin in peers' policies
 """
@@ -174,6 +177,16 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if denied else 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from localworld import simulate
+
+    try:
+        return simulate.main(args)
+    except ValueError as exc:
+        print(f"switchboard simulate: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard's local world")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -218,6 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     from localworld import alerts_cli
 
     alerts_cli.add_parser(sub)
+    simulate = sub.add_parser("simulate", help="N sender accounts through one front door, against Slack's limits")
+    simulate.add_argument("--accounts", type=int, default=10, help="emulated sender accounts (default 10)")
+    simulate.add_argument("--rate", type=float, default=50.0, help="events offered per second, in all (default 50)")
+    simulate.add_argument("--updates", type=int, default=4, help="versions of each account's alarm card (default 4)")
+    simulate.add_argument("--workers", type=int, default=8, help="concurrent intake invocations (default 8)")
+    simulate.add_argument("--settle-timeout", type=float, default=None,
+                          help="seconds to wait for Slack to show every card after the storm (default: 2 per card)")
+    simulate.add_argument("--json", action="store_true", help="the report as JSON")
+    simulate.set_defaults(run=_simulate)
     args = parser.parse_args(argv)
     return args.run(args)
 

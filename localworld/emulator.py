@@ -25,14 +25,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+# and the reads that walk a table's items: moto's query and scan iterate the dict a concurrent write changes
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "query", "scan")
 _write_lock = threading.RLock()
 
 
 def serialise_dynamodb_writes() -> None:
     """DynamoDB applies each conditional write atomically; moto reads, checks and writes without a lock, so two
     concurrent conditional updates (two clicks on one approval) can both pass their condition in the threaded
-    server. One lock around moto's item writes restores the atomicity conditional writes rely on."""
+    server. One lock around moto's item writes restores the atomicity conditional writes rely on. Queries and scans
+    take it too: moto's walk over a table's items fails (a 500) when a write changes them meanwhile."""
     from moto.dynamodb.models import DynamoDBBackend
 
     for name in _WRITES:

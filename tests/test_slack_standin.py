@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, Se
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.webhook import WebhookClient
 
-from localworld.slack_standin import Call, SlackStandIn, channel_id_for
+from localworld.slack_standin import Call, Limits, SlackStandIn, channel_id_for
 
 TOKEN = "xoxb-local-world"
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,6 +207,7 @@ def test_tokens_are_redacted_in_calls_and_record_file(standin, client, tmp_path)
 
 
 def test_wait_for_sees_calls_from_other_threads(standin, client):
+    standin.set_limits(Limits.off())  # 20 posts at once in one channel: beyond Slack's per-channel limit
     assert standin.wait_for(lambda calls: len(calls) == 1, timeout=0) is False
     workers = [
         threading.Thread(target=client.chat_postMessage, kwargs={"channel": "#busy", "text": str(i)})
@@ -407,3 +408,62 @@ def test_response_url_ratelimited_without_retry(standin):
     assert r.status_code == 429
     assert {k.lower(): v for k, v in r.headers.items()}["retry-after"] == "3"
     assert standin.responses(url) == []
+
+
+# ---- Slack's rate limits (localworld/slack/limits.py), on by default ----
+
+
+def test_posting_in_one_channel_beyond_its_limit_is_ratelimited_with_retry_after(standin, client):
+    from localworld.slack.limits import CHANNEL_BURST
+
+    for i in range(CHANNEL_BURST):  # a short burst goes through
+        assert client.chat_postMessage(channel="#busy", text=str(i))["ok"] is True
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_postMessage(channel="#busy", text="one too many")
+    assert exc.value.response.status_code == 429 and exc.value.response["error"] == "ratelimited"
+    assert int(exc.value.response.headers["Retry-After"]) >= 1
+    assert client.chat_postMessage(channel="#quiet", text="another channel has its own allowance")["ok"] is True
+    assert [c.status for c in standin.calls] == [200] * CHANNEL_BURST + [429, 200]
+    assert len(standin.messages("#busy")) == CHANNEL_BURST  # the refused one changed nothing
+
+
+def test_a_tier_limits_its_method_across_channels(standin, client):
+    from localworld.slack.limits import TIER_PER_MINUTE
+
+    standin.set_limits(Limits(tier_per_minute={**TIER_PER_MINUTE, 2: 2}))  # usergroups.list is Tier 2
+    assert client.usergroups_list()["ok"] and client.usergroups_list()["ok"]
+    with pytest.raises(SlackApiError) as exc:
+        client.usergroups_list()
+    assert exc.value.response.status_code == 429
+    assert int(exc.value.response.headers["Retry-After"]) == 30  # one call in 30 s at 2 a minute
+    assert client.users_info(user="UL0CA1B0T01")["ok"] is True  # another method, another bucket
+
+
+def test_limits_off_lets_everything_through(standin, client):
+    standin.set_limits(Limits.off())
+    for i in range(10):
+        client.chat_postMessage(channel="#busy", text=str(i))
+    assert all(c.status == 200 for c in standin.calls)
+
+
+def test_retry_handler_honours_retry_after_and_the_post_lands_once(standin):
+    from localworld.slack.limits import CHANNEL_BURST
+
+    calculator = FixedValueRetryIntervalCalculator(0.0)  # the stand-in's Retry-After is still what it answers
+    client = WebClient(token=TOKEN, base_url=standin.api_url,
+                       retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3, interval_calculator=calculator)])
+    for i in range(CHANNEL_BURST + 1):
+        client.chat_postMessage(channel="#busy", text=str(i))
+    assert len(standin.messages("#busy")) == CHANNEL_BURST + 1
+    assert [c.status for c in standin.calls].count(429) >= 1
+
+
+def test_bucket_refills_at_its_rate_and_holds_at_most_its_burst():
+    from localworld.slack.limits import Bucket
+
+    bucket = Bucket(rate=1.0, burst=2)
+    assert [bucket.take(0.0), bucket.take(0.0)] == [0.0, 0.0]
+    assert bucket.take(0.0) == pytest.approx(1.0)
+    assert bucket.take(0.5) == pytest.approx(0.5)  # refused calls take nothing
+    assert bucket.take(1.0) == 0.0
+    assert bucket.take(100.0) == 0.0 and bucket.take(100.0) == 0.0 and bucket.take(100.0) > 0  # never above burst

@@ -409,7 +409,3 @@ def tick(deliver: Callable[[datetime], dict[str, int]] | None = None, now: datet
         counts["expired"] = expired
     return counts
 
-
-def outbox_tick() -> dict[str, int]:
-    """The front door's ``slack_outbox`` function (its manifest): ``tick`` around the Slack outbox's delivery."""
-    return tick(slack.retry_outbox)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import capabilities
 from chalicelib.decisions import service as decisions
-from chalicelib.frontdoor import grammar, slack, targets
+from chalicelib.frontdoor import fanout, grammar, slack, targets
 from chalicelib.frontdoor.grammar import Command, ParseError
 from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Flow, Policy
@@ -36,6 +36,7 @@ class Asked(BaseModel):
     response_url: str = Field(max_length=500)
     channel: str | None = None
     request_id: str = Field(min_length=1, max_length=200)
+    reply_to: str | None = Field(None, min_length=1, max_length=200)  # a fan-out: answer the front door (fanout.py)
 
     def response_url_ok(self) -> bool:
         return slack.response_url_ok(self.response_url)
@@ -70,6 +71,9 @@ def handle(asked: Asked, *, forwarded_from: str | None = None, parse_error_answe
     outcomes: list[str] = []
 
     def answer(text: str, block_list: list[dict[str, Any]] | None = None) -> None:
+        if asked.reply_to and forwarded_from:  # one part of a fanned-out command: the front door answers once
+            fanout.reply(current, forwarded_from, asked.reply_to, text, block_list)
+            return
         slack.deliver("response_url", {
             "url": asked.response_url, "response_type": "ephemeral", "replace_original": False,
             "text": mrkdwn.truncate(text, mrkdwn.MESSAGE_TEXT), "blocks": block_list or [],
@@ -117,7 +121,16 @@ def handle(asked: Asked, *, forwarded_from: str | None = None, parse_error_answe
         answer(why, blocks.error(why, None))
         return outcomes
 
+    fanned = forwarded_from is None and sum(not t.local for t in where) >= fanout.FANOUT_AT
+    if fanned:  # many accounts: each answers the front door, which answers once (fanout.py)
+        fanout.begin(asked.request_id, expected=[t.account for t in where], response_url=asked.response_url,
+                     title=f"{current.slack.command} {asked.text[:100]}", user=asked.user, channel=asked.channel)
     for target in where:
+        if fanned:
+            def answer(text: str, block_list: list[dict[str, Any]] | None = None, _account: str = target.account
+                       ) -> None:
+                fanout.add(asked.request_id, _account, fanout.text_of(text, block_list),
+                           correlation_id=asked.request_id)
         verdict = rbac.authorise(current, target.role_environment, cmd.role, asked.user, asked.groups)
         if not verdict.allowed:
             record(cmd.name, subject, Outcome.REFUSED, verdict.reason, environment=target.environment)
@@ -125,7 +138,7 @@ def handle(asked: Asked, *, forwarded_from: str | None = None, parse_error_answe
             answer(mrkdwn.safe(text), blocks.error(text, None))
             continue
         if not target.local:
-            _forward(current, target, asked)
+            _forward(current, target, asked.model_copy(update={"reply_to": asked.request_id}) if fanned else asked)
             record(cmd.name, subject, Outcome.SUCCEEDED, f"forwarded to {target.account}",
                    environment=target.environment)
             continue

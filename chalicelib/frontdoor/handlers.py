@@ -11,10 +11,13 @@ sender is a peer whose ``send`` list may reach us, and the flow is in our ``rece
 - ``approval-result`` (front door -> peer): accepted only from the front door this policy names, handed to the
   capability that asked (``capabilities.on_decision``) with ``from_account``; the capability's handler
   (``pending.bound``) acts only on a result for a request it is waiting for, and refuses the rest.
+- ``reply`` (peer -> front door): an account's answer to a fanned-out command, collected until every asked
+  account answered (or the deadline), then answered ONCE on the response_url (``fanout``).
 - ``announce`` (peer -> front door): a message posted in a channel (only the front door holds the token); with a
   ``decision_id``, the footer of that decision (which this peer asked for under this key) is appended. With
   ``continues``, the message another account owns under the key is taken over only if its owner granted it to
-  this peer (``grant_to`` on the owner's announcements).
+  this peer (``grant_to`` on the owner's announcements). With a ``version`` (and a key), the card is committed to
+  the card queue and only its newest version is sent, within the send budget (``cardq``).
 
 Decision buttons are the front door's alone: it renders them from a decision it holds. Every element whose
 ``action_id`` is one of them (and every block carrying the front door's decision block id) is stripped from the
@@ -99,6 +102,8 @@ class Announcement(BaseModel):
     decision_id: str | None = Field(None, pattern=DECISION_ID.pattern)  # append this decision's footer
     continues: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,62}$")  # take over this account's message
     grant_to: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{0,62}$")  # who may take this message over
+    # the card's version, numbered by the sender from its state: only the newest is sent (cardq, coalesce)
+    version: int | None = Field(None, ge=0)
 
 
 def _owned(node: Any) -> bool:
@@ -202,6 +207,15 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
                 return Result(Outcome.REJECTED, refused, [f"{result.capability} refused {result.id}"])
             return Result(Outcome.SUCCEEDED, None, [f"{result.capability} told: {result.id} {result.verdict}"])
 
+        if detail.flow is Flow.REPLY:  # an account's answer to a fanned-out command: the front door answers once
+            from chalicelib.frontdoor import fanout
+
+            reply = parse(fanout.Reply)
+            done = fanout.add(reply.reply_to, sender, reply.text, correlation_id=ctx.event_id)
+            if done == "refused":
+                return Result(Outcome.REJECTED, f"reply from '{sender}' to {reply.reply_to} refused (audited)", [])
+            return Result(Outcome.SUCCEEDED, None, [f"fan-out {reply.reply_to}: {done}"])
+
         if detail.flow is Flow.ANNOUNCE:
             message = parse(Announcement)
             from chalicelib.frontdoor import slack
@@ -217,6 +231,12 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
                                              correlation_id=message.correlation_id)
                 except ValueError as exc:  # not this peer's card under this key
                     return outcome(Outcome.REJECTED, str(exc))
+            elif message.key and message.version is not None and not (message.continues or message.grant_to):
+                from chalicelib.frontdoor import cardq
+
+                if not cardq.commit(sender, message.key, message.version, body, correlation_id=message.correlation_id):
+                    return Result(Outcome.SUCCEEDED, None, [f"version {message.version} superseded by a newer one"])
+                delivered = cardq.send(sender, message.key).sent > 0  # else queued: the drain sends it
             elif message.key:
                 try:
                     delivered = keyed.announce_keyed(sender, message.key, body, correlation_id=message.correlation_id,

@@ -80,6 +80,6 @@ MANIFEST = Manifest(
                 f"the last n audit entries (default {AUDIT_DEFAULT}, at most {AUDIT_MAX})", Role.VIEWER, _audit,
                 where=_where_audit, help_order=92),
     ),
-    functions=(Function("slack_outbox", "chalicelib.decisions.service:outbox_tick", "rate(5 minutes)"),),
+    functions=(Function("slack_outbox", "chalicelib.frontdoor.outbox:tick", "rate(5 minutes)"),),
     permissions="chalicelib.frontdoor.permissions",
 )

@@ -46,9 +46,10 @@ def dead_letters(policy: Policy, stage: str) -> list[dict[str, Any]]:
 def needs(policy: Policy, stage: str) -> dict[str, list[Any]]:
     front_door = is_front_door(policy)
     sends = any(flow in peer.send for peer in policy.peers.values() for flow in (Flow.COMMAND, Flow.APPROVAL_RESULT))
+    replies = any(Flow.REPLY in peer.send for peer in policy.peers.values())  # fanned-out commands answered (fanout)
     found: dict[str, list[Any]] = {
         # the front door's own executors: /ops audit reads the log, status the state, deadletters/redrive the DLQ
-        str(Flow.COMMAND): [AUDIT_READ, *dead_letters(policy, stage)],
+        str(Flow.COMMAND): [AUDIT_READ, *dead_letters(policy, stage)] + ([PEER_SEND] if replies else []),
         str(Flow.REPLY): [],
         str(Flow.APPROVAL_REQUEST): [ANNOUNCE],  # the card is posted in Slack
         str(Flow.ANNOUNCE): [ANNOUNCE],

@@ -238,13 +238,31 @@ def deliver(method: str, payload: dict[str, Any], *, correlation_id: str, target
 
 
 def retry_outbox(now: datetime | None = None) -> dict[str, int]:
-    """Try every kept delivery again. Delivered ones leave the outbox; others count an attempt. (The outbox schedule
-    runs it inside ``decisions.service.tick``, which also re-tells and expires decisions.)"""
+    """Try every kept delivery again. Delivered ones leave the outbox; others count an attempt. Items that could not
+    be processed at all raise (after the others were): the schedule's invocation fails, never silently. (The outbox
+    schedule runs it from ``frontdoor/outbox.py``, with the card queue, fan-outs and decisions' work.)"""
+    counts, errors = retry_kept(now)
+    if errors:
+        raise RuntimeError(f"{errors} outbox item(s) could not be processed; the others were ({counts})")
+    return counts
+
+
+def retry_kept(now: datetime | None = None) -> tuple[dict[str, int], int]:
+    """``retry_outbox``'s work: (counts, how many items could not be processed)."""
     now = now or datetime.now(UTC)
     counts = {"delivered": 0, "failed": 0, "dead": 0}
     errors = 0
-    for item in OutboxItem.query(OUTBOX):
-        if item.dead:
+    kept = [item for item in OutboxItem.query(OUTBOX) if not item.dead]
+    superseded = _superseded(kept)
+    for item in superseded:  # an older update of a message a newer kept one replaces: never sent over it
+        item.delete()
+        counts["superseded"] = counts.get("superseded", 0) + 1
+        audit.record(action="slack.chat.update", target="slack", outcome=audit.Outcome.RECEIVED,
+                     correlation_id=item.correlation_id, capability="frontdoor",
+                     reason="superseded by a newer update of the same message kept in the outbox")
+    gone = {item.sk for item in superseded}
+    for item in kept:
+        if item.sk in gone:
             continue
         try:
             _retry_one(item, now, counts)
@@ -252,9 +270,22 @@ def retry_outbox(now: datetime | None = None) -> dict[str, int]:
             errors += 1
             logger.exception("an outbox item could not be processed", extra={"item": item.sk})
             metrics.add_metric(name="OutboxItemErrors", unit=MetricUnit.Count, value=1)
-    if errors:  # the schedule's invocation fails (Lambda retries it, then dead-letters it): never silent
-        raise RuntimeError(f"{errors} outbox item(s) could not be processed; the others were ({counts})")
-    return counts
+    return counts, errors
+
+
+def _superseded(items: list[Any]) -> list[Any]:
+    """The kept chat.updates of a message that a later kept chat.update of the same message replaces (oldest first
+    in, so the last one per message is the newest): only the newest is sent, in place of all of them."""
+    newest: dict[tuple[str, str], Any] = {}
+    older = []
+    for item in items:
+        if item.method != "chat.update":
+            continue
+        key = (str(item.payload.get("channel")), str(item.payload.get("ts")))
+        if key in newest:
+            older.append(newest[key])
+        newest[key] = item
+    return older
 
 
 def _retry_one(item: Any, now: datetime, counts: dict[str, int]) -> None:

@@ -51,7 +51,7 @@ def send_to(current: Policy, account: str, flow: Flow, payload: dict[str, Any]) 
 
 def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[str, Any]] | None = None,
              key: str | None = None, decision_id: str | None = None, continues: str | None = None,
-             grant_to: str | None = None) -> None:
+             grant_to: str | None = None, version: int | None = None) -> None:
     """Post a message in ``channel`` (text and blocks must already be safe mrkdwn: see mrkdwn.safe).
 
     With a ``key`` (e.g. an incident's group key), the first announcement posts and later ones with the same key
@@ -90,4 +90,6 @@ def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[
         event["continues"] = continues
     if grant_to is not None:
         event["grant_to"] = grant_to
+    if version is not None:  # the card's version from this account's state: the front door sends only the newest
+        event["version"] = version
     send_to_front_door(current, Flow.ANNOUNCE, event)

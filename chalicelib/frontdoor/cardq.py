@@ -1,0 +1,400 @@
+"""The card queue: versioned keyed announcements committed, then sent to Slack within the send budget, newest version
+only, one write per card at a time. Store and executor; the decisions are ``coalesce`` and ``budget`` (pure).
+
+Items in the state table (see models.py for the others):
+
+    card#<origin>#<key> / card       version, sent, message (JSON), channel, correlation_id, lease_until, not_before,
+                                     attempts, dead; while queued (version > sent): gsi1pk ``cardq#<shard>`` (16
+                                     shards by channel: the queue is spread, a channel keeps one order) and gsi1sk
+                                     ``<first queued stamp>#<origin>#<key>`` (a card updated again keeps its place)
+    budget#<bucket> / budget         tokens, at, blocked_until, rev (``budget.py``; written on condition rev = read)
+
+Commit, then execute: ``commit`` stores the newest version (on condition it is newer: an older one is refused and
+audited as superseded). ``send`` claims the card's lease, spends the budget and writes to Slack, then records what
+Slack shows. A 429 honours Retry-After (the card stays queued, the bucket is blocked); another failure backs off
+and, after ``coalesce.MAX_ATTEMPTS``, goes to the outbox's dead letters, audited. Nothing is dropped silently.
+
+    commit v2          card: version 2, queued                      (crash here: the drain sends it)
+    send: claim        lease_until = now + 30 s  if version = 2 and no live lease
+    send: Slack        chat.postMessage / chat.update               (crash here: the lease runs out, sent again:
+                                                                     an update is idempotent; a post is recorded
+                                                                     below, so a crash between the two posts twice)
+    send: done         sent = 2, lease removed; gsi keys removed if version is still 2
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.frontdoor import budget, coalesce
+from chalicelib.observability import MetricUnit, logger, metrics
+from chalicelib.settings import get_settings
+from chalicelib.slackkit import keyed
+from chalicelib.state import audit
+from chalicelib.state.keys import stamp
+
+SHARDS = 16
+RETENTION = timedelta(days=30)
+_BUDGET_TRIES = 5
+
+
+def _key(origin: str, key: str) -> dict[str, Any]:
+    return {"pk": {"S": f"card#{origin}#{key}"}, "sk": {"S": "card"}}
+
+
+def shard_of(channel: str) -> int:
+    return zlib.crc32(channel.encode()) % SHARDS
+
+
+def _table() -> str:
+    return get_settings().state_table
+
+
+def _ddb() -> Any:
+    return aws.client("dynamodb")
+
+
+def _conditional_failed(client: Any, exc: Exception) -> bool:
+    return isinstance(exc, client.exceptions.ConditionalCheckFailedException)
+
+
+# ---- commit ----
+
+def commit(origin: str, key: str, version: int, message: dict[str, Any], *, correlation_id: str,
+           now: datetime | None = None) -> bool:
+    """Store version ``version`` of card ``(origin, key)`` as the one to send. True when it is the committed one (now,
+    or already: a redelivery); False (audited) when a newer version is committed: this one is superseded, never
+    sent, and never overwrites the newer."""
+    if not coalesce.admit(None, version):  # validates the number
+        return False
+    now = now or datetime.now(UTC)
+    client = _ddb()
+    channel = str(message.get("channel", ""))
+    try:
+        client.update_item(
+            TableName=_table(), Key=_key(origin, key),
+            UpdateExpression="SET version = :v, message = :m, channel = :c, correlation_id = :cid, attempts = :zero, "
+                             "not_before = :zero, gsi1pk = :q, gsi1sk = if_not_exists(gsi1sk, :qsk), "
+                             "expires_at = :exp REMOVE dead",
+            ConditionExpression="attribute_not_exists(version) OR version < :v",
+            ExpressionAttributeValues={
+                ":v": {"N": str(version)}, ":m": {"S": json.dumps(message)}, ":c": {"S": channel},
+                ":cid": {"S": correlation_id}, ":zero": {"N": "0"}, ":q": {"S": f"cardq#{shard_of(channel)}"},
+                ":qsk": {"S": f"{stamp(now)}#{origin}#{key}"},
+                ":exp": {"N": str(int((now + RETENTION).timestamp()))}})
+    except Exception as exc:
+        if not _conditional_failed(client, exc):
+            raise
+        held = client.get_item(TableName=_table(), Key=_key(origin, key), ConsistentRead=True,
+                               ProjectionExpression="version").get("Item", {})
+        if int(held.get("version", {}).get("N", -1)) == version:
+            return True  # the same version again (EventBridge redelivered it, or the intake's retry): committed
+        metrics.add_metric(name="CardVersionsSuperseded", unit=MetricUnit.Count, value=1)
+        audit.record(action="slack.card", target=f"message/{origin}/{key}", outcome=audit.Outcome.RECEIVED,
+                     correlation_id=correlation_id, capability="frontdoor",
+                     reason=f"version {version} superseded: a newer version of the card is already committed")
+        return False
+    return True
+
+
+# ---- the budget's store ----
+
+def _read_budget(client: Any, name: str) -> tuple[budget.State | None, int]:
+    item = client.get_item(TableName=_table(), Key={"pk": {"S": f"budget#{name}"}, "sk": {"S": "budget"}},
+                           ConsistentRead=True).get("Item")
+    if not item:
+        return None, 0
+    return (budget.State(float(item["tokens"]["N"]), float(item["at"]["N"]), float(item["blocked_until"]["N"])),
+            int(item["rev"]["N"]))
+
+
+def _write_budget(client: Any, name: str, state: budget.State, rev: int) -> bool:
+    try:
+        client.put_item(
+            TableName=_table(),
+            Item={"pk": {"S": f"budget#{name}"}, "sk": {"S": "budget"}, "tokens": {"N": repr(state.tokens)},
+                  "at": {"N": repr(state.at)}, "blocked_until": {"N": repr(state.blocked_until)},
+                  "rev": {"N": str(rev + 1)}, "expires_at": {"N": str(int(state.at) + 86400)}},
+            ConditionExpression="attribute_not_exists(pk) OR rev = :rev",
+            ExpressionAttributeValues={":rev": {"N": str(rev)}})
+    except Exception as exc:
+        if _conditional_failed(client, exc):
+            return False
+        raise
+    return True
+
+
+def spend(names: list[str], now: float | None = None, *, refused: set[str] | None = None) -> float:
+    """Spend one token from each bucket: 0.0 when spent from all, else the seconds to wait (from the first that
+    had none, added to ``refused``; tokens already spent from the buckets before it are not given back: a little
+    under budget)."""
+    client = _ddb()
+    for name in names:
+        bucket = budget.bucket_for(name)
+        for _ in range(_BUDGET_TRIES):
+            at = time.time() if now is None else now
+            state, rev = _read_budget(client, name)
+            new, wait = budget.take(bucket, state, at)
+            if wait > 0:
+                if refused is not None:
+                    refused.add(name)
+                return wait
+            if _write_budget(client, name, new, rev):
+                break
+        else:
+            return 1.0 / bucket.rate  # lost every race: others are spending it
+    return 0.0
+
+
+def blocked(names: list[str], retry_after: float, now: float | None = None) -> None:
+    """Slack said 429: nothing through these buckets before ``retry_after`` seconds."""
+    client = _ddb()
+    for name in names:
+        for _ in range(_BUDGET_TRIES):
+            at = time.time() if now is None else now
+            state, rev = _read_budget(client, name)
+            if _write_budget(client, name, budget.block(budget.bucket_for(name), state, at, retry_after), rev):
+                break
+
+
+# ---- send ----
+
+@dataclass
+class Sent:
+    """What one drain did."""
+
+    sent: int = 0
+    waiting: int = 0  # budget or Retry-After: later
+    ratelimited: int = 0
+    failed: int = 0
+    dead: int = 0
+    errors: int = 0  # cards that could not be processed at all (logged; they stay queued)
+    wait: float | None = None  # the shortest wait seen
+    channels_waiting: set[str] = field(default_factory=set)
+    buckets_waiting: set[str] = field(default_factory=set)  # budget buckets found empty in this pass
+
+    def waited(self, seconds: float) -> None:
+        self.wait = seconds if self.wait is None else min(self.wait, seconds)
+
+
+def _card(item: dict[str, Any]) -> coalesce.Card:
+    def num(name: str) -> float | None:
+        return float(item[name]["N"]) if name in item else None
+
+    sent = num("sent")
+    return coalesce.Card(version=int(item["version"]["N"]), sent=None if sent is None else int(sent),
+                         lease_until=num("lease_until"), not_before=num("not_before") or 0.0,
+                         attempts=int(num("attempts") or 0), dead="dead" in item)
+
+
+def _web() -> Any:
+    """The Web API client without slack_sdk's 429 handler: a 429 comes back here, and the card waits its
+    Retry-After in the queue instead of a sleeping Lambda."""
+    from slack_sdk import WebClient
+    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+    from chalicelib.frontdoor import slack
+
+    base_url = get_settings().slack_api_url
+    handlers = [h for h in slack.retry_handlers() if not isinstance(h, RateLimitErrorRetryHandler)]
+    return WebClient(token=slack.credentials().bot_token, retry_handlers=handlers, timeout=10,
+                     **({"base_url": base_url} if base_url else {}))
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    if response is None or getattr(response, "status_code", None) != 429:
+        return None
+    try:
+        return float(response.headers.get("Retry-After") or response.headers.get("retry-after") or 1)
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def send(origin: str, key: str, *, client: Any = None, result: Sent | None = None) -> Sent:
+    """Send card ``(origin, key)``'s newest version if it is due and the budget allows. Never raises for Slack."""
+
+    result = result if result is not None else Sent()
+    ddb = _ddb()
+    item = ddb.get_item(TableName=_table(), Key=_key(origin, key), ConsistentRead=True).get("Item")
+    now = time.time()
+    if not item:
+        return result
+    card = _card(item)
+    if not coalesce.due(card, now):
+        if card.not_before > now:
+            result.waiting += 1
+            result.waited(card.not_before - now)
+        return result
+    message = json.loads(item["message"]["S"])
+    channel = item["channel"]["S"]
+    ref = keyed.message_ref(origin, key)
+    if ref is not None and (ref.handed_to or ref.decision_id or ref.body is not None):
+        # a card another account took over, or one a decision lives in: the keyed announcement's own rules
+        return _by_announcement(origin, key, card, item, message, result)
+    method = "chat.update" if ref is not None else "chat.postMessage"
+    names = budget.names_for(method, channel)  # the card's channel as announced: one bucket for posts and updates
+    if result.buckets_waiting.intersection(names):  # found empty earlier in this pass: not asked again
+        result.waiting += 1
+        return result
+    wait = spend(names, refused=result.buckets_waiting)
+    if wait > 0:
+        result.waiting += 1
+        result.waited(wait)
+        result.channels_waiting.add(channel)
+        return result
+    if not _claim(ddb, origin, key, card.version, now):
+        return result
+    try:
+        web = client or _web()
+        if ref is None:
+            answer = web.chat_postMessage(**message)
+            keyed.save_ref(origin, key, answer["channel"], answer["ts"])
+        else:
+            web.chat_update(**{**message, "channel": ref.channel, "ts": ref.ts})
+    except Exception as exc:  # noqa: BLE001 - every failure keeps the card queued (or dead-letters it), audited
+        _failed(ddb, origin, key, card, item, names, exc, result, now)
+        return result
+    _done(ddb, origin, key, card.version)
+    result.sent += 1
+    return result
+
+
+def _claim(ddb: Any, origin: str, key: str, version: int, now: float) -> bool:
+    try:
+        ddb.update_item(
+            TableName=_table(), Key=_key(origin, key), UpdateExpression="SET lease_until = :until",
+            ConditionExpression="version = :v AND (attribute_not_exists(lease_until) OR lease_until <= :now)",
+            ExpressionAttributeValues={":until": {"N": repr(now + coalesce.LEASE_SECONDS)}, ":v": {"N": str(version)},
+                                       ":now": {"N": repr(now)}})
+    except Exception as exc:
+        if _conditional_failed(ddb, exc):
+            return False  # another sender holds it, or a newer version came: that one goes next
+        raise
+    return True
+
+
+def _done(ddb: Any, origin: str, key: str, version: int) -> None:
+    """Slack shows ``version``: recorded; the card leaves the queue unless a newer version arrived meanwhile."""
+    values = {":v": {"N": str(version)}}
+    try:
+        ddb.update_item(TableName=_table(), Key=_key(origin, key),
+                        UpdateExpression="SET sent = :v, attempts = :zero REMOVE lease_until, gsi1pk, gsi1sk",
+                        ConditionExpression="version = :v", ExpressionAttributeValues={**values, ":zero": {"N": "0"}})
+    except Exception as exc:
+        if not _conditional_failed(ddb, exc):
+            raise
+        ddb.update_item(TableName=_table(), Key=_key(origin, key), UpdateExpression="SET sent = :v REMOVE lease_until",
+                        ExpressionAttributeValues=values)
+
+
+def _failed(ddb: Any, origin: str, key: str, card: coalesce.Card, item: dict[str, Any], names: list[str],
+            exc: Exception, result: Sent, now: float) -> None:
+    retry_after = _retry_after(exc)
+    after = coalesce.after_failure(card, retry_after=retry_after, now=now)
+    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    ddb.update_item(TableName=_table(), Key=_key(origin, key),
+                    UpdateExpression="SET not_before = :nb, attempts = :a REMOVE lease_until",
+                    ExpressionAttributeValues={":nb": {"N": repr(after.not_before)}, ":a": {"N": str(after.attempts)}})
+    if retry_after is not None:
+        blocked(names, retry_after)
+        result.ratelimited += 1
+        result.waited(retry_after)
+        logger.info("slack said 429: the card waits its Retry-After", extra={"card": f"{origin}/{key}",
+                                                                             "retry_after": retry_after})
+        metrics.add_metric(name="SlackRateLimited", unit=MetricUnit.Count, value=1)
+        return
+    target = f"message/{origin}/{key}"
+    correlation_id = item.get("correlation_id", {}).get("S", "-")
+    if not after.dead:
+        result.failed += 1
+        logger.warning("card not sent: kept queued", extra={"card": f"{origin}/{key}", "reason": reason})
+        metrics.add_metric(name="SlackDeliveriesDeferred", unit=MetricUnit.Count, value=1)
+        audit.record(action="slack.card", target=target, outcome=audit.Outcome.FAILED, correlation_id=correlation_id,
+                     capability="frontdoor", reason=f"version {card.version} kept queued for retry: {reason}")
+        return
+    _dead_letter(ddb, origin, key, card, item, reason, result)
+
+
+def _dead_letter(ddb: Any, origin: str, key: str, card: coalesce.Card, item: dict[str, Any], reason: str,
+                 result: Sent) -> None:
+    """Given up on: the card leaves the queue (a newer version brings it back), its message is kept with the outbox's
+    dead letters, audited and counted."""
+    from chalicelib.frontdoor.slack import OUTBOX
+    from chalicelib.frontdoor.store import OutboxItem
+
+    now = datetime.now(UTC)
+    why = f"card version {card.version} gave up after {coalesce.MAX_ATTEMPTS} attempts: {reason}"
+    correlation_id = item.get("correlation_id", {}).get("S", "-")
+    OutboxItem(OUTBOX, f"{now.isoformat()}#card#{origin}#{key}", method="card",
+               payload={"origin": origin, "key": key, "version": card.version,
+                        "message": json.loads(item["message"]["S"])},
+               correlation_id=correlation_id, attempts=coalesce.MAX_ATTEMPTS, last_error=reason[:200], dead=why,
+               expires_at=now + timedelta(days=14)).save()
+    ddb.update_item(TableName=_table(), Key=_key(origin, key), UpdateExpression="SET dead = :d REMOVE gsi1pk, gsi1sk",
+                    ConditionExpression="version = :v",
+                    ExpressionAttributeValues={":d": {"S": why[:300]}, ":v": {"N": str(card.version)}})
+    result.dead += 1
+    metrics.add_metric(name="SlackDeliveriesDead", unit=MetricUnit.Count, value=1)
+    audit.record(action="slack.card", target=f"message/{origin}/{key}", outcome=audit.Outcome.FAILED,
+                 correlation_id=correlation_id, capability="frontdoor", reason=why)
+
+
+def _by_announcement(origin: str, key: str, card: coalesce.Card, item: dict[str, Any], message: dict[str, Any],
+                     result: Sent) -> Sent:
+    ddb = _ddb()
+    if not _claim(ddb, origin, key, card.version, time.time()):
+        return result
+    correlation_id = item.get("correlation_id", {}).get("S", "-")
+    keyed.announce_keyed(origin, key, message, correlation_id=correlation_id)  # failures: kept in its outbox
+    _done(ddb, origin, key, card.version)
+    result.sent += 1
+    return result
+
+
+# ---- drain ----
+
+def queued(limit: int = 1000) -> list[tuple[str, str, str, bool]]:
+    """(origin, key, channel, sent before) of the queued cards, oldest first."""
+    client = _ddb()
+    found: list[tuple[str, str, str, str, bool]] = []
+    for shard in range(SHARDS):
+        kwargs: dict[str, Any] = {
+            "TableName": _table(), "IndexName": "gsi1", "KeyConditionExpression": "gsi1pk = :q",
+            "ExpressionAttributeValues": {":q": {"S": f"cardq#{shard}"}},
+            "ProjectionExpression": "pk, gsi1sk, channel, sent"}
+        while True:
+            page = client.query(**kwargs)
+            for row in page.get("Items", []):
+                _, origin, key = row["pk"]["S"].split("#", 2)
+                found.append((row["gsi1sk"]["S"], origin, key, row.get("channel", {}).get("S", ""), "sent" in row))
+            if "LastEvaluatedKey" not in page or len(found) >= limit:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [(o, k, c, sent) for _, o, k, c, sent in sorted(found)[:limit]]
+
+
+def drain(limit: int = 1000) -> Sent:
+    """Send what is due, oldest first; a channel out of budget is skipped for the rest of this pass."""
+    result = Sent()
+    client = None
+    for origin, key, channel, sent_before in queued(limit):
+        if channel in result.channels_waiting:
+            continue
+        if sent_before and "method:chat.update" in result.buckets_waiting:  # an update, and none may go now
+            result.waiting += 1
+            continue
+        try:
+            client = client or _web()
+            send(origin, key, client=client, result=result)
+        except Exception:  # noqa: BLE001 - each card on its own: the others still go; this one stays queued
+            result.errors += 1
+            logger.exception("a queued card could not be processed", extra={"card": f"{origin}/{key}"})
+            metrics.add_metric(name="OutboxItemErrors", unit=MetricUnit.Count, value=1)
+    return result
