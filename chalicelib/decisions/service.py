@@ -70,9 +70,9 @@ def ask(*, capability: str, title: str, summary: str, environment: str, requeste
     distinct approvers (1..5), approvers' user ``group`` (``S…``), ``four_eyes=True`` (approver is neither the
     requester nor the author, whatever policy says), ``deadline`` (aware datetime: the decision then expires),
     ``key`` (the card is the keyed announcement ``key``: ``announcements.announce(key=…, decision_id=…)``
-    updates it in place)
-    and ``blocks`` (the card's body, already-safe mrkdwn; the front door adds progress and buttons);
-    ``continues``: the account whose message under ``key`` the card takes over (see ``announce``).
+    updates it in place) and ``blocks`` (the card's body, already-safe mrkdwn; the front door adds progress and
+    buttons); ``continues``: the account whose message under ``key`` the card takes over (see
+    ``announcements.announce``).
 
     ``subject`` (what exactly would be done): the request is first stored in this account as a pending request
     (``chalicelib.pending``) and only its ticket (id, nonce, digest of the subject) travels; the capability's
