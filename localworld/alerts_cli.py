@@ -68,7 +68,7 @@ def labels_from(inputs: list[str], policy: Any, state: str | None) -> dict[str, 
         if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
             return {**data, **({"state": state} if state else {})}
         raise ValueError(f"{inputs[0]} is neither an alarm event nor a JSON object of string labels")
-    from chalicelib.alerts import matchers
+    from chalicelib import matchers
 
     labels: dict[str, str] = {}
     for item in inputs:  # label=value or label="value", read by the one matcher parser (Alertmanager's grammar)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.alerts import matchers as m
+from chalicelib import matchers as m
 from chalicelib.alerts import routing
 from chalicelib.alerts.policy import section
 from chalicelib.policy.loader import PolicyError

@@ -11,8 +11,8 @@ import json
 
 import pytest
 
+from chalicelib import matchers as m
 from chalicelib.alerts import ids, silences
-from chalicelib.alerts import matchers as m
 from chalicelib.frontdoor import commands, targets
 from chalicelib.state import audit
 from tests.alerts_fixtures import ALERTS, AlertsWorld, blocks_text, receivers_standin_fixture, world_fixture  # noqa: F401

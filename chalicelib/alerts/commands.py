@@ -8,8 +8,8 @@ environment). The front door has already checked the role the grammar asks for (
 
 from __future__ import annotations
 
+from chalicelib import matchers as m
 from chalicelib.alerts import clock, operations, silences
-from chalicelib.alerts import matchers as m
 from chalicelib.alerts.text import code, safe
 from chalicelib.frontdoor.commands import Answer, Asked, executes
 from chalicelib.frontdoor.grammar import Command

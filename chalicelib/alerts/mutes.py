@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from chalicelib.alerts import matchers as m
+from chalicelib import matchers as m
 from chalicelib.alerts.incidents import AlertRecord, Incident, active
 from chalicelib.alerts.policy import AlertsSection, InhibitRule, TimeInterval
 from chalicelib.freezes import in_weekly

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from chalicelib import matchers as m
 from chalicelib.alerts import flush, ids, incidents, silences, store
-from chalicelib.alerts import matchers as m
 from chalicelib.alerts.incidents import Incident
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome

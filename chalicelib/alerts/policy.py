@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from chalicelib.alerts import matchers as m
+from chalicelib import matchers as m
 from chalicelib.policy.types import Channel, Duration, Name, OutboundUrl, Path, Section, Strict
 
 if TYPE_CHECKING:

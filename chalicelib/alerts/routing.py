@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.alerts import matchers as m
+from chalicelib import matchers as m
 from chalicelib.alerts.policy import (
     ALL_LABELS,
     DEFAULT_GROUP_INTERVAL,

@@ -16,8 +16,8 @@ from pynamodb.attributes import JSONAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 
+from chalicelib import matchers as m
 from chalicelib.alerts import ids
-from chalicelib.alerts import matchers as m
 from chalicelib.alerts.clock import iso
 from chalicelib.alerts.mutes import SilenceView
 from chalicelib.state.models import StateItem

@@ -20,7 +20,7 @@ from typing import Any
 
 from chalicelib import capabilities
 from chalicelib import commandline as cl
-from chalicelib.alerts import matchers as _matchers
+from chalicelib import matchers as _matchers
 from chalicelib.commandline import MAX_COUNT, MAX_DURATION  # noqa: F401 - the grammar's limits, re-exported
 from chalicelib.policy.schema import Role
 
