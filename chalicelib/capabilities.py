@@ -69,6 +69,7 @@ KIND_ROUTES: dict[Kind, tuple[str, ...]] = {}
 FLOW_ROUTES: dict[Flow, str] = {}
 COMMANDS: dict[str, tuple[str, Command]] = {}  # command name -> (capability, its declaration), in help order
 FUNCTIONS: dict[str, tuple[str, Function]] = {}  # app.py function name -> (capability, its declaration)
+BUTTONS: dict[str, str] = {}  # a card button's Slack action id -> ``module:function`` giving its command's text
 
 
 def named(name: str) -> str:
@@ -78,7 +79,7 @@ def named(name: str) -> str:
 
 
 def _derive(manifests: list[Manifest]) -> None:
-    for table in (MANIFESTS, LANDED, EXECUTORS, KIND_ROUTES, FLOW_ROUTES, COMMANDS, FUNCTIONS):
+    for table in (MANIFESTS, LANDED, EXECUTORS, KIND_ROUTES, FLOW_ROUTES, COMMANDS, FUNCTIONS, BUTTONS):
         table.clear()
     for m in manifests:
         if m.name in MANIFESTS:
@@ -96,6 +97,10 @@ def _derive(manifests: list[Manifest]) -> None:
             if function.name in FUNCTIONS:
                 raise ValueError(f"function '{function.name}' is declared by two capabilities")
             FUNCTIONS[function.name] = (named(m.name), function)
+        for action_id, runs in m.buttons.items():
+            if action_id in BUTTONS:
+                raise ValueError(f"button '{action_id}' is declared by two capabilities")
+            BUTTONS[action_id] = runs
     for kind in Kind:
         taking = sorted((m for m in manifests if kind in m.kinds), key=lambda m: m.event_order)
         if taking:
@@ -204,6 +209,16 @@ def status_lines(app: str, policy: Any) -> list[str]:
             module, attribute = manifest.status.split(":")
             lines += getattr(importlib.import_module(module), attribute)(app, policy)
     return lines
+
+
+def button_command(action_id: str, value: str) -> str | None:
+    """The ``/ops`` command a card's button stands for (its capability's manifest), or None for a bad value or an
+    unknown button."""
+    runs = BUTTONS.get(action_id)
+    if runs is None:
+        return None
+    module, attribute = runs.split(":")
+    return getattr(importlib.import_module(module), attribute)(action_id, value)
 
 
 def schedule_of(name: str) -> str:

@@ -80,7 +80,7 @@ class Manifest:
     ``policy.types.Section``), the document's field ``name``. ``permissions``: the module whose
     ``needs(policy, stage) -> {entry point: [statements]}`` gives each function the IAM statements it needs
     for this capability (entry points: a Kind, a Flow, a function's name). ``status``: its part of ``/ops
-    status <app>`` in each account, when it has one."""
+    status <app>`` in each account, when it has one. ``buttons``: its cards' buttons that stand for a command."""
 
     name: str
     summary: str
@@ -95,9 +95,13 @@ class Manifest:
     functions: tuple[Function, ...] = ()
     permissions: str | None = None
     status: str | None = None  # ``module:function``: (app, policy) -> its lines in ``/ops status <app>``
+    # buttons on its cards that stand for an ``/ops`` command: Slack action id -> ``module:function``,
+    # (action id, value) -> the command's text (None: a bad value); the front door runs it like a typed one
+    buttons: Mapping[str, str] = field(default_factory=dict)
 
     def modules(self) -> list[str]:
         """Every module this manifest names: loaded on first use, never at a cold start."""
         named = [self.handlers, self.decisions, self.commands, self.permissions, (self.status or "").split(":")[0],
+                 *(runs.split(":")[0] for runs in self.buttons.values()),
                  *(c.module for c in self.command_specs), *(f.runs.split(":")[0] for f in self.functions)]
         return sorted({m for m in named if m})

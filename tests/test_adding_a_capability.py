@@ -126,6 +126,16 @@ def test_its_command_runs_where_it_resolves_through_the_front_door(front, instal
     assert "you need the viewer role in shared" in answers(front)[-1]
 
 
+def test_its_cards_buttons_run_the_command_they_stand_for(installed, front):
+    assert capabilities.BUTTONS["sample_wave"] == "tests.sample_capability.commands:wave"
+    assert front.click("sample_wave", "there", "dave").status_code == 200
+    front.runner.drain()
+    assert answers(front)[-1].startswith("hello there from shared ")  # the same command as typed, same RBAC
+    front.click("sample_wave", "there", "eve")
+    front.runner.drain()
+    assert "you need the viewer role in shared" in answers(front)[-1]
+
+
 # ---- step 5: its IAM statements ----
 
 def test_its_iam_statements_are_in_the_generated_policies_of_its_entry_points_only(installed):

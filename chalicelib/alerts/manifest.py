@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import commandline as cl
-from chalicelib.alerts import matchers
+from chalicelib import matchers
 from chalicelib.alerts.policy import AlertsSection
 from chalicelib.kinds import Kind
 from chalicelib.manifest import Command, Function, Manifest
@@ -75,4 +75,6 @@ MANIFEST = Manifest(
     ),
     functions=(Function("alerts_flush", "chalicelib.alerts.flush:run", "rate(1 minute)"),),
     permissions="chalicelib.alerts.permissions",
+    buttons={"incident_ack": "chalicelib.alerts.ids:button_command",  # the incident card's Ack / Silence 1h
+             "silence_1h": "chalicelib.alerts.ids:button_command"},
 )

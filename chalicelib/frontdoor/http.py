@@ -26,7 +26,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import aws, lambda_app
+from chalicelib import aws, capabilities, lambda_app
 from chalicelib.decisions import service as decisions
 from chalicelib.frontdoor import commands, door, grammar, slack
 from chalicelib.observability import MetricUnit, logger, metrics
@@ -169,8 +169,8 @@ def _bolt(creds: slack.Credentials) -> Any:
     app.action("decision_approve")(ack=_ack_action, lazy=[_approve])
     app.action("decision_reject")(ack=_ack_action, lazy=[_reject])
     # Buttons on incident cards (alerts): each runs the /ops command it stands for (RBAC, forwarding, answer).
-    for action_id in ("incident_ack", "silence_1h"):
-        app.action(action_id)(ack=_ack_action, lazy=[_alert_button])
+    for action_id in capabilities.BUTTONS:  # cards' buttons that stand for a command (capabilities' manifests)
+        app.action(action_id)(ack=_ack_action, lazy=[_command_button])
     # Last (Bolt runs the first listener that matches): whatever else Slack sends this app is answered with 200
     # and a short "not mine", never Bolt's 404 (which Slack shows the user as an error).
     anything = re.compile(".*")
@@ -316,16 +316,14 @@ def _click(body: dict[str, Any], verdict: str) -> None:
     _once("action", request_id, work, answer_to=body.get("response_url"))
 
 
-def _alert_button(body: dict[str, Any]) -> None:
-    """Ack / Silence 1h on an incident card: the same command typed in Slack, so the same RBAC, forwarding to the
-    account that holds the incident, and ephemeral answer."""
-    from chalicelib.alerts.ids import button_command
-
+def _command_button(body: dict[str, Any]) -> None:
+    """A card's button that stands for a command (e.g. Ack / Silence 1h on an incident card): the same command typed
+    in Slack, so the same RBAC, forwarding to the account that holds the subject, and ephemeral answer."""
     action = body["actions"][0]
     user = body["user"]["id"]
     request_id = f"slack:{body.get('trigger_id') or action.get('action_ts')}"
     logger.set_correlation_id(request_id)
-    text = button_command(action["action_id"], action.get("value", ""))
+    text = capabilities.button_command(action["action_id"], action.get("value", ""))
     if text is None:
         slack.deliver("response_url", {"url": body["response_url"], "response_type": "ephemeral",
                                        "replace_original": False, "text": "this button names no incident"},

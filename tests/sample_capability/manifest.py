@@ -29,4 +29,5 @@ MANIFEST = Manifest(
     ),
     functions=(Function("sample_tick", "tests.sample_capability.ticks:run", "rate(10 minutes)"),),
     permissions="tests.sample_capability.permissions",
+    buttons={"sample_wave": "tests.sample_capability.commands:wave"},  # a card's button standing for a command
 )
