@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import commandline as cl
-from chalicelib import matchers
 from chalicelib.alerts.policy import AlertsSection
 from chalicelib.kinds import Kind
 from chalicelib.manifest import Command, Function, Manifest
@@ -15,7 +14,10 @@ from chalicelib.policy.types import Role
 def _silence_matchers(text: str) -> tuple[dict[str, Any], list[str]]:
     """The matchers are read from the raw text by the one matcher parser (Alertmanager's grammar: quoted values
     may hold spaces, ``{a="b", c=~"d"}`` lists, spaces or commas between matchers, as ``amtool silence add``
-    takes them), up to the first word that does not start a matcher, which must be ``for``."""
+    takes them), up to the first word that does not start a matcher, which must be ``for``. (The parser is imported
+    here, on first use: a manifest is read at every cold start.)"""
+    from chalicelib import matchers
+
     try:
         found, rest_at = matchers.parse_leading(text)
     except matchers.MatcherError as e:
@@ -24,6 +26,8 @@ def _silence_matchers(text: str) -> tuple[dict[str, Any], list[str]]:
 
 
 def _silence(t: cl.Tokens, args: dict[str, Any]) -> dict[str, Any]:
+    from chalicelib import matchers
+
     word = t.peek()
     if word is not None and not t.at("for"):
         raise cl.Invalid(f"{cl.quoted(word)} is not a matcher ({matchers.HINT})")
