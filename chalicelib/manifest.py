@@ -14,13 +14,14 @@ policy section (whose models are built on first use).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from chalicelib.kinds import Kind
 from chalicelib.policy.schema import Flow
 from chalicelib.policy.types import Role
 
+_NONE: Mapping[str, Any] = MappingProxyType({})  # an empty mapping no manifest can change
 Where = Callable[[Any, Any], list[str]]  # (command, policy) -> the environments it acts in; may raise Unresolvable
 
 
@@ -34,8 +35,7 @@ def nowhere(cmd: Any, policy: Any) -> list[str]:
     return []
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     """One ``/ops`` command: its syntax and help, the role it needs, how it parses and where it runs.
 
     ``parse(tokens) -> args`` (``chalicelib.commandline``); with ``raw``, ``raw(text after the command word) ->
@@ -50,15 +50,14 @@ class Command:
     role: Role | None  # role needed in the target environment; None: anyone
     parse: Callable[..., dict[str, Any]]
     where: Where = here
-    flags: Mapping[str, Role | None] = field(default_factory=dict)  # accepted flags -> the role each needs
+    flags: Mapping[str, Role | None] = _NONE  # accepted flags -> the role each needs
     raw: Callable[[str], tuple[dict[str, Any], list[str]]] | None = None
     authorised_in: Callable[[Any, Any], str | None] | None = None
     module: str | None = None  # the module registering its executor, when not the manifest's ``commands``
     help_order: int = 50  # its place in ``/ops help`` (lower first; the front door's own come first and last)
 
 
-@dataclass(frozen=True)
-class Function:
+class Function(NamedTuple):
     """A Lambda function of app.py that runs this capability directly: a tick (``schedule``: the expression of
     app.py's ``@app.schedule``, as Chalice writes it in the template) or a function another service invokes
     (no schedule, e.g. the rotation function Secrets Manager calls). ``runs``: ``module:function``, called with
@@ -69,8 +68,7 @@ class Function:
     schedule: str | None = None
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     """One capability, declared.
 
     ``kinds`` and ``flows``: the AWS events and peer flows routed to its handler (registered with
@@ -97,7 +95,7 @@ class Manifest:
     status: str | None = None  # ``module:function``: (app, policy) -> its lines in ``/ops status <app>``
     # buttons on its cards that stand for an ``/ops`` command: Slack action id -> ``module:function``,
     # (action id, value) -> the command's text (None: a bad value); the front door runs it like a typed one
-    buttons: Mapping[str, str] = field(default_factory=dict)
+    buttons: Mapping[str, str] = _NONE
 
     def modules(self) -> list[str]:
         """Every module this manifest names: loaded on first use, never at a cold start."""
