@@ -194,17 +194,10 @@ def _card(item: dict[str, Any]) -> coalesce.Card:
 
 
 def _web() -> Any:
-    """The Web API client without slack_sdk's 429 handler: a 429 comes back here, and the card waits its
-    Retry-After in the queue instead of a sleeping Lambda."""
-    from slack_sdk import WebClient
-    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
-
+    """Without slack_sdk's 429 handler: a 429 comes back here, and the card waits its Retry-After in the queue."""
     from chalicelib.frontdoor import slack
 
-    base_url = get_settings().slack_api_url
-    handlers = [h for h in slack.retry_handlers() if not isinstance(h, RateLimitErrorRetryHandler)]
-    return WebClient(token=slack.credentials().bot_token, retry_handlers=handlers, timeout=10,
-                     **({"base_url": base_url} if base_url else {}))
+    return slack.web(wait_out_rate_limits=False)
 
 
 def _retry_after(exc: Exception) -> float | None:

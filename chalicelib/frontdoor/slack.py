@@ -118,12 +118,17 @@ def retry_handlers() -> list[Any]:
             ServerErrorRetryHandler(max_retry_count=2)]
 
 
-def web(token: str | None = None) -> Any:
+def web(token: str | None = None, *, wait_out_rate_limits: bool = True) -> Any:
+    """The Web API client. ``wait_out_rate_limits=False``: without slack_sdk's 429 handler, so a 429 comes back to
+    the caller (the card queue waits its Retry-After in the queue instead of in a sleeping Lambda)."""
     from slack_sdk import WebClient
+    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
     base_url = get_settings().slack_api_url
     kwargs = {"base_url": base_url} if base_url else {}
-    return WebClient(token=token or credentials().bot_token, retry_handlers=retry_handlers(), timeout=10, **kwargs)
+    handlers = [h for h in retry_handlers()
+                if wait_out_rate_limits or not isinstance(h, RateLimitErrorRetryHandler)]
+    return WebClient(token=token or credentials().bot_token, retry_handlers=handlers, timeout=10, **kwargs)
 
 
 # ---- who is in which user group (for RBAC) ----
