@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
+import tests.test_promotion_flow as flow  # its T0 is set by each test's world
 from chalicelib.state.crashpoints import POINTS, Crash, armed
 
 # ---- promotion (the world and helpers of tests/test_promotion_flow.py: stage and prod in one emulated account) ----
@@ -25,7 +26,6 @@ from tests.test_promotion_flow import (  # noqa: F401 - world is a fixture
     ACCOUNT,
     COMMIT,
     REGION,
-    T0,
     api_awaiting_approval,
     at_prod,
     decide,
@@ -65,11 +65,11 @@ TRIGGER_POINTS = ["promotion.committed", "promotion.start_pipeline.performed", "
 @pytest.mark.parametrize("point", TRIGGER_POINTS)
 def test_promotion_trigger_mode_deploys_once(world, point):
     stage_candidate(world)
-    payload = hand_over(world, T0 + timedelta(minutes=20))
-    prod = at_prod(world, payload, T0 + timedelta(minutes=21))
+    payload = hand_over(world, flow.T0 + timedelta(minutes=20))
+    prod = at_prod(world, payload, flow.T0 + timedelta(minutes=21))
     crashes(point, lambda: decide("approved", ["U0BOB00001", "U0CAROL001"]))
     decide("approved", ["U0BOB00001", "U0CAROL001"])  # the decision delivered again
-    tick(prod, T0 + timedelta(minutes=22))
+    tick(prod, flow.T0 + timedelta(minutes=22))
     p = only("web", "target")
     [run] = executions("web-prod")  # exactly one prod run, pinned to the stage revision
     assert p.state in ("deploying", "verifying") and p.target_execution == run["pipelineExecutionId"]
@@ -88,7 +88,7 @@ APPROVAL_POINTS = ["promotion.committed", "promotion.answer_approval.performed",
 def test_promotion_approval_mode_answers_once(world, point):
     from chalicelib.promotion import pipelines
 
-    _, prod_run, target = api_awaiting_approval(world, COMMIT, T0)
+    _, prod_run, target = api_awaiting_approval(world, COMMIT, flow.T0)
     answered: list[str] = []
     real = pipelines.answer_approval
 
@@ -100,7 +100,7 @@ def test_promotion_approval_mode_answers_once(world, point):
     crashes(point, lambda: decide("approved", ["U0BOB00001"], app="api", p=target))
     decide("approved", ["U0BOB00001"], app="api", p=target)  # delivered again
     prod = on("prod", world.monkeypatch)
-    tick(prod, T0 + timedelta(minutes=40))
+    tick(prod, flow.T0 + timedelta(minutes=40))
     p = next(x for x in promotions("api") if x.side == "target")
     assert len(answered) == 1  # the Manual Approval was answered once
     assert p.state in ("deploying", "verifying") and p.target_execution == prod_run
@@ -111,8 +111,8 @@ def test_promotion_approval_mode_answers_once(world, point):
 def test_promotion_hand_off_creates_one_target_promotion(world):
     stage_candidate(world)
     stage = on("stage", world.monkeypatch)
-    crashes("promotion.hand_off.performed", lambda: tick(stage, T0 + timedelta(minutes=20)))
-    tick(stage, T0 + timedelta(minutes=21))  # the next tick performs the pending hand-off again
+    crashes("promotion.hand_off.performed", lambda: tick(stage, flow.T0 + timedelta(minutes=20)))
+    tick(stage, flow.T0 + timedelta(minutes=21))  # the next tick performs the pending hand-off again
     source = only("web", "source")
     assert source.state == "handed_off" and len(transitions("web", "to_handed_off")) == 1
     sent = [payload for account, _, payload in world.sent["send_to"] if account == "prod"]
@@ -127,13 +127,14 @@ def test_promotion_hand_off_creates_one_target_promotion(world):
 
 def test_promotion_approval_request_is_one_decision(world):
     stage_candidate(world)
-    payload = hand_over(world, T0 + timedelta(minutes=20))
+    payload = hand_over(world, flow.T0 + timedelta(minutes=20))
     prod = on("prod", world.monkeypatch)
     from chalicelib.promotion import service
 
-    crashes("promotion.ask.performed", lambda: service.on_candidate(prod, payload, "rc-1", T0 + timedelta(minutes=21)))
-    service.on_candidate(prod, payload, "rc-1", T0 + timedelta(minutes=21))  # the release candidate again
-    tick(prod, T0 + timedelta(minutes=22))
+    crashes("promotion.ask.performed",
+            lambda: service.on_candidate(prod, payload, "rc-1", flow.T0 + timedelta(minutes=21)))
+    service.on_candidate(prod, payload, "rc-1", flow.T0 + timedelta(minutes=21))  # the release candidate again
+    tick(prod, flow.T0 + timedelta(minutes=22))
     p = only("web", "target")
     assert p.state == "awaiting_approval" and p.decision_id == f"pro-{p.id}"
     assert {a["decision_id"] for a in world.sent["ask"]} == {p.decision_id}  # asking again is the same card
@@ -142,17 +143,17 @@ def test_promotion_approval_request_is_one_decision(world):
 
 def test_a_superseded_prod_run_is_not_a_failure(world):
     stage_candidate(world)
-    prod = at_prod(world, hand_over(world, T0 + timedelta(minutes=20)), T0 + timedelta(minutes=21))
+    prod = at_prod(world, hand_over(world, flow.T0 + timedelta(minutes=20)), flow.T0 + timedelta(minutes=21))
     decide("approved", ["U0BOB00001", "U0CAROL001"])
     p = only("web", "target")
     from chalicelib.promotion import store
     from tests.test_promotion_flow import handle, pipeline_event
 
-    handle(pipeline_event("web-prod", p.target_execution, "SUPERSEDED", T0 + timedelta(minutes=25)), prod)
+    handle(pipeline_event("web-prod", p.target_execution, "SUPERSEDED", flow.T0 + timedelta(minutes=25)), prod)
     p = only("web", "target")
     assert p.state == "superseded" and p.failed_at is None
     assert store.bad("web", COMMIT) is None and store.deploying("web", "prod") is None
-    tick(prod, T0 + timedelta(minutes=40))
+    tick(prod, flow.T0 + timedelta(minutes=40))
     assert len(executions("web-prod")) == 1  # nothing rolled back
 
 

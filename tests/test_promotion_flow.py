@@ -26,8 +26,9 @@ from tests.frontdoor_kit import as_account
 
 ACCOUNT = "123456789012"  # moto's default account: the tests' credentials act here
 REGION = "eu-west-1"
-# Handlers read the clock; ticks are given a time. Event times start now, so both agree (the shipped policies have
-# no freeze windows; test_promotion_gates covers freezes).
+# Handlers read the clock; ticks are given a time. Event times start when each test's world is built, so both agree
+# however long the suite ran before this test (the shipped policies have no freeze windows; test_promotion_gates
+# covers freezes). Read it as ``T0`` here and ``flow.T0`` from other modules (an imported name would be stale).
 T0 = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -35,6 +36,8 @@ T0 = datetime.now(UTC).replace(microsecond=0)
 def world(aws, monkeypatch):
     """Pipelines web-stage, web-prod, api-stage, api-prod (api-prod waits at Prod/ApproveProd), fast steps, and a
     recorder in place of the cross-account calls."""
+    global T0
+    T0 = datetime.now(UTC).replace(microsecond=0)
     from localworld.estate import TRUST_CODEPIPELINE, _pipeline
 
     emu.set_step_seconds(0.05)
@@ -97,10 +100,10 @@ def handle(event: dict[str, Any], policy: Any) -> Any:
     return handler_for(Capability.PROMOTION)(parsed, Context(event_id=event["id"], kind=kind, policy=policy))
 
 
-def pipeline_event(pipeline: str, execution_id: str, state: str, at: datetime = T0,
+def pipeline_event(pipeline: str, execution_id: str, state: str, at: datetime | None = None,
                    detail_type: str = "CodePipeline Pipeline Execution State Change", **extra: Any) -> dict[str, Any]:
     return {"version": "0", "id": f"{execution_id}-{state}-{detail_type[13:18]}", "detail-type": detail_type,
-            "source": "aws.codepipeline", "account": ACCOUNT, "time": at.isoformat(), "region": REGION,
+            "source": "aws.codepipeline", "account": ACCOUNT, "time": (at or T0).isoformat(), "region": REGION,
             "resources": [f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{pipeline}"],
             "detail": {"pipeline": pipeline, "execution-id": execution_id, "state": state, "version": 1.0, **extra}}
 
@@ -141,11 +144,11 @@ COMMIT = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 COMMIT2 = "b2c3d4e5f60718293a4b5c6d7e8f901234567890"
 
 
-def stage_candidate(world: Any, commit: str = COMMIT, at: datetime = T0) -> tuple[Any, str]:
+def stage_candidate(world: Any, commit: str = COMMIT, at: datetime | None = None) -> tuple[Any, str]:
     """web-stage builds ``commit`` and its SUCCEEDED event reaches the stage instance."""
     stage = on("stage", world.monkeypatch)
     execution = build("web-stage", commit)
-    result = handle(pipeline_event("web-stage", execution, "SUCCEEDED", at), stage)
+    result = handle(pipeline_event("web-stage", execution, "SUCCEEDED", at or T0), stage)
     assert result.outcome == "succeeded", result
     return stage, execution
 
