@@ -14,10 +14,10 @@ import pytest
 from chalicelib.decisions import service as decisions
 from chalicelib.decisions import store as decision_store
 from chalicelib.frontdoor import commands
-from chalicelib.frontdoor import slack as slack_adapter
-from chalicelib.frontdoor.store import OutboxItem
 from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.slackkit import keyed
+from chalicelib.slackkit import slack as slack_adapter
+from chalicelib.slackkit.store import OutboxItem
 from chalicelib.state import audit
 from tests.events import context, signed
 from tests.frontdoor_kit import BOT_TOKEN, PROD, SHARED, SIGNING_SECRET, answers, as_account, uid

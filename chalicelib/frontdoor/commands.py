@@ -17,11 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import capabilities
 from chalicelib.decisions import service as decisions
-from chalicelib.frontdoor import fanout, grammar, slack, targets
+from chalicelib.frontdoor import fanout, grammar, targets
 from chalicelib.frontdoor.grammar import Command, ParseError
 from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Flow, Policy
-from chalicelib.slackkit import blocks, mrkdwn, rbac
+from chalicelib.slackkit import blocks, mrkdwn, rbac, slack
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
 

@@ -218,8 +218,7 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
 
         if detail.flow is Flow.ANNOUNCE:
             message = parse(Announcement)
-            from chalicelib.frontdoor import slack
-            from chalicelib.slackkit import keyed
+            from chalicelib.slackkit import keyed, slack
 
             body = {"channel": message.channel, "text": mrkdwn.truncate(message.text, mrkdwn.MESSAGE_TEXT),
                     "blocks": stripped(message.blocks) or []}

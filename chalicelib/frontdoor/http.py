@@ -28,10 +28,10 @@ from typing import Any
 
 from chalicelib import aws, capabilities, lambda_app
 from chalicelib.decisions import service as decisions
-from chalicelib.frontdoor import commands, door, grammar, slack
+from chalicelib.frontdoor import commands, door, grammar
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.policy import loader as policies
-from chalicelib.slackkit import blocks, mrkdwn
+from chalicelib.slackkit import blocks, mrkdwn, slack
 from chalicelib.state import audit, ledger
 
 _lock = threading.Lock()

@@ -1,5 +1,8 @@
 """The thin adapter to Slack: credentials, the Web API client, user groups, and deliveries that never get lost.
 
+Part of the Slack platform: every module that talks to Slack itself uses it (the front door, keyed messages,
+decisions, the console's sign-in).
+
 - Credentials come from Secrets Manager through Powertools Parameters (cached ``secret_max_age_seconds``), with
   the client built by ``chalicelib.aws``. They are never logged.
 - ``web()`` is slack_sdk's WebClient with its own retry handlers: 429 (honouring Retry-After), 5xx and
@@ -20,10 +23,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib import aws
-from chalicelib.frontdoor.store import OutboxItem
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.policy import loader as policy
 from chalicelib.settings import get_settings
+from chalicelib.slackkit.store import OutboxItem
 from chalicelib.state import audit
 
 OUTBOX = "outbox"
