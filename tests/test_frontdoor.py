@@ -17,6 +17,7 @@ from chalicelib.frontdoor import commands
 from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.slackkit import keyed
 from chalicelib.slackkit import slack as slack_adapter
+from chalicelib.slackkit.commands import Asked
 from chalicelib.slackkit.store import OutboxItem
 from chalicelib.state import audit
 from tests.events import context, signed
@@ -247,9 +248,9 @@ def test_a_peer_takes_commands_only_from_its_front_door(aws, monkeypatch):
 def test_a_forwarded_response_url_must_be_slacks(aws, monkeypatch):
     as_account(monkeypatch, "prod")
     monkeypatch.delenv("SWITCHBOARD_SLACK_API_URL", raising=False)
-    asked = commands.Asked(text="status", user="U0DAVE0001", response_url="https://evil.example/x", request_id="r")
+    asked = Asked(text="status", user="U0DAVE0001", response_url="https://evil.example/x", request_id="r")
     assert not asked.response_url_ok()
-    assert commands.Asked(text="s", user="U0DAVE0001", response_url="https://hooks.slack.com/commands/T/1/x",
+    assert Asked(text="s", user="U0DAVE0001", response_url="https://hooks.slack.com/commands/T/1/x",
                           request_id="r").response_url_ok()
 
 
