@@ -1,9 +1,9 @@
 """The Slack platform's shape, read from the source (every import, including those inside functions): capabilities
 talk to people through ``chalicelib.slackkit`` and ``chalicelib.decisions`` and register their ``/ops`` executors
 with ``chalicelib.slackkit.commands``, never through ``chalicelib.frontdoor``; the platform and decisions import
-nothing of the front door either (it depends on them, not the other way round); the one module outside the front
-door that names it is ``chalicelib.capabilities``, for its manifest. The front door, the platform and decisions
-import each other without a cycle."""
+nothing of the front door either (it depends on them, not the other way round, and on capabilities only through
+their manifests); the one module outside the front door that names it is ``chalicelib.capabilities``, for its
+manifest. The front door, the platform and decisions import each other without a cycle."""
 
 from __future__ import annotations
 
@@ -69,6 +69,12 @@ def test_the_platform_and_decisions_import_nothing_of_the_front_door():
 def test_only_the_capability_registry_names_the_front_door_and_only_its_manifest():
     found = _front_door(_edges(_modules(), "chalicelib"))
     assert found == {("chalicelib.capabilities", "chalicelib.frontdoor.manifest")}
+
+
+def test_the_front_door_reaches_capabilities_only_through_their_manifests():
+    edges = _edges(_modules(), FRONT_DOOR)
+    assert ("chalicelib.frontdoor.commands", "chalicelib.capabilities") in edges  # the graph is read for real
+    assert {(name, imported) for name, imported in edges if imported.split(".")[1] in CAPABILITIES} == set()
 
 
 def test_front_door_platform_and_decisions_have_no_import_cycle():
