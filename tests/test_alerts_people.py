@@ -38,7 +38,7 @@ def people(world: AlertsWorld, monkeypatch):
     def say(handle: str, text: str, with_blocks: bool = False) -> str:
         url = world.slack.response_url(handle)
         asked = Asked(text=text, user=uid(handle), groups=ROLES.get(handle, ()), response_url=url,
-                               channel="C0OPS00001", request_id=f"slack:{handle}:{text}")
+                      channel="C0OPS00001", request_id=f"slack:{handle}:{text}")
         commands.handle(asked)
         [answer] = world.slack.responses(url)
         return answer["text"] + ("\n" + json.dumps(answer["blocks"], ensure_ascii=False) if with_blocks else "")

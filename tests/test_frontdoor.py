@@ -251,7 +251,7 @@ def test_a_forwarded_response_url_must_be_slacks(aws, monkeypatch):
     asked = Asked(text="status", user="U0DAVE0001", response_url="https://evil.example/x", request_id="r")
     assert not asked.response_url_ok()
     assert Asked(text="s", user="U0DAVE0001", response_url="https://hooks.slack.com/commands/T/1/x",
-                          request_id="r").response_url_ok()
+                 request_id="r").response_url_ok()
 
 
 # ---- decisions: buttons, four eyes, double clicks ----

@@ -27,8 +27,8 @@ ALWAYS = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "from": "00
 
 def asked(text: str, user: str = "alice", request: str | None = None, slack=None) -> Asked:
     return Asked(text=text, user=uid(user), groups=tuple(USERS[user][1]),
-                           response_url=slack.response_url() if slack else "https://hooks.slack.com/commands/T/1/x",
-                           request_id=request or f"slack:{uuid.uuid4().hex}")
+                 response_url=slack.response_url() if slack else "https://hooks.slack.com/commands/T/1/x",
+                 request_id=request or f"slack:{uuid.uuid4().hex}")
 
 
 def run(text: str, environment: str, user: str = "alice", request: str | None = None, **kw):

@@ -290,8 +290,8 @@ def _once(kind: str, trigger: str, work: Any, *, answer_to: str | None = None) -
 def _run_command(body: dict[str, Any]) -> None:
     user = body["user_id"]
     asked = Asked(text=body.get("text", ""), user=user, groups=tuple(sorted(slack.groups_of(user))),
-                           response_url=body["response_url"], channel=body.get("channel_id"),
-                           request_id=f"slack:{body['trigger_id']}")
+                  response_url=body["response_url"], channel=body.get("channel_id"),
+                  request_id=f"slack:{body['trigger_id']}")
     logger.set_correlation_id(asked.request_id)
     _once("command", body["trigger_id"], lambda: commands.handle(asked, parse_error_answered=True),
           answer_to=body["response_url"])
@@ -331,8 +331,8 @@ def _command_button(body: dict[str, Any]) -> None:
                       correlation_id=request_id, target=f"slack/{user}")
         return
     asked = Asked(text=text, user=user, groups=tuple(sorted(slack.groups_of(user))),
-                           response_url=body["response_url"], channel=(body.get("channel") or {}).get("id"),
-                           request_id=request_id)
+                  response_url=body["response_url"], channel=(body.get("channel") or {}).get("id"),
+                  request_id=request_id)
     _once("action", request_id, lambda: commands.handle(asked), answer_to=body.get("response_url"))
 
 
