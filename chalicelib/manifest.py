@@ -42,7 +42,8 @@ class Command(NamedTuple):
     (args, the words left)`` reads the start of the text first and ``parse(tokens, args) -> args`` the rest.
     ``where(command, policy) -> environments`` (empty: nowhere in particular); ``authorised_in(command, policy)``:
     the environment whose roles allow it, when not the one it acts in. The executor is registered with
-    ``@commands.executes(name)`` in the manifest's ``commands`` module (or ``module``, when another)."""
+    ``@executes(name)`` (``chalicelib.slackkit.commands``) in the manifest's ``commands`` module (or ``module``,
+    when another)."""
 
     name: str
     syntax: str  # after the command word, flags included

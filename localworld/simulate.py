@@ -160,8 +160,8 @@ class World:
     @staticmethod
     def _reset_caches() -> None:
         from chalicelib import aws, settings
-        from chalicelib.frontdoor import slack
         from chalicelib.policy import loader as policy
+        from chalicelib.slackkit import slack
         from chalicelib.state import ledger
 
         aws.reset()

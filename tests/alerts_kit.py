@@ -44,7 +44,7 @@ def use_alerts_schema(monkeypatch: Any, *, land: bool = True) -> None:
     policy.current.cache_clear()
     if not land:
         return
-    from chalicelib.frontdoor import commands
+    from chalicelib.slackkit import commands
 
     names = {"silence": "silence", "silences": "list_silences", "unsilence": "unsilence", "ack": "ack"}
     from chalicelib.alerts import commands as alerts_commands

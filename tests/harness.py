@@ -58,8 +58,9 @@ def create_signing_keys() -> None:
 
 def reset_caches() -> None:
     from chalicelib import aws, settings
-    from chalicelib.frontdoor import http, slack
+    from chalicelib.frontdoor import http
     from chalicelib.policy import loader as policy
+    from chalicelib.slackkit import slack
     from chalicelib.state import ledger
 
     aws.reset()

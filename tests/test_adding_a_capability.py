@@ -17,6 +17,7 @@ from chalicelib.capabilities import run_function, schedule_of
 from chalicelib.frontdoor import grammar
 from chalicelib.kinds import Kind
 from chalicelib.policy import document, loader
+from chalicelib.slackkit.commands import ParseError
 from infra import iam_policy
 from tests.events import context, sample
 from tests.frontdoor_kit import answers
@@ -56,7 +57,7 @@ def _forget_sample_modules() -> None:
 def installed(monkeypatch):
     """Step 6 (the capability's line in ``capabilities.INSTALLED``) for a capability outside chalicelib: installed
     for the test, with the policy document assembled again so that it has the sample's section."""
-    from chalicelib.frontdoor import commands
+    from chalicelib.slackkit import commands
     from tests.sample_capability.manifest import MANIFEST
 
     _forget_sample_modules()
@@ -110,7 +111,7 @@ def test_its_command_parses_with_its_usage_and_help_lists_it(installed):
     command = grammar.parse("sample Hello in stage")
     assert (command.name, command.capability, command.role, dict(command.args)) == (
         "sample", "sample", "viewer", {"word": "Hello", "env": "stage"})
-    with pytest.raises(grammar.ParseError) as caught:
+    with pytest.raises(ParseError) as caught:
         grammar.parse("sample")
     assert (caught.value.message, caught.value.usage) == ("sample needs a word", "/ops sample <word> [in <env>]")
     assert "/ops sample <word> [in <env>] — say a word back (the sample capability)" in grammar.usage().splitlines()
@@ -169,7 +170,7 @@ def test_every_installed_capability_has_its_functions_in_app_py_each_running_wha
 
 
 def test_every_command_a_manifest_declares_has_its_executor_or_is_decided_by_the_front_door():
-    from chalicelib.frontdoor import commands
+    from chalicelib.slackkit import commands
 
     for name, (capability, _) in capabilities.COMMANDS.items():
         capabilities.ensure_executors(capability)

@@ -14,6 +14,7 @@ import pytest
 from chalicelib import matchers as m
 from chalicelib.alerts import ids, silences
 from chalicelib.frontdoor import commands, targets
+from chalicelib.slackkit.commands import Asked
 from chalicelib.state import audit
 from tests.alerts_fixtures import ALERTS, AlertsWorld, blocks_text, receivers_standin_fixture, world_fixture  # noqa: F401
 from tests.alerts_kit import T0, alarm
@@ -36,8 +37,8 @@ def people(world: AlertsWorld, monkeypatch):
 
     def say(handle: str, text: str, with_blocks: bool = False) -> str:
         url = world.slack.response_url(handle)
-        asked = commands.Asked(text=text, user=uid(handle), groups=ROLES.get(handle, ()), response_url=url,
-                               channel="C0OPS00001", request_id=f"slack:{handle}:{text}")
+        asked = Asked(text=text, user=uid(handle), groups=ROLES.get(handle, ()), response_url=url,
+                      channel="C0OPS00001", request_id=f"slack:{handle}:{text}")
         commands.handle(asked)
         [answer] = world.slack.responses(url)
         return answer["text"] + ("\n" + json.dumps(answer["blocks"], ensure_ascii=False) if with_blocks else "")

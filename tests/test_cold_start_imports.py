@@ -16,7 +16,8 @@ from chalicelib import capabilities
 ROOT = Path(__file__).resolve().parent.parent
 DEFERRED = [
     "slack_bolt", "slack_sdk", "chalicelib.frontdoor.http", "chalicelib.frontdoor.commands",
-    "chalicelib.decisions.service", "chalicelib.slackkit.keyed",
+    "chalicelib.decisions.service", "chalicelib.slackkit.keyed", "chalicelib.slackkit.slack",
+    "chalicelib.slackkit.commands",
     "aws_lambda_powertools.utilities.idempotency", "aws_lambda_powertools.utilities.parameters",
     "aws_xray_sdk", "boto3",
 ]

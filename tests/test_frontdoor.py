@@ -14,10 +14,11 @@ import pytest
 from chalicelib.decisions import service as decisions
 from chalicelib.decisions import store as decision_store
 from chalicelib.frontdoor import commands
-from chalicelib.frontdoor import slack as slack_adapter
-from chalicelib.frontdoor.store import OutboxItem
 from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.slackkit import keyed
+from chalicelib.slackkit import slack as slack_adapter
+from chalicelib.slackkit.commands import Asked
+from chalicelib.slackkit.store import OutboxItem
 from chalicelib.state import audit
 from tests.events import context, signed
 from tests.frontdoor_kit import BOT_TOKEN, PROD, SHARED, SIGNING_SECRET, answers, as_account, uid
@@ -247,10 +248,10 @@ def test_a_peer_takes_commands_only_from_its_front_door(aws, monkeypatch):
 def test_a_forwarded_response_url_must_be_slacks(aws, monkeypatch):
     as_account(monkeypatch, "prod")
     monkeypatch.delenv("SWITCHBOARD_SLACK_API_URL", raising=False)
-    asked = commands.Asked(text="status", user="U0DAVE0001", response_url="https://evil.example/x", request_id="r")
+    asked = Asked(text="status", user="U0DAVE0001", response_url="https://evil.example/x", request_id="r")
     assert not asked.response_url_ok()
-    assert commands.Asked(text="s", user="U0DAVE0001", response_url="https://hooks.slack.com/commands/T/1/x",
-                          request_id="r").response_url_ok()
+    assert Asked(text="s", user="U0DAVE0001", response_url="https://hooks.slack.com/commands/T/1/x",
+                 request_id="r").response_url_ok()
 
 
 # ---- decisions: buttons, four eyes, double clicks ----
@@ -501,3 +502,26 @@ def test_two_first_announcements_of_one_key_make_one_card(front, monkeypatch):
     shown = [m for m in front.standin.messages("#platform") if not m.deleted]
     assert [m.text for m in shown] == ["escalated"]
     assert real("prod", "incident/1").ts == shown[0].ts
+
+
+def test_a_kept_answer_past_its_response_url_lifetime_goes_to_its_fallback_or_is_given_up(aws, monkeypatch):
+    """A response_url lives 30 minutes (the item's key says when it was kept): a kept answer still within that is
+    retried there; past it, it is posted ephemerally to its fallback (channel and user), or marked dead without one."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    kept = {"fresh": now - timedelta(minutes=29), "late": now - timedelta(minutes=31),
+            "orphan": now - timedelta(minutes=31)}
+    for text, at in kept.items():
+        OutboxItem("outbox", f"{at.isoformat()}#{text}", method="response_url", correlation_id=text, attempts=1,
+                   payload={"url": "https://hooks.slack.com/commands/T/1/x", "text": text, "blocks": [],
+                            "fallback": {"channel": "C0OPS", "user": "U0DAVE0001"} if text != "orphan" else None},
+                   expires_at=now + timedelta(days=14)).save()
+    sent = []
+    monkeypatch.setattr(slack_adapter, "_send", lambda method, payload: sent.append((method, payload)))
+    assert slack_adapter.retry_outbox(now) == {"delivered": 2, "failed": 0, "dead": 1}
+    assert sorted(sent, key=lambda s: s[1]["text"]) == [
+        ("response_url", {"url": "https://hooks.slack.com/commands/T/1/x", "text": "fresh", "blocks": []}),
+        ("chat.postEphemeral", {"channel": "C0OPS", "user": "U0DAVE0001", "text": "late", "blocks": []})]
+    [dead] = list(OutboxItem.query("outbox"))
+    assert (dead.payload["text"], dead.dead) == ("orphan", "response_url expired and no fallback")

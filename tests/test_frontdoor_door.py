@@ -11,7 +11,8 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from chalicelib.frontdoor import door, slack
+from chalicelib.frontdoor import door
+from chalicelib.slackkit import slack
 from localworld.slack_user import click_body, command_body
 
 NOW = 1_795_000_000.0
@@ -219,7 +220,7 @@ def test_local_world_instances_boot_with_a_fresh_clock():
     from localworld import clock
 
     probe = ("import time; from localworld import instance; instance.boot_clock(); "
-             "from chalicelib.frontdoor import slack; print(time.monotonic())")
+             "from chalicelib.slackkit import slack; print(time.monotonic())")
     root = Path(__file__).resolve().parent.parent
     ran = {flag: float(subprocess.run([sys.executable, "-c", probe], cwd=root, env={**os.environ, clock.ENV: flag},
                                       capture_output=True, text=True, check=True, timeout=60).stdout)

@@ -10,9 +10,9 @@ from chalicelib import capabilities
 from chalicelib.capabilities import Capability
 from chalicelib.decisions import service as approvals
 from chalicelib.decisions import store as decision_store
-from chalicelib.frontdoor import slack as slack_adapter
 from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.slackkit import announcements
+from chalicelib.slackkit import slack as slack_adapter
 from tests.events import context
 from tests.frontdoor_kit import PROD, SHARED, STAGE, as_account, uid
 

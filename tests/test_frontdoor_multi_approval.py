@@ -16,10 +16,10 @@ from chalicelib.capabilities import Capability
 from chalicelib.decisions import service as approvals
 from chalicelib.decisions import service as decisions
 from chalicelib.decisions import store as decision_store
-from chalicelib.frontdoor import slack as slack_adapter
-from chalicelib.frontdoor.store import MessageRef, OutboxItem
 from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.slackkit import announcements, keyed
+from chalicelib.slackkit import slack as slack_adapter
+from chalicelib.slackkit.store import MessageRef, OutboxItem
 from chalicelib.state import audit
 from tests.events import context
 from tests.frontdoor_kit import PROD, SHARED, as_account, uid

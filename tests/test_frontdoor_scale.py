@@ -154,8 +154,8 @@ def test_a_card_slack_keeps_refusing_goes_to_the_dead_letters_audited(front):
     import boto3
 
     from chalicelib.frontdoor import cardq
-    from chalicelib.frontdoor.store import OutboxItem
     from chalicelib.settings import get_settings
+    from chalicelib.slackkit.store import OutboxItem
 
     cardq.commit("prod", "incident/5", 4, _card(5), correlation_id="c5")
     boto3.client("dynamodb").update_item(  # it failed every time but once before
@@ -264,7 +264,7 @@ def test_a_command_fanned_out_to_many_accounts_gets_one_answer_end_to_end(front,
 
 
 def test_the_outbox_sends_only_the_newest_kept_update_of_a_message(front):
-    from chalicelib.frontdoor import slack
+    from chalicelib.slackkit import slack
 
     posted = slack.web().chat_postMessage(channel="#team-web", text="v1")
     front.standin.fail_next("chat.update", 500, times=6)  # two updates fail (each with slack_sdk's two retries)

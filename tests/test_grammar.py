@@ -11,15 +11,14 @@ import pytest
 from chalicelib.capabilities import Capability
 from chalicelib.frontdoor.grammar import (
     COMMANDS,
-    Command,
     Matcher,
-    ParseError,
     Role,
     parse,
     parse_duration,
     usage,
     usage_line,
 )
+from chalicelib.slackkit.commands import Command, ParseError
 
 P, A, S, R, F = Capability.PROMOTION, Capability.ALERTS, Capability.SCALING, Capability.ROTATION, Capability.FRONTDOOR
 V, OP, AP, AD = Role.VIEWER, Role.OPERATOR, Role.APPROVER, Role.ADMIN

@@ -290,7 +290,7 @@ def test_provisioned_dead_letter_queue_and_slack_secret(world, account):
 
 def test_the_templates_placeholder_is_one_the_front_door_refuses():
     """infra/account.yaml creates the secret with a placeholder; the front door refuses it (503) until replaced."""
-    from chalicelib.frontdoor import slack
+    from chalicelib.slackkit import slack
 
     template = load_template(ACCOUNT_TEMPLATE)
     created = json.loads(template["Resources"]["SlackSecret"]["Properties"]["SecretString"])

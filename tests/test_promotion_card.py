@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from chalicelib.decisions import service as decisions
-from chalicelib.frontdoor.store import MessageRef
 from chalicelib.slackkit import keyed
+from chalicelib.slackkit.store import MessageRef
 
 KEY = "promotion:abc123def0"
 

@@ -479,9 +479,9 @@ def test_approval_mode_rejects_the_waiting_execution_with_the_reason(world):
 
 def promote(text: str, user: str = "U0ADMIN001") -> str:
     from chalicelib.frontdoor import grammar
-    from chalicelib.frontdoor.commands import Asked
     from chalicelib.policy import loader as policy
     from chalicelib.promotion import commands
+    from chalicelib.slackkit.commands import Asked
 
     cmd = grammar.parse(text)
     asked = Asked(text=text, user=user, response_url="http://127.0.0.1:1/r", request_id=f"req-{text}")

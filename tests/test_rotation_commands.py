@@ -16,6 +16,7 @@ from chalicelib.frontdoor import commands as frontdoor
 from chalicelib.frontdoor import grammar
 from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.rotation import commands
+from chalicelib.slackkit.commands import Asked
 from chalicelib.state import audit
 from localworld.slack_user import USERS, uid
 from tests.events import context
@@ -24,10 +25,10 @@ from tests.test_rotation_kit import capture_bus, secrets_world, slack_workspace,
 ALWAYS = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "from": "00:00", "to": "23:59"}
 
 
-def asked(text: str, user: str = "alice", request: str | None = None, slack=None) -> frontdoor.Asked:
-    return frontdoor.Asked(text=text, user=uid(user), groups=tuple(USERS[user][1]),
-                           response_url=slack.response_url() if slack else "https://hooks.slack.com/commands/T/1/x",
-                           request_id=request or f"slack:{uuid.uuid4().hex}")
+def asked(text: str, user: str = "alice", request: str | None = None, slack=None) -> Asked:
+    return Asked(text=text, user=uid(user), groups=tuple(USERS[user][1]),
+                 response_url=slack.response_url() if slack else "https://hooks.slack.com/commands/T/1/x",
+                 request_id=request or f"slack:{uuid.uuid4().hex}")
 
 
 def run(text: str, environment: str, user: str = "alice", request: str | None = None, **kw):

@@ -11,10 +11,9 @@ from __future__ import annotations
 from chalicelib import matchers as m
 from chalicelib.alerts import clock, operations, silences
 from chalicelib.alerts.text import code, safe
-from chalicelib.frontdoor.commands import Answer, Asked, executes
-from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy.schema import Policy
 from chalicelib.slackkit import blocks
+from chalicelib.slackkit.commands import Answer, Asked, Command, executes
 from chalicelib.slackkit.mrkdwn import who
 from chalicelib.timefmt import shown
 

@@ -73,6 +73,8 @@ def micros(at: datetime) -> int:
 
 
 def _iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with ``Z``, microseconds only when there are some (``isoformat``'s): the records' wire format,
+    kept as it is, so not ``timefmt.stamp`` (fixed width, always six digits)."""
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -104,8 +104,8 @@ def provider(issuer: str) -> auth.Provider:
 
 
 def client() -> auth.Client:
-    from chalicelib.frontdoor import slack
     from chalicelib.policy import loader as policy
+    from chalicelib.slackkit import slack
 
     name = policy.current().slack.secret_name
     return auth.client_from(slack._provider().get(name, transform="json",
@@ -165,8 +165,8 @@ def _callback(request: Any) -> Any:
 
 
 def _page(request: Any, page: str) -> Any:
-    from chalicelib.frontdoor import slack
     from chalicelib.policy import loader as policy
+    from chalicelib.slackkit import slack
 
     base = base_url(request)
     session = auth.session_of(client(), auth.cookie_of(request.headers.get("cookie")))

@@ -36,11 +36,10 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.decisions import render, store
 from chalicelib.decisions.store import Decision
-from chalicelib.frontdoor import slack
 from chalicelib.observability import logger
 from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Flow, Policy, Role
-from chalicelib.slackkit import announcements, keyed, mrkdwn, rbac
+from chalicelib.slackkit import announcements, keyed, mrkdwn, rbac, slack
 from chalicelib.slackkit import blocks as slack_blocks
 from chalicelib.state import audit
 

@@ -195,7 +195,7 @@ def _card(item: dict[str, Any]) -> coalesce.Card:
 
 def _web() -> Any:
     """Without slack_sdk's 429 handler: a 429 comes back here, and the card waits its Retry-After in the queue."""
-    from chalicelib.frontdoor import slack
+    from chalicelib.slackkit import slack
 
     return slack.web(wait_out_rate_limits=False)
 
@@ -319,8 +319,8 @@ def _dead_letter(ddb: Any, origin: str, key: str, card: coalesce.Card, item: dic
                  result: Sent) -> None:
     """Given up on: the card leaves the queue (a newer version brings it back), its message is kept with the outbox's
     dead letters, audited and counted."""
-    from chalicelib.frontdoor.slack import OUTBOX
-    from chalicelib.frontdoor.store import OutboxItem
+    from chalicelib.slackkit.slack import OUTBOX
+    from chalicelib.slackkit.store import OutboxItem
 
     now = datetime.now(UTC)
     why = f"card version {card.version} gave up after {coalesce.MAX_ATTEMPTS} attempts: {reason}"

@@ -3,62 +3,26 @@
 The same function serves a command typed in Slack (in the front-door account) and a command forwarded by the
 front door to a peer, which re-parses and re-authorises with its *own* policy: a peer never trusts the front
 door's verdict, only its account of who asked (user and user groups) and where to answer (response_url).
-Answers go to the command's response_url through ``slack.deliver`` (retries, then the outbox).
+Answers go to the command's response_url through ``slack.deliver`` (retries, then the outbox). Executors, the
+front door's own below and every capability's, register in the platform's registry (``chalicelib.slackkit.commands``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from chalicelib import capabilities
 from chalicelib.decisions import service as decisions
-from chalicelib.frontdoor import fanout, grammar, slack, targets
-from chalicelib.frontdoor.grammar import Command, ParseError
+from chalicelib.frontdoor import fanout, grammar, targets
 from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Flow, Policy
-from chalicelib.slackkit import blocks, mrkdwn, rbac
+from chalicelib.slackkit import blocks, mrkdwn, rbac, slack
+from chalicelib.slackkit import commands as registry
+from chalicelib.slackkit.commands import Answer, Asked, Command, ParseError, executes
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
-
-
-class Asked(BaseModel):
-    """Who asked what, and where the answer goes: what the front door forwards to a peer."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    text: str = Field(max_length=4000)
-    user: str = Field(pattern=r"^[UW][A-Z0-9]{2,20}$")
-    groups: tuple[str, ...] = ()
-    response_url: str = Field(max_length=500)
-    channel: str | None = None
-    request_id: str = Field(min_length=1, max_length=200)
-    reply_to: str | None = Field(None, min_length=1, max_length=200)  # a fan-out: answer the front door (fanout.py)
-
-    def response_url_ok(self) -> bool:
-        return slack.response_url_ok(self.response_url)
-
-
-@dataclass
-class Answer:
-    text: str
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-
-
-Executor = Callable[[Command, str, Asked, Policy], Answer]
-EXECUTORS: dict[str, Executor] = {}  # command name -> executor; each capability's `commands` module registers its own
-
-
-def executes(*names: str) -> Callable[[Executor], Executor]:
-    def register(fn: Executor) -> Executor:
-        for name in names:
-            EXECUTORS[name] = fn
-        return fn
-    return register
-
 
 # ---- the pipeline ----
 
@@ -143,7 +107,7 @@ def handle(asked: Asked, *, forwarded_from: str | None = None, parse_error_answe
                    environment=target.environment)
             continue
         capabilities.ensure_executors(cmd.capability)  # its manifest's `commands` module registers them on use
-        executor = EXECUTORS.get(cmd.name)
+        executor = registry.EXECUTORS.get(cmd.name)
         if executor is None:
             why = f"`{cmd.name}` has no executor: the {cmd.capability} capability registers none for it"
             record(cmd.name, subject, Outcome.RECEIVED, why, environment=target.environment)

@@ -155,7 +155,7 @@ def add(fanout_id: str, account: str, text: str, *, correlation_id: str) -> str:
 def finish(fanout_id: str, *, item: dict[str, Any] | None = None, timed_out: bool = False,
            now: datetime | None = None) -> bool:
     """Post the one aggregated reply, once (the finisher wins a conditional write first). True when this call did."""
-    from chalicelib.frontdoor import slack
+    from chalicelib.slackkit import slack
 
     client = aws.client("dynamodb")
     now = now or datetime.now(UTC)

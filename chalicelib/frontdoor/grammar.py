@@ -6,16 +6,14 @@ word. Every ``ParseError`` for a known command carries that command's usage line
 
 The commands are declared by the capabilities, in their manifests (``capabilities.COMMANDS``: syntax, help, role,
 flags and the parser of its arguments, built from ``chalicelib/commandline.py``); this module finds the command
-word in that table, sorts out the flags and hands the rest to the command's parser.
+word in that table, sorts out the flags and hands the rest to the command's parser. ``Command`` and ``ParseError``
+are the platform's types (``chalicelib.slackkit.commands``, beside the executors' registry).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
-from types import MappingProxyType
 from typing import Any
 
 from chalicelib import capabilities
@@ -23,33 +21,11 @@ from chalicelib import commandline as cl
 from chalicelib import matchers as _matchers
 from chalicelib.commandline import MAX_COUNT, MAX_DURATION  # noqa: F401 - the grammar's limits, re-exported
 from chalicelib.policy.schema import Role
+from chalicelib.slackkit.commands import Command, ParseError
 
 Matcher = _matchers.Matcher  # silences' matchers are the alerts' own (one parser, one type)
 
 _RANK = {None: 0, Role.VIEWER: 1, Role.OPERATOR: 2, Role.APPROVER: 3, Role.ADMIN: 4}  # a flag may raise the role
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    capability: str  # the capability that declares it (its manifest)
-    role: Role | None  # role needed in the target environment; None: anyone
-    args: Mapping[str, Any] = field(hash=False)  # read-only; every argument of the command is present
-    flags: frozenset[str]  # without the leading "--"
-    text: str  # the original text, stripped
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "args", MappingProxyType(dict(self.args)))
-        object.__setattr__(self, "flags", frozenset(self.flags))
-
-
-class ParseError(ValueError):
-    """``message``: one human sentence; ``usage``: the usage line of the command concerned, or None."""
-
-    def __init__(self, message: str, usage: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.usage = usage
 
 
 def _specs() -> dict[str, tuple[str, capabilities.Command]]:

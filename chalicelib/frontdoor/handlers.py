@@ -36,6 +36,7 @@ from chalicelib.decisions.store import DECISION_ID, MAX_REQUIRED, USER_GROUP
 from chalicelib.frontdoor import commands
 from chalicelib.policy.schema import Flow, Role
 from chalicelib.slackkit import mrkdwn
+from chalicelib.slackkit.commands import Asked
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
 
@@ -171,7 +172,7 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
             if sender != front_door:
                 return outcome(Outcome.REJECTED, f"commands are accepted only from the front door '{front_door}', "
                                                  f"not '{sender}'")
-            asked = parse(commands.Asked)
+            asked = parse(Asked)
             if not asked.response_url_ok():
                 return outcome(Outcome.REJECTED, "the forwarded command's response_url is not Slack's")
             outcomes = commands.handle(asked, forwarded_from=sender)
@@ -218,8 +219,7 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
 
         if detail.flow is Flow.ANNOUNCE:
             message = parse(Announcement)
-            from chalicelib.frontdoor import slack
-            from chalicelib.slackkit import keyed
+            from chalicelib.slackkit import keyed, slack
 
             body = {"channel": message.channel, "text": mrkdwn.truncate(message.text, mrkdwn.MESSAGE_TEXT),
                     "blocks": stripped(message.blocks) or []}

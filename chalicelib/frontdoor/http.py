@@ -28,10 +28,11 @@ from typing import Any
 
 from chalicelib import aws, capabilities, lambda_app
 from chalicelib.decisions import service as decisions
-from chalicelib.frontdoor import commands, door, grammar, slack
+from chalicelib.frontdoor import commands, door, grammar
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.policy import loader as policies
-from chalicelib.slackkit import blocks, mrkdwn
+from chalicelib.slackkit import blocks, mrkdwn, slack
+from chalicelib.slackkit.commands import Asked, ParseError
 from chalicelib.state import audit, ledger
 
 _lock = threading.Lock()
@@ -241,7 +242,7 @@ def _ack_command(ack: Any, body: dict[str, Any]) -> None:
     name = policies.current().slack.command
     try:
         grammar.parse(body.get("text", ""), name)
-    except grammar.ParseError as exc:
+    except ParseError as exc:
         text = mrkdwn.safe(exc.message)
         if exc.usage is None:
             lines = grammar.usage(name).splitlines()
@@ -288,9 +289,9 @@ def _once(kind: str, trigger: str, work: Any, *, answer_to: str | None = None) -
 
 def _run_command(body: dict[str, Any]) -> None:
     user = body["user_id"]
-    asked = commands.Asked(text=body.get("text", ""), user=user, groups=tuple(sorted(slack.groups_of(user))),
-                           response_url=body["response_url"], channel=body.get("channel_id"),
-                           request_id=f"slack:{body['trigger_id']}")
+    asked = Asked(text=body.get("text", ""), user=user, groups=tuple(sorted(slack.groups_of(user))),
+                  response_url=body["response_url"], channel=body.get("channel_id"),
+                  request_id=f"slack:{body['trigger_id']}")
     logger.set_correlation_id(asked.request_id)
     _once("command", body["trigger_id"], lambda: commands.handle(asked, parse_error_answered=True),
           answer_to=body["response_url"])
@@ -329,9 +330,9 @@ def _command_button(body: dict[str, Any]) -> None:
                                        "replace_original": False, "text": "this button names no incident"},
                       correlation_id=request_id, target=f"slack/{user}")
         return
-    asked = commands.Asked(text=text, user=user, groups=tuple(sorted(slack.groups_of(user))),
-                           response_url=body["response_url"], channel=(body.get("channel") or {}).get("id"),
-                           request_id=request_id)
+    asked = Asked(text=text, user=user, groups=tuple(sorted(slack.groups_of(user))),
+                  response_url=body["response_url"], channel=(body.get("channel") or {}).get("id"),
+                  request_id=request_id)
     _once("action", request_id, lambda: commands.handle(asked), answer_to=body.get("response_url"))
 
 

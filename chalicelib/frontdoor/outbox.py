@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalicelib.decisions import service as decisions
-from chalicelib.frontdoor import cardq, fanout, slack
+from chalicelib.frontdoor import cardq, fanout
+from chalicelib.slackkit import slack
 
 
 def deliver(now: datetime) -> dict[str, int]:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 
 from chalicelib import capabilities
 from chalicelib.commandline import Unresolvable
-from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy.schema import Flow, Policy
+from chalicelib.slackkit.commands import Command
 
 __all__ = ["Target", "Unresolvable", "account_for", "authorised_in", "environments", "resolve"]
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chalicelib.frontdoor.commands import Answer, Asked, executes
-from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy.schema import Policy
 from chalicelib.promotion import dora, messages, pipelines, service, store
 from chalicelib.promotion.machine import SUPERSEDABLE, State
 from chalicelib.slackkit import blocks, mrkdwn
+from chalicelib.slackkit.commands import Answer, Asked, Command, executes
 from chalicelib.state import audit
 from chalicelib.state.audit import Outcome
 

@@ -15,14 +15,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.decisions import service as approvals
-from chalicelib.frontdoor.commands import Answer, Asked, executes
-from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy import loader as policies
 from chalicelib.policy.schema import Policy
 from chalicelib.rotation import gates
 from chalicelib.rotation.facts import Facts
 from chalicelib.rotation.secrets import AWSPENDING, SecretStore, describe_or_none, stages_of, tags_of
 from chalicelib.slackkit import blocks, mrkdwn
+from chalicelib.slackkit.commands import Answer, Asked, Command, executes
 from chalicelib.state import audit
 from chalicelib.timefmt import seconds
 

@@ -72,8 +72,7 @@ def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[
     current = policies.current()
     message = {"channel": channel, "text": text, "blocks": blocks or []}
     if front_door(current) == current.account.name:
-        from chalicelib.frontdoor import slack
-        from chalicelib.slackkit import keyed
+        from chalicelib.slackkit import keyed, slack
 
         if key and decision_id:
             keyed.attach(current.account.name, key, decision_id, message, correlation_id=correlation_id)

@@ -1,6 +1,6 @@
 """Keyed messages, the front door's side: one Slack message per ``(origin account, key)``, posted the first time and
 updated in place afterwards, possibly carrying a decision's card (see the ``message#`` item in
-``chalicelib/frontdoor/store.py``). Capabilities reach it through ``announcements.announce(key=…)``.
+``chalicelib/slackkit/store.py``). Capabilities reach it through ``announcements.announce(key=…)``.
 
 - ``announce_keyed``: post or update the message; ``continues``/``grant_to``: one account takes over another's
   message (a promotion soaked in stage goes on in prod: one card);
@@ -17,9 +17,8 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.decisions import render, store
-from chalicelib.frontdoor import slack
-from chalicelib.frontdoor.store import MessageRef
-from chalicelib.slackkit import blocks
+from chalicelib.slackkit import blocks, slack
+from chalicelib.slackkit.store import MessageRef
 from chalicelib.state.keys import conditional_failed
 
 RENDERS = 3  # re-renders of a message overtaken by a concurrent change

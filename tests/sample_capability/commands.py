@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from chalicelib.frontdoor.commands import Answer, Asked, executes
-from chalicelib.frontdoor.grammar import Command
 from chalicelib.policy.schema import Policy
+from chalicelib.slackkit.commands import Answer, Asked, Command, executes
 
 
 @executes("sample")

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from chalicelib.decisions import store as decision_store
-from chalicelib.frontdoor import slack as slack_adapter
 from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.slackkit import keyed
+from chalicelib.slackkit import slack as slack_adapter
 from chalicelib.state import audit
 from localworld.slack_user import uid
 from tests.events import context, signed

@@ -11,10 +11,10 @@ import pytest
 from chalicelib import capabilities, pending
 from chalicelib.capabilities import Capability
 from chalicelib.frontdoor import grammar
-from chalicelib.frontdoor.commands import Asked
 from chalicelib.intake.pipeline import Kind, handle
 from chalicelib.policy import loader as policies
 from chalicelib.rotation import commands
+from chalicelib.slackkit.commands import Asked
 from chalicelib.state import audit
 from localworld.slack_user import USERS, uid
 from tests.decision_kit import result_event, result_for

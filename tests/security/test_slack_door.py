@@ -14,7 +14,7 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from chalicelib.frontdoor import slack as slack_adapter
+from chalicelib.slackkit import slack as slack_adapter
 from chalicelib.state import audit
 from chalicelib.state.models import StateItem
 from localworld.slack_user import click_body, command_body, signed_headers

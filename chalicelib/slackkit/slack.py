@@ -1,5 +1,8 @@
 """The thin adapter to Slack: credentials, the Web API client, user groups, and deliveries that never get lost.
 
+Part of the Slack platform: every module that talks to Slack itself uses it (the front door, keyed messages,
+decisions, the console's sign-in).
+
 - Credentials come from Secrets Manager through Powertools Parameters (cached ``secret_max_age_seconds``), with
   the client built by ``chalicelib.aws``. They are never logged.
 - ``web()`` is slack_sdk's WebClient with its own retry handlers: 429 (honouring Retry-After), 5xx and
@@ -20,11 +23,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib import aws
-from chalicelib.frontdoor.store import OutboxItem
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.policy import loader as policy
 from chalicelib.settings import get_settings
+from chalicelib.slackkit.store import OutboxItem
 from chalicelib.state import audit
+from chalicelib.timefmt import parse_iso
 
 OUTBOX = "outbox"
 MAX_OUTBOX_ATTEMPTS = 12  # with a 5-minute schedule: an hour of trying before an item is marked dead
@@ -95,7 +99,7 @@ def parse_credentials(name: str, value: Any) -> Credentials:
         if not isinstance(previous, str) or not previous.strip():
             problems.append("previous_valid_until is set but previous_signing_secret is missing or empty")
         try:
-            valid_until = datetime.fromisoformat(str(until)) if until is not None else None
+            valid_until = parse_iso(str(until)) if until is not None else None
         except ValueError:
             valid_until = None
         if valid_until is None or valid_until.tzinfo is None:
@@ -296,7 +300,7 @@ def _superseded(items: list[Any]) -> list[Any]:
 def _retry_one(item: Any, now: datetime, counts: dict[str, int]) -> None:
     """Retry one kept delivery: delivered, counted a failed attempt, or dead (kept and audited)."""
     method, payload = item.method, dict(item.payload)
-    if method == "response_url" and now - datetime.fromisoformat(item.sk.split("#")[0]) > RESPONSE_URL_LIFETIME:
+    if method == "response_url" and now - parse_iso(item.sk.split("#")[0]) > RESPONSE_URL_LIFETIME:
         fallback = payload.get("fallback")
         if not fallback:
             item.update(actions=[OutboxItem.dead.set("response_url expired and no fallback")])

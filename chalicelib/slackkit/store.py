@@ -1,4 +1,5 @@
-"""The front door's items in the shared state table (see chalicelib/state/models.py for the key design).
+"""The Slack platform's items in the shared state table (see chalicelib/state/models.py for the key design); only the
+front door's account writes them (it alone talks to Slack).
 
 (Decisions, ``decision#<id> / decision``, are ``chalicelib/decisions/store.py``'s.)
 
