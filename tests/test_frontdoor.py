@@ -57,12 +57,17 @@ def test_the_first_ack_of_a_container_calls_nobody(front):
 @pytest.mark.parametrize("kind", ["command", "button"])
 def test_a_lazy_listener_gets_the_payload_bolts_own_copy_would_send_without_the_copy(front, monkeypatch, kind):
     """Bolt deep-copies each request for its lazy listener; the front door hands ChaliceLazyListenerRunner a
-    shallow copy instead (``http._lazy_request``). The invocation must carry exactly what Bolt's copy would."""
+    shallow copy instead (``http._lazy_request``). The invocation must carry exactly what Bolt's copy would. (A
+    command goes this way when ``http._ack_at_once`` leaves it to Bolt.)"""
     import copy
 
     from slack_bolt.adapter.aws_lambda.chalice_lazy_listener_runner import ChaliceLazyListenerRunner
     from slack_bolt.listener import thread_runner
     from slack_bolt.util.utils import get_name_for_callable
+
+    from chalicelib.frontdoor import http
+
+    monkeypatch.setattr(http, "_ack_at_once", lambda *args: None)
 
     def send() -> Any:
         if kind == "command":
@@ -91,6 +96,51 @@ def test_a_lazy_listener_gets_the_payload_bolts_own_copy_would_send_without_the_
     assert (function_name, event) == (expected["FunctionName"], json.loads(expected["Payload"]))
     assert event["headers"]["x-slack-bolt-lazy-only"] == "1" and event["body"]
     assert front.runner.drain() == 1 and answers(front)  # the lazy listener answers from it
+
+
+@pytest.mark.parametrize("text", ["status web", "promte web", "", "help"])
+def test_our_command_is_acked_and_handed_off_as_bolts_dispatch_would(front, monkeypatch, text):
+    """``http._ack_at_once`` answers our slash command without Bolt's dispatch: the same answer, and the same
+    lazy invocation, as Bolt gives (its path is taken when ``_ack_at_once`` declines)."""
+    from slack_bolt import App
+
+    from chalicelib.frontdoor import http
+
+    body = front.command_body(text)
+    headers = front.signed(body)
+    dispatched: list[Any] = []
+    dispatch = App.dispatch
+    monkeypatch.setattr(App, "dispatch", lambda self, request: dispatched.append(request) or dispatch(self, request))
+
+    def send() -> tuple[Any, tuple[str, dict[str, Any]]]:
+        response = front.client.http.post("/slack/commands", body=body, headers=headers)
+        [invocation] = front.runner.pending
+        front.runner.pending.clear()
+        return response, invocation
+
+    at_once, (function_at_once, event_at_once) = send()
+    assert dispatched == []  # Bolt did not dispatch the ack
+    monkeypatch.setattr(http, "_ack_at_once", lambda *args: None)
+    bolts, (function_bolts, event_bolts) = send()
+    assert len(dispatched) == 1
+    assert (at_once.status_code, at_once.headers, json.loads(at_once.body)) == \
+        (bolts.status_code, bolts.headers, json.loads(bolts.body))
+    assert function_at_once == function_bolts
+    assert event_at_once == event_bolts
+    assert event_at_once["headers"]["x-slack-bolt-lazy-function-name"] == "_run_command"
+    front.runner.pending.append((function_at_once, event_at_once))
+    assert front.runner.drain() == 1 and dispatched[-1].lazy_only  # Bolt dispatches the lazy invocation
+
+
+def test_a_command_that_is_not_ours_is_left_to_bolt(front, monkeypatch):
+    from slack_bolt import App
+
+    dispatched: list[Any] = []
+    dispatch = App.dispatch
+    monkeypatch.setattr(App, "dispatch", lambda self, request: dispatched.append(request) or dispatch(self, request))
+    response = front.command("status web", command="/deploy")
+    assert response.status_code == 200 and "isn't mine" in json.loads(response.body)["text"]
+    assert len(dispatched) == 1 and not front.runner.pending
 
 
 @pytest.mark.parametrize("tamper", ["forged", "missing", "no-timestamp", "body", "other-secret"])

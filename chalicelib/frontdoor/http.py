@@ -52,7 +52,44 @@ def handle(chalice_app: Any) -> Any:
     admitted = _admit(request)
     if isinstance(admitted, door.Refusal):
         return _refuse(request, admitted)
-    return _handler(chalice_app, admitted).handle(request)
+    handler = _handler(chalice_app, admitted)
+    return _ack_at_once(handler, chalice_app, request) or handler.handle(request)
+
+
+def _ack_at_once(handler: Any, chalice_app: Any, request: Any) -> Any:
+    """Our slash command, acked and handed off as Bolt's dispatch would, without the dispatch; None for anything
+    else (Bolt handles it).
+
+    Bolt would match the command's listener (the first one registered), run ``_ack_command`` and hand
+    ``_run_command`` to ``ChaliceLazyListenerRunner``. On the way it builds a per-request WebClient, authorizes,
+    asks every listener whether it matches and injects arguments by name: more than half of what the ack costs over
+    a bare route (bench/slack_ack.py), for nothing an ack needs (the door has admitted the request; the ack listener
+    is pure). Here the request is Bolt's own (``to_bolt_request``: Bolt's body parser), the ack Bolt's ``Ack``, the
+    hand-off Bolt's lazy runner with what it reads; the lazy invocation is Bolt's, dispatched as ever (it carries
+    the lazy-mode headers, so it does not come here). ``tests/test_frontdoor.py`` compares the answer and the
+    invocation with Bolt's own. Should the ack listener raise, Bolt handles the request as before."""
+    from slack_bolt.adapter.aws_lambda.chalice_handler import to_bolt_request, to_chalice_response
+    from slack_bolt.context.ack import Ack
+    from slack_bolt.util.utils import get_name_for_callable
+
+    if any(name in request.headers for name in door.LAZY_HEADERS):
+        return None
+    bolt_request = to_bolt_request(request, request.raw_body.decode("utf-8") if request.raw_body else "")
+    if bolt_request.body.get("command") != policies.current().slack.command:
+        return None
+    ack = Ack()
+    try:
+        _ack_command(ack, bolt_request.body)
+    except Exception:  # noqa: BLE001 - Bolt runs it again and answers as it does (its error handler, a 500)
+        return None
+    if ack.response is None:
+        return None
+    bolt_request.context["aws_lambda_function_name"] = chalice_app.lambda_context.function_name
+    bolt_request.context["chalice_request"] = request.to_dict()
+    bolt_request.lazy_only = True
+    bolt_request.lazy_function_name = get_name_for_callable(_run_command)  # what Bolt's runner finds it by
+    handler.app.listener_runner.lazy_listener_runner.start(function=_run_command, request=bolt_request)
+    return to_chalice_response(ack.response)
 
 
 def _admit(request: Any) -> slack.Credentials | door.Refusal:
