@@ -143,6 +143,16 @@ def test_a_command_that_is_not_ours_is_left_to_bolt(front, monkeypatch):
     assert len(dispatched) == 1 and not front.runner.pending
 
 
+def test_a_signed_body_naming_a_second_response_url_is_refused(front):
+    """Bolt reads the last of a repeated form field: the door checks that one too (the first is Slack's here)."""
+    from urllib.parse import quote
+
+    body = front.command_body("status web") + "&response_url=" + quote("https://evil.example/hook", safe="")
+    response = front.client.http.post("/slack/commands", body=body, headers=front.signed(body))
+    assert response.status_code == 401 and "'evil.example' is not Slack's" in json.loads(response.body)["error"]
+    assert not front.runner.pending and front.standin.responses() == []
+
+
 @pytest.mark.parametrize("tamper", ["forged", "missing", "no-timestamp", "body", "other-secret"])
 def test_unverifiable_requests_are_refused_with_401_and_do_nothing(front, tamper):
     body = front.command_body("status")
