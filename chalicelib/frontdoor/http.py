@@ -10,7 +10,9 @@
 - ``ack`` answers at once: a parse error is answered in the ack itself (the grammar is pure and fast);
   everything else ("on it") is done by the lazy listener, which Bolt runs by invoking this same Lambda function
   asynchronously (``lambda:InvokeFunction`` on itself). The local world injects its own runner through
-  ``use_lambda_client`` because there is no Lambda there.
+  ``use_lambda_client`` because there is no Lambda there. Our own command is acked and handed off without Bolt's
+  dispatch (``_ack_at_once``: Bolt's request, ``Ack`` and lazy runner, the same invocation); the rest goes through
+  Bolt, whose deep copy of a request for the lazy hand-off is replaced by a shallow one (``_lazy_request``).
 - A lazy run is processed once per Slack trigger (the ledger), so a retried async invocation does not act twice.
 - Answers go only to response_urls on Slack's host (``slack.response_url_ok``); a request naming another is
   refused and audited before any work.
