@@ -16,7 +16,9 @@ timed, interleaved request by request (A B, B A, A B, ...) so machine noise hits
 
 The lazy listener is handed to the local world's runner with ``asynchronous=False``: the hand-off (Bolt builds the
 lazy payload, ``lambda_client.invoke``) is timed, the lazy work itself is only queued (it is not part of the ack)
-and the queue is cleared periodically. The servers' access log (one stderr line per request, written before the
+and the queue is cleared periodically. On AWS that invoke is a call to the Lambda API (``InvocationType=Event``)
+made before the ack is answered, as Bolt's ``ChaliceLazyListenerRunner`` does; its round-trip is not part of
+these figures. The servers' access log (one stderr line per request, written before the
 response) goes to os.devnull while measuring.
 
 chalice's local server writes the status line + headers and the body in two ``send()`` calls; with Nagle's
@@ -59,9 +61,10 @@ ACK_PATH = (
     "chalice local server (HTTP/1.1) -> LocalGateway -> app route -> frontdoor.http.handle",
     "slack.credentials() (Powertools Parameters cache hit; placeholder and rotation-window checks)",
     "the door: v0 HMAC-SHA256 signature (current/previous secret) + 5-minute window, pinned workspace, response_url",
-    "Bolt: body parse, middleware (authorize: the pinned workspace, no auth.test), dispatch to the /ops listener",
+    "our command, acked without Bolt's dispatch (http._ack_at_once): Bolt's request (body parse), Bolt's Ack",
     "ack listener: the pure grammar parse of 'status web' -> ephemeral '... on it'",
-    "hand-off to the lazy runner: Bolt builds the lazy payload, lambda_client.invoke (queued, not run)",
+    "hand-off: Bolt's ChaliceLazyListenerRunner builds the lazy payload, lambda_client.invoke (queued, not run; "
+    "on AWS one Lambda Invoke call, not measured here)",
     "Bolt response -> chalice Response -> HTTP response",
 )
 
@@ -86,6 +89,10 @@ class Variant:
     url: str
     session: Any
     samples_ns: list[int] = field(default_factory=list)
+    cpu_ns: list[int] = field(default_factory=list)  # the server thread's CPU per timed request
+
+    def port(self) -> int:
+        return int(self.url.split(":")[2].split("/")[0])
 
     def connections(self) -> int:
         """TCP connections this variant's session has opened (1 if the server kept the connection alive)."""
@@ -154,6 +161,32 @@ def serve(chalice_app: Any, name: str) -> tuple[Any, threading.Thread, str]:
     return server, thread, f"http://127.0.0.1:{port}{PATH}"
 
 
+SERVER_CPU: dict[int, list[int]] = {}  # server port -> the server thread's CPU time (ns) per request
+
+
+@contextlib.contextmanager
+def server_cpu_recorded() -> Any:
+    """Record the CPU time the serving thread spends on each POST (``ChaliceRequestHandler.do_POST``: the body
+    read, the app, the response written), by server port. Thread time is not what Slack waits for, but
+    unlike wall time it hardly moves with the machine's load: it shows what the app itself costs."""
+    from chalice.local import ChaliceRequestHandler
+
+    original = ChaliceRequestHandler.do_POST
+
+    def timed(self: Any) -> None:
+        started = time.thread_time_ns()
+        try:
+            original(self)
+        finally:
+            SERVER_CPU.setdefault(self.server.server_address[1], []).append(time.thread_time_ns() - started)
+
+    ChaliceRequestHandler.do_POST = timed
+    try:
+        yield
+    finally:
+        ChaliceRequestHandler.do_POST = original
+
+
 def send_command(variant: Variant, standin: Any) -> tuple[int, Any]:
     """One signed slash command; returns (ns from send to the whole response read, response)."""
     import requests
@@ -211,6 +244,7 @@ def measure(title: str, urls: list[tuple[str, str, str]], standin: Any, runner: 
                 check(variant, send_command(variant, standin)[1])
         runner.pending.clear()
         queued_before = len(runner.invocations)
+        SERVER_CPU.clear()
         for i in range(args.requests):
             for variant in variants if i % 2 == 0 else variants[::-1]:
                 elapsed, response = send_command(variant, standin)
@@ -219,6 +253,8 @@ def measure(title: str, urls: list[tuple[str, str, str]], standin: Any, runner: 
             if i % CLEAR_PENDING_EVERY == 0:
                 runner.pending.clear()
         handed_off = len(runner.invocations) - queued_before
+        for variant in variants:
+            variant.cpu_ns = SERVER_CPU.get(variant.port(), [])
         runner.pending.clear()
         runner.invocations.clear()
         return Pass(title, variants, handed_off, {v.name: v.connections() for v in variants})
@@ -259,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
             servers.append((server, thread))
             urls.append((name, label, url))
 
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):  # the servers' access log
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull), server_cpu_recorded():
             nodelay()  # applies to connections accepted from now on: as the local world serves the front door
             passes.append(measure("as the local world serves it (chalice local, TCP_NODELAY)", urls, standin, runner,
                                   args, cold))
@@ -297,6 +333,10 @@ def summarize(measured: Pass) -> dict[str, tuple[float, float]]:
     (app_p50, app_p99), (bare_p50, bare_p99) = stats["app"], stats["bare"]
     print(f"   app - bare: p50 +{app_p50 - bare_p50:.2f} ms ({app_p50 / bare_p50:.2f}x), "
           f"p99 +{app_p99 - bare_p99:.2f} ms ({app_p99 / bare_p99:.2f}x)")
+    cpu = {v.name: statistics.median(v.cpu_ns) / 1000 for v in measured.variants if v.cpu_ns}
+    if len(cpu) == 2:
+        print(f"   server thread CPU per request (median, informational): app {cpu['app']:.0f} us, "
+              f"bare {cpu['bare']:.0f} us ({cpu['app'] / cpu['bare']:.2f}x, +{cpu['app'] - cpu['bare']:.0f} us)")
     return stats
 
 

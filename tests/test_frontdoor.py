@@ -55,33 +55,103 @@ def test_the_first_ack_of_a_container_calls_nobody(front):
     assert "auth.test" not in {c.method for c in front.standin.calls}
 
 
-def test_the_lazy_copy_of_a_request_shares_the_slack_client_instead_of_copying_it(front, monkeypatch):
-    """Bolt deep-copies each request for its lazy listener; the WebClient in it (4 times) is kept, not copied."""
+@pytest.mark.parametrize("kind", ["command", "button"])
+def test_a_lazy_listener_gets_the_payload_bolts_own_copy_would_send_without_the_copy(front, monkeypatch, kind):
+    """Bolt deep-copies each request for its lazy listener; the front door hands ChaliceLazyListenerRunner a
+    shallow copy instead (``http._lazy_request``). The invocation must carry exactly what Bolt's copy would. (A
+    command goes this way when ``http._ack_at_once`` leaves it to Bolt.)"""
     import copy
 
+    from slack_bolt.adapter.aws_lambda.chalice_lazy_listener_runner import ChaliceLazyListenerRunner
     from slack_bolt.listener import thread_runner
+    from slack_bolt.util.utils import get_name_for_callable
 
     from chalicelib.frontdoor import http
 
-    copied = []
-    build = thread_runner.ThreadListenerRunner._build_lazy_request
+    monkeypatch.setattr(http, "_ack_at_once", lambda *args: None)
 
-    def spy(self: Any, request: Any, name: str) -> Any:
-        copied.append((request, build(self, request, name)))
-        return copied[-1][1]
+    def send() -> Any:
+        if kind == "command":
+            return front.command("status web")
+        return front.click("no_such_button", "x", "dave", message={"channel": "C0OPS00001", "ts": "1"})
 
-    monkeypatch.setattr(thread_runner.ThreadListenerRunner, "_build_lazy_request", spy)
-    assert front.command("status web").status_code == 200
-    [(original, lazy)] = copied
-    client = original.context.client  # Bolt's own for this request (its settings: the app's client's)
-    assert type(client).__name__ == "SharedWebClient" and client.token == BOT_TOKEN
-    assert vars(client) == vars(http._state["handler"].app.client) | {"default_params": client.default_params,
-                                                                      "token": BOT_TOKEN}
-    assert lazy.context.client is client and lazy.context.say.client is client
-    assert lazy.body == original.body and lazy.lazy_only and lazy.context["chalice_request"] is not \
-        original.context["chalice_request"]  # the rest is still copied
-    assert copy.deepcopy({"c": client})["c"] is client
-    assert front.runner.drain() == 1 and answers(front)  # the lazy listener still answers
+    copies: list[Any] = []
+    monkeypatch.setattr(thread_runner, "create_copy", lambda value: copies.append(value) or copy.deepcopy(value))
+    assert send().status_code == 200
+    assert copies == [] and len(front.runner.pending) == 1  # handed off, nothing deep-copied
+    front.runner.pending.clear()
+
+    bolts: list[dict[str, Any]] = []  # what Bolt's own copy of the same request sends
+    start = thread_runner.ThreadListenerRunner._start_lazy_function
+
+    def also_bolts_way(self: Any, function: Any, request: Any) -> None:
+        copied = thread_runner.ThreadListenerRunner._build_lazy_request(self, request, get_name_for_callable(function))
+        recorder = type("Recorder", (), {"invoke": lambda _, **kwargs: bolts.append(kwargs)})()
+        ChaliceLazyListenerRunner(self.logger, recorder).start(function, copied)
+        start(self, function, request)
+
+    monkeypatch.setattr(thread_runner.ThreadListenerRunner, "_start_lazy_function", also_bolts_way)
+    assert send().status_code == 200
+    [(function_name, event)] = front.runner.pending
+    [expected] = bolts
+    assert (function_name, event) == (expected["FunctionName"], json.loads(expected["Payload"]))
+    assert event["headers"]["x-slack-bolt-lazy-only"] == "1" and event["body"]
+    assert front.runner.drain() == 1 and answers(front)  # the lazy listener answers from it
+
+
+@pytest.mark.parametrize("text", ["status web", "promte web", "", "help"])
+def test_our_command_is_acked_and_handed_off_as_bolts_dispatch_would(front, monkeypatch, text):
+    """``http._ack_at_once`` answers our slash command without Bolt's dispatch: the same answer, and the same
+    lazy invocation, as Bolt gives (its path is taken when ``_ack_at_once`` declines)."""
+    from slack_bolt import App
+
+    from chalicelib.frontdoor import http
+
+    body = front.command_body(text)
+    headers = front.signed(body)
+    dispatched: list[Any] = []
+    dispatch = App.dispatch
+    monkeypatch.setattr(App, "dispatch", lambda self, request: dispatched.append(request) or dispatch(self, request))
+
+    def send() -> tuple[Any, tuple[str, dict[str, Any]]]:
+        response = front.client.http.post("/slack/commands", body=body, headers=headers)
+        [invocation] = front.runner.pending
+        front.runner.pending.clear()
+        return response, invocation
+
+    at_once, (function_at_once, event_at_once) = send()
+    assert dispatched == []  # Bolt did not dispatch the ack
+    monkeypatch.setattr(http, "_ack_at_once", lambda *args: None)
+    bolts, (function_bolts, event_bolts) = send()
+    assert len(dispatched) == 1
+    assert (at_once.status_code, at_once.headers, json.loads(at_once.body)) == \
+        (bolts.status_code, bolts.headers, json.loads(bolts.body))
+    assert function_at_once == function_bolts
+    assert event_at_once == event_bolts
+    assert event_at_once["headers"]["x-slack-bolt-lazy-function-name"] == "_run_command"
+    front.runner.pending.append((function_at_once, event_at_once))
+    assert front.runner.drain() == 1 and dispatched[-1].lazy_only  # Bolt dispatches the lazy invocation
+
+
+def test_a_command_that_is_not_ours_is_left_to_bolt(front, monkeypatch):
+    from slack_bolt import App
+
+    dispatched: list[Any] = []
+    dispatch = App.dispatch
+    monkeypatch.setattr(App, "dispatch", lambda self, request: dispatched.append(request) or dispatch(self, request))
+    response = front.command("status web", command="/deploy")
+    assert response.status_code == 200 and "isn't mine" in json.loads(response.body)["text"]
+    assert len(dispatched) == 1 and not front.runner.pending
+
+
+def test_a_signed_body_naming_a_second_response_url_is_refused(front):
+    """Bolt reads the last of a repeated form field: the door checks that one too (the first is Slack's here)."""
+    from urllib.parse import quote
+
+    body = front.command_body("status web") + "&response_url=" + quote("https://evil.example/hook", safe="")
+    response = front.client.http.post("/slack/commands", body=body, headers=front.signed(body))
+    assert response.status_code == 401 and "'evil.example' is not Slack's" in json.loads(response.body)["error"]
+    assert not front.runner.pending and front.standin.responses() == []
 
 
 @pytest.mark.parametrize("tamper", ["forged", "missing", "no-timestamp", "body", "other-secret"])

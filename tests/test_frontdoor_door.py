@@ -55,6 +55,12 @@ def test_signature_problem(headers, secrets, problem):
     (urlencode({"payload": json.dumps(["a list"])}), door.Named()),
     (urlencode({"payload": json.dumps({"team": "T1", "api_app_id": 5})}), door.Named()),
     ("", door.Named()),
+    # a field given twice: the last counts, as Bolt parses the body (its listeners act on the last one)
+    ("team_id=T1&api_app_id=A1&response_url=https%3A%2F%2Fhooks.slack.com%2F1&response_url=https%3A%2F%2Fevil.example",
+     door.Named("T1", "A1", "https://evil.example")),
+    ("team_id=TEVIL&team_id=T1&api_app_id=A1", door.Named("T1", "A1")),
+    (urlencode([("payload", json.dumps({"team": {"id": "T9"}})), ("payload", json.dumps({"team": {"id": "T1"}}))]),
+     door.Named("T1")),
 ])
 def test_named_in(body, named):
     assert door.named_in(body) == named

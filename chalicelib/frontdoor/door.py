@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 LAZY_HEADERS = ("x-slack-bolt-lazy-only", "x-slack-bolt-lazy-function-name")
 WINDOW_SECONDS = 300  # Slack's: a signed request older (or newer) than this is a replay
@@ -100,13 +100,13 @@ class Named:
 
 def named_in(body: str) -> Named:
     """The form fields of a slash command, or the JSON ``payload`` of an interaction. Nothing for a body that is
-    not what Slack sends."""
-    form = parse_qs(body, keep_blank_values=True)
+    not what Slack sends. A field given twice counts as Bolt reads it (``slack_bolt.request.internals.parse_body``:
+    the last one), so what the door checks is what the listeners act on."""
+    form = dict(parse_qsl(body, keep_blank_values=True))
     if "payload" not in form:
-        first = {k: v[0] for k, v in form.items()}
-        return Named(first.get("team_id"), first.get("api_app_id"), first.get("response_url"))
+        return Named(form.get("team_id"), form.get("api_app_id"), form.get("response_url"))
     try:
-        payload: Any = json.loads(form["payload"][0])
+        payload: Any = json.loads(form["payload"])
     except ValueError:
         return Named()
     if not isinstance(payload, dict):

@@ -10,7 +10,9 @@
 - ``ack`` answers at once: a parse error is answered in the ack itself (the grammar is pure and fast);
   everything else ("on it") is done by the lazy listener, which Bolt runs by invoking this same Lambda function
   asynchronously (``lambda:InvokeFunction`` on itself). The local world injects its own runner through
-  ``use_lambda_client`` because there is no Lambda there.
+  ``use_lambda_client`` because there is no Lambda there. Our own command is acked and handed off without Bolt's
+  dispatch (``_ack_at_once``: Bolt's request, ``Ack`` and lazy runner, the same invocation); the rest goes through
+  Bolt, whose deep copy of a request for the lazy hand-off is replaced by a shallow one (``_lazy_request``).
 - A lazy run is processed once per Slack trigger (the ledger), so a retried async invocation does not act twice.
 - Answers go only to response_urls on Slack's host (``slack.response_url_ok``); a request naming another is
   refused and audited before any work.
@@ -18,6 +20,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import re
@@ -52,7 +55,44 @@ def handle(chalice_app: Any) -> Any:
     admitted = _admit(request)
     if isinstance(admitted, door.Refusal):
         return _refuse(request, admitted)
-    return _handler(chalice_app, admitted).handle(request)
+    handler = _handler(chalice_app, admitted)
+    return _ack_at_once(handler, chalice_app, request) or handler.handle(request)
+
+
+def _ack_at_once(handler: Any, chalice_app: Any, request: Any) -> Any:
+    """Our slash command, acked and handed off as Bolt's dispatch would, without the dispatch; None for anything
+    else (Bolt handles it).
+
+    Bolt would match the command's listener (the first one registered), run ``_ack_command`` and hand
+    ``_run_command`` to ``ChaliceLazyListenerRunner``. On the way it builds a per-request WebClient, authorizes,
+    asks every listener whether it matches and injects arguments by name: more than half of what the ack costs over
+    a bare route (bench/slack_ack.py), for nothing an ack needs (the door has admitted the request; the ack listener
+    is pure). Here the request is Bolt's own (``to_bolt_request``: Bolt's body parser), the ack Bolt's ``Ack``, the
+    hand-off Bolt's lazy runner with what it reads; the lazy invocation is Bolt's, dispatched as ever (it carries
+    the lazy-mode headers, so it does not come here). ``tests/test_frontdoor.py`` compares the answer and the
+    invocation with Bolt's own. Should the ack listener raise, Bolt handles the request as before."""
+    from slack_bolt.adapter.aws_lambda.chalice_handler import to_bolt_request, to_chalice_response
+    from slack_bolt.context.ack import Ack
+    from slack_bolt.util.utils import get_name_for_callable
+
+    if any(name in request.headers for name in door.LAZY_HEADERS):
+        return None
+    bolt_request = to_bolt_request(request, request.raw_body.decode("utf-8") if request.raw_body else "")
+    if bolt_request.body.get("command") != policies.current().slack.command:
+        return None
+    ack = Ack()
+    try:
+        _ack_command(ack, bolt_request.body)
+    except Exception:  # noqa: BLE001 - Bolt runs it again and answers as it does (its error handler, a 500)
+        return None
+    if ack.response is None:
+        return None
+    bolt_request.context["aws_lambda_function_name"] = chalice_app.lambda_context.function_name
+    bolt_request.context["chalice_request"] = request.to_dict()
+    bolt_request.lazy_only = True
+    bolt_request.lazy_function_name = get_name_for_callable(_run_command)  # what Bolt's runner finds it by
+    handler.app.listener_runner.lazy_listener_runner.start(function=_run_command, request=bolt_request)
+    return to_chalice_response(ack.response)
 
 
 def _admit(request: Any) -> slack.Credentials | door.Refusal:
@@ -159,13 +199,19 @@ def _bolt(creds: slack.Credentials) -> Any:
     # No auth.test either (Bolt's single-team authorization calls it on the first request of each container, a
     # round-trip to Slack before the first ack): the workspace is the one policy pins and the door checked, the
     # token the secret's; a revoked token shows on the first Slack call the work makes (apology, audit, metric).
+    # Off too, because no request they act on reaches Bolt (they check nothing the door relies on): ssl_check and
+    # url_verification answer Slack's probes, which name no workspace (the door answers them 401), and the other
+    # two look at Events API and workflow-function payloads, which this app has no route for.
     client = slack.web(creds.bot_token)
     client.token = None  # each request's client gets it from _authorize (Bolt ignores, and warns about, this one)
     app = App(signing_secret=creds.signing_secret, client=client, process_before_response=True,
               authorize=functools.partial(_authorize, creds.bot_token), request_verification_enabled=False,
+              ssl_check_enabled=False, url_verification_enabled=False, ignoring_self_events_enabled=False,
+              attaching_function_token_enabled=False,
               logger=logging.getLogger("switchboard.bolt"),
               name="http.py")  # the name Bolt would find with inspect.stack(): 0.1 s of every cold start
-    app.use(_lazy_copies_keep_the_client)
+    runner = app.listener_runner
+    runner._build_lazy_request = functools.partial(_lazy_request, runner)  # see _lazy_request
     app.command(policies.current().slack.command)(ack=_ack_command, lazy=[_run_command])
     app.action("decision_approve")(ack=_ack_action, lazy=[_approve])
     app.action("decision_reject")(ack=_ack_action, lazy=[_reject])
@@ -188,36 +234,26 @@ def _authorize(bot_token: str, enterprise_id: str | None, team_id: str | None, u
     return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=bot_token)
 
 
-def _lazy_copies_keep_the_client(context: Any, next: Any) -> None:
-    """Bolt deep-copies each request it hands to a lazy listener (``BoltContext.to_copyable``, then
-    ``create_copy``), and the request's WebClient with it, once for ``client`` and once inside each of ``say``,
-    ``fail`` and ``complete``, twice over: that was more than half of the ack's time (bench/slack_ack.py under
-    cProfile). The copy only feeds ``ChaliceLazyListenerRunner``, which sends the request's body and headers to
-    this function again and drops the rest. So the request's own client (Bolt makes one per request) becomes one
-    that a deep copy keeps as it is (``say``, ``fail`` and ``complete``, made by earlier middleware, are made
-    again from it when next asked for); everything else in the request is still copied."""
-    context["client"] = _shared(context.client)
-    for made_from_the_client in ("say", "fail", "complete"):
-        context.pop(made_from_the_client, None)
-    next()
+def _lazy_request(runner: Any, request: Any, lazy_function_name: str) -> Any:
+    """The request Bolt hands to a lazy listener, without Bolt's deep copy of it (for this one runner).
 
+    Bolt's ``ThreadListenerRunner._build_lazy_request`` rebuilds the request (``to_copyable``: the body parsed
+    again) and deep-copies it with its whole context (the Chalice event, the authorize result, the request's
+    WebClient, ``ack``/``say``/``respond``...): more than a third of the warm ack's CPU (bench/slack_ack.py). The copy
+    is for a lazy listener run in this process, on another thread. Here the lazy runner is always
+    ``ChaliceLazyListenerRunner``, which only reads the body, query, headers and two context values, sends them
+    to this function again (``lambda:InvokeFunction``, serialised at once) and drops the request: a shallow copy
+    carries the same payload (``tests/test_frontdoor.py`` compares it with Bolt's), with headers of its own because
+    that runner adds the lazy-mode headers to them. Any other lazy runner gets Bolt's own copy."""
+    from slack_bolt.adapter.aws_lambda.chalice_lazy_listener_runner import ChaliceLazyListenerRunner
 
-def _shared(client: Any) -> Any:
-    """The same client (same attributes, nothing copied), as a ``SharedWebClient``."""
-    shared = object.__new__(_shared_web_client())
-    shared.__dict__.update(vars(client))
-    return shared
-
-
-@functools.cache
-def _shared_web_client() -> type:
-    from slack_sdk import WebClient
-
-    class SharedWebClient(WebClient):
-        def __deepcopy__(self, memo: dict[int, Any]) -> SharedWebClient:
-            return self
-
-    return SharedWebClient
+    if not isinstance(runner.lazy_listener_runner, ChaliceLazyListenerRunner):
+        return type(runner)._build_lazy_request(runner, request, lazy_function_name)
+    handed = copy.copy(request)
+    handed.headers = dict(request.headers)
+    handed.lazy_only = True
+    handed.lazy_function_name = lazy_function_name
+    return handed
 
 
 def _not_mine_command(ack: Any, body: dict[str, Any]) -> None:
