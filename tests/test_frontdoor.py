@@ -154,6 +154,30 @@ def test_a_signed_body_naming_a_second_response_url_is_refused(front):
     assert not front.runner.pending and front.standin.responses() == []
 
 
+def test_a_command_whose_text_says_payload_is_still_a_command(front):
+    """Bolt's own parser takes any form body containing the text "payload" for an interaction (and finds nothing)."""
+    response = front.command("status payload-svc")
+    assert response.status_code == 200 and "…on it" in json.loads(response.body)["text"]
+    assert front.runner.drain() == 1
+    [answer] = answers(front)
+    assert "unknown app 'payload-svc'" in answer
+
+
+def test_the_lazy_run_of_a_command_acked_long_ago_is_still_admitted(front, monkeypatch):
+    """Lambda may deliver (or retry) Bolt's self-invocation minutes after the ack: only HTTP requests have 5 minutes;
+    a late HTTP replay of the same signed request is still refused."""
+    clock = {"now": 1_795_000_000.0}
+    monkeypatch.setattr("slack_sdk.signature.Clock.now", lambda self: clock["now"])
+    body = front.command_body("status web")
+    headers = front.signed(body, int(clock["now"]))
+    assert front.client.http.post("/slack/commands", body=body, headers=headers).status_code == 200
+    clock["now"] += 20 * 60
+    assert front.runner.drain() == 1
+    [answer] = answers(front)
+    assert "Status (shared-services)" in answer
+    assert front.client.http.post("/slack/commands", body=body, headers=headers).status_code == 401
+
+
 @pytest.mark.parametrize("tamper", ["forged", "missing", "no-timestamp", "body", "other-secret"])
 def test_unverifiable_requests_are_refused_with_401_and_do_nothing(front, tamper):
     body = front.command_body("status")

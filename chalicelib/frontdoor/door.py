@@ -8,7 +8,8 @@
 3. ``unpinned``: the front door's policy must pin its workspace and app (503).
 4. ``signature_problem``: v0 HMAC-SHA256 over ``v0:{timestamp}:{body}`` (slack_sdk's ``SignatureVerifier``),
    with the current signing secret or, during a rotation window, the previous one; a missing, non-numeric or
-   stale (more than 5 minutes) timestamp is a 401 like a wrong signature.
+   stale (more than 5 minutes; for Bolt's lazy run of an admitted request, ``self_invocation``, Lambda's maximum
+   event age) timestamp is a 401 like a wrong signature.
 5. ``foreign_workspace``: the signed body's ``team_id`` and ``api_app_id`` must be the pinned ones (401).
 6. ``foreign_response_url``: a ``response_url`` in the body must be on Slack's host (401): whoever forges a
    request must not choose where its answer goes.
@@ -29,6 +30,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 LAZY_HEADERS = ("x-slack-bolt-lazy-only", "x-slack-bolt-lazy-function-name")
 WINDOW_SECONDS = 300  # Slack's: a signed request older (or newer) than this is a replay
+# Bolt's lazy run (``self_invocation``) of a request admitted earlier: Lambda's maximum event age for an
+# asynchronous invocation (6 hours), within which it may deliver or retry it
+LAZY_RUN_WINDOW_SECONDS = 6 * 3600
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 
 
@@ -65,8 +69,8 @@ class _At:
 
 
 def signature_problem(body: str | bytes, headers: Mapping[str, str], secrets: Sequence[str],
-                      now: float) -> Refusal | None:
-    """None when ``body`` is signed, within the 5-minute window, by one of ``secrets``."""
+                      now: float, window: float | None = None) -> Refusal | None:
+    """None when ``body`` is signed, within the 5-minute window (or ``window`` seconds), by one of ``secrets``."""
     from slack_sdk.signature import SignatureVerifier
 
     lowered = {k.lower(): v for k, v in headers.items()}
@@ -77,10 +81,12 @@ def signature_problem(body: str | bytes, headers: Mapping[str, str], secrets: Se
         return _unsigned("no X-Slack-Request-Timestamp header")
     if not _TIMESTAMP.match(timestamp):
         return _unsigned(f"X-Slack-Request-Timestamp {timestamp[:20]!r} is not a number of seconds")
-    if abs(now - int(timestamp)) > WINDOW_SECONDS:
-        return _unsigned("X-Slack-Request-Timestamp is more than 5 minutes away from now (a replay?)")
-    if not any(SignatureVerifier(secret, clock=_At(now)).is_valid(body=body, timestamp=timestamp,
-                                                                  signature=signature) for secret in secrets):
+    if abs(now - int(timestamp)) > (WINDOW_SECONDS if window is None else window):
+        away = "5 minutes" if window is None else f"{window:g} seconds"
+        return _unsigned(f"X-Slack-Request-Timestamp is more than {away} away from now (a replay?)")
+    at = _At(float(timestamp))  # the window is checked above (slack_sdk's verifier would apply its own 5 minutes)
+    if not any(SignatureVerifier(secret, clock=at).is_valid(body=body, timestamp=timestamp, signature=signature)
+               for secret in secrets):
         return _unsigned("the signature matches no signing secret")
     return None
 

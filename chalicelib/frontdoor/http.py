@@ -113,8 +113,12 @@ def _admit(request: Any) -> slack.Credentials | door.Refusal:
         return _unusable(refusal.reason, refusal.metric)
     body = request.raw_body.decode("utf-8", errors="replace") if request.raw_body else ""
     now = Clock().now()  # slack_sdk's clock, as Bolt's own check would read it
+    # Bolt's lazy run of this function is a request already admitted once, re-invoked by this function itself (no
+    # HTTP caller can make one): Lambda may deliver it, or retry it, up to its maximum event age later. Its replay
+    # protection is the ledger (one lazy run per Slack trigger), not the 5-minute window.
+    window = door.LAZY_RUN_WINDOW_SECONDS if door.self_invocation(request.to_original_event()) else None
     refusal = door.signature_problem(body, request.headers, creds.signing_secrets(datetime.fromtimestamp(now, UTC)),
-                                     now)
+                                     now, window=window)
     if refusal:
         return refusal
     named = door.named_in(body)
@@ -191,8 +195,28 @@ def _handler(chalice_app: Any, creds: slack.Credentials) -> Any:
         return _state["handler"]
 
 
+def _form_or_payload(body: str, content_type: str | None) -> dict[str, Any]:
+    """Bolt's body parser, but a form body is an interaction only when it has a ``payload`` *field*.
+
+    ``slack_bolt.request.internals.parse_body`` (1.30.0) tests ``"payload" in body`` on the raw text, so a slash
+    command whose text says "payload" (``/ops audit payload-svc``) parsed as ``{}``: no listener matched and Slack
+    showed Bolt's 404. Installed as the parser of every ``BoltRequest`` (the ack and the lazy run alike)."""
+    from urllib.parse import parse_qsl
+
+    from slack_bolt.request.internals import parse_body
+
+    parsed = parse_body(body, content_type)
+    if parsed or not body or body.startswith("{") or content_type == "application/json":
+        return parsed
+    form = dict(parse_qsl(body, keep_blank_values=True))
+    return parsed if "payload" in form else form
+
+
 def _bolt(creds: slack.Credentials) -> Any:
+    import slack_bolt.request.request as bolt_request
     from slack_bolt import App
+
+    bolt_request.parse_body = _form_or_payload  # see _form_or_payload (the module's own name for the parser)
 
     # Bolt's own signature check is off: the door verified the request (with the previous secret too, while a
     # rotation lasts), which Bolt's single-secret check cannot.
