@@ -157,7 +157,8 @@ def test_the_instance_runs_rate_schedules_at_their_period():
 
     found = schedules(app)
     assert {name: period for name, (_, period) in found.items()} == {"alerts_flush": 60, "slack_outbox": 300,
-                                                                     "scaling_tick": 60, "promotion_tick": 60}
+                                                                     "slack_cards": 60, "scaling_tick": 60,
+                                                                     "promotion_tick": 60}
     event = scheduled_event("slack_outbox")
     assert (event["source"], event["detail-type"], event["detail"]) == ("aws.events", "Scheduled Event", {})
 
