@@ -32,50 +32,34 @@ and, after ``coalesce.MAX_ATTEMPTS``, goes to the outbox's dead letters, audited
 from __future__ import annotations
 
 import json
-import secrets
 import time
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import aws
-from chalicelib.frontdoor import budget, coalesce
+from chalicelib.frontdoor import budget, coalesce, pacing
+from chalicelib.frontdoor.pacing import (
+    DELIVER,
+    RETENTION,
+    SHARDS,
+    _conditional_failed,
+    _ddb,
+    _key,
+    _table,
+    blocked,
+    keep,
+    kept_key,
+    retry_after_of,
+    shard_of,
+    spend,
+    waiting,
+)
 from chalicelib.observability import MetricUnit, logger, metrics
-from chalicelib.settings import get_settings
 from chalicelib.slackkit import keyed
 from chalicelib.state import audit
 from chalicelib.state.keys import stamp
 
-SHARDS = 16
-RETENTION = timedelta(days=30)
-_BUDGET_TRIES = 5
-
-
-def wall() -> float:
-    """The wall clock the budget, Retry-After and leases are read on (seconds). A test that compresses a story's
-    minutes into milliseconds points it at the story's clock."""
-    return time.time()
-
-
-def _key(origin: str, key: str) -> dict[str, Any]:
-    return {"pk": {"S": f"card#{origin}#{key}"}, "sk": {"S": "card"}}
-
-
-def shard_of(channel: str) -> int:
-    return zlib.crc32(channel.encode()) % SHARDS
-
-
-def _table() -> str:
-    return get_settings().state_table
-
-
-def _ddb() -> Any:
-    return aws.client("dynamodb")
-
-
-def _conditional_failed(client: Any, exc: Exception) -> bool:
-    return isinstance(exc, client.exceptions.ConditionalCheckFailedException)
+__all__ = ["DELIVER", "SHARDS", "blocked", "keep", "kept_key", "retry_after_of", "spend", "waiting"]
 
 
 # ---- commit ----
@@ -131,109 +115,6 @@ def announce(origin: str, key: str, version: int, message: dict[str, Any], *, co
     return send(origin, key)
 
 
-# ---- what deliver() could not send at once (the budget said wait, or Slack said 429) ----
-
-DELIVER = "-"  # the origin of deliver()'s kept messages (no account is named "-")
-
-
-def kept_key(method: str, payload: dict[str, Any]) -> str:
-    """The card a kept delivery waits as: one per message for chat.update and chat.delete (a later one replaces a
-    waiting one: the message's newest call wins, and nothing overtakes it), one per call for a post."""
-    channel = str(payload.get("channel", ""))
-    if method in ("chat.update", "chat.delete"):
-        return f"msg:{channel}:{payload.get('ts', '')}"
-    return f"post:{channel}:{stamp(datetime.now(UTC))}:{secrets.token_hex(4)}"
-
-
-def keep(method: str, payload: dict[str, Any], *, correlation_id: str, not_before: float = 0.0) -> str:
-    """Queue a Slack call ``deliver()`` could not make now: the drain makes it within the budget. Unconditional (the
-    newest call on a message wins: its version is raised by one). Returns the card's key."""
-    key = kept_key(method, payload)
-    now = datetime.now(UTC)
-    channel = str(payload.get("channel", ""))
-    _ddb().update_item(
-        TableName=_table(), Key=_key(DELIVER, key),
-        UpdateExpression="SET version = if_not_exists(version, :zero) + :one, message = :m, channel = :c, "
-                         "call_method = :method, correlation_id = :cid, attempts = :zero, not_before = :nb, "
-                         "gsi1pk = :q, gsi1sk = if_not_exists(gsi1sk, :qsk), expires_at = :exp REMOVE dead",
-        ExpressionAttributeValues={
-            ":zero": {"N": "0"}, ":one": {"N": "1"}, ":m": {"S": json.dumps(payload)}, ":c": {"S": channel},
-            ":method": {"S": method}, ":cid": {"S": correlation_id}, ":nb": {"N": repr(not_before)},
-            ":q": {"S": f"cardq#{shard_of(channel)}"}, ":qsk": {"S": f"{stamp(now)}#{DELIVER}#{key}"},
-            ":exp": {"N": str(int((now + RETENTION).timestamp()))}})
-    metrics.add_metric(name="SlackDeliveriesWaiting", unit=MetricUnit.Count, value=1)
-    return key
-
-
-def waiting(method: str, payload: dict[str, Any]) -> bool:
-    """Whether an earlier call on the same message waits in the queue (then this one must wait behind it)."""
-    if method not in ("chat.update", "chat.delete"):
-        return False
-    item = _ddb().get_item(TableName=_table(), Key=_key(DELIVER, kept_key(method, payload)), ConsistentRead=True,
-                           ProjectionExpression="version, sent, dead").get("Item")
-    return bool(item) and "dead" not in item and int(item.get("sent", {}).get("N", -1)) < int(item["version"]["N"])
-
-
-# ---- the budget's store ----
-
-def _read_budget(client: Any, name: str) -> tuple[budget.State | None, int]:
-    item = client.get_item(TableName=_table(), Key={"pk": {"S": f"budget#{name}"}, "sk": {"S": "budget"}},
-                           ConsistentRead=True).get("Item")
-    if not item:
-        return None, 0
-    return (budget.State(float(item["tokens"]["N"]), float(item["at"]["N"]), float(item["blocked_until"]["N"])),
-            int(item["rev"]["N"]))
-
-
-def _write_budget(client: Any, name: str, state: budget.State, rev: int) -> bool:
-    try:
-        client.put_item(
-            TableName=_table(),
-            Item={"pk": {"S": f"budget#{name}"}, "sk": {"S": "budget"}, "tokens": {"N": repr(state.tokens)},
-                  "at": {"N": repr(state.at)}, "blocked_until": {"N": repr(state.blocked_until)},
-                  "rev": {"N": str(rev + 1)}, "expires_at": {"N": str(int(state.at) + 86400)}},
-            ConditionExpression="attribute_not_exists(pk) OR rev = :rev",
-            ExpressionAttributeValues={":rev": {"N": str(rev)}})
-    except Exception as exc:
-        if _conditional_failed(client, exc):
-            return False
-        raise
-    return True
-
-
-def spend(names: list[str], now: float | None = None, *, refused: set[str] | None = None) -> float:
-    """Spend one token from each bucket: 0.0 when spent from all, else the seconds to wait (from the first that
-    had none, added to ``refused``; tokens already spent from the buckets before it are not given back: a little
-    under budget)."""
-    client = _ddb()
-    for name in names:
-        bucket = budget.bucket_for(name)
-        for _ in range(_BUDGET_TRIES):
-            at = wall() if now is None else now
-            state, rev = _read_budget(client, name)
-            new, wait = budget.take(bucket, state, at)
-            if wait > 0:
-                if refused is not None:
-                    refused.add(name)
-                return wait
-            if _write_budget(client, name, new, rev):
-                break
-        else:
-            return 1.0 / bucket.rate  # lost every race: others are spending it
-    return 0.0
-
-
-def blocked(names: list[str], retry_after: float, now: float | None = None) -> None:
-    """Slack said 429: nothing through these buckets before ``retry_after`` seconds."""
-    client = _ddb()
-    for name in names:
-        for _ in range(_BUDGET_TRIES):
-            at = wall() if now is None else now
-            state, rev = _read_budget(client, name)
-            if _write_budget(client, name, budget.block(budget.bucket_for(name), state, at, retry_after), rev):
-                break
-
-
 # ---- send ----
 
 @dataclass
@@ -273,24 +154,13 @@ def _web() -> Any:
     return slack.web(wait_out_rate_limits=False)
 
 
-def retry_after_of(exc: Exception) -> float | None:
-    """Slack's Retry-After (seconds, at least 1) when ``exc`` is a 429; else None."""
-    response = getattr(exc, "response", None)
-    if response is None or getattr(response, "status_code", None) != 429:
-        return None
-    try:
-        return max(1.0, float(response.headers.get("Retry-After") or response.headers.get("retry-after") or 1))
-    except (TypeError, ValueError):
-        return 1.0
-
-
 def send(origin: str, key: str, *, client: Any = None, result: Sent | None = None) -> Sent:
     """Send card ``(origin, key)``'s newest version if it is due and the budget allows. Never raises for Slack."""
 
     result = result if result is not None else Sent()
     ddb = _ddb()
     item = ddb.get_item(TableName=_table(), Key=_key(origin, key), ConsistentRead=True).get("Item")
-    now = wall()
+    now = pacing.wall()
     if not item:
         return result
     card = _card(item)
@@ -308,7 +178,8 @@ def send(origin: str, key: str, *, client: Any = None, result: Sent | None = Non
         # the keyed announcement's own rules (its Slack calls go through deliver(), within the budget)
         return _by_announcement(origin, key, card, item, message, result)
     method = kept_method or ("chat.update" if ref is not None else "chat.postMessage")
-    names = budget.names_for(method, channel)  # the card's channel as announced: one bucket for posts and updates
+    # a card: its channel as announced, one bucket for its post and its updates; a kept call: what deliver() spends
+    names = (budget.names_for_call if kept_method else budget.names_for)(method, channel)
     if result.buckets_waiting.intersection(names):  # found empty earlier in this pass: not asked again
         result.waiting += 1
         return result
@@ -422,7 +293,7 @@ def _dead_letter(ddb: Any, origin: str, key: str, card: coalesce.Card, item: dic
 def _by_announcement(origin: str, key: str, card: coalesce.Card, item: dict[str, Any], message: dict[str, Any],
                      result: Sent) -> Sent:
     ddb = _ddb()
-    if not _claim(ddb, origin, key, card.version, wall()):
+    if not _claim(ddb, origin, key, card.version, pacing.wall()):
         return result
     correlation_id = item.get("correlation_id", {}).get("S", "-")
     options = json.loads(item["card_options"]["S"]) if "card_options" in item else {}
@@ -488,11 +359,12 @@ def drain(limit: int = 1000) -> Sent:
 DRAIN_SECONDS = 40.0  # of the card drain's minute (its timeout is 60 s; the next run starts a minute after this one)
 
 
-def run(seconds: float = DRAIN_SECONDS, *, sleep: Any = time.sleep) -> Sent:
+def run(seconds: float = DRAIN_SECONDS, *, sleep: Any = None) -> Sent:
     """The card drain's run (``slack_cards``, every minute): drain, and while cards wait for the budget (a second
     per channel) or a Retry-After that ends within ``seconds`` of the start, wait for the first of them and drain
     again. An idle queue costs one pass; a storm is paced here, in the one function whose work it is (never in the
     Lambda that took the event), and whatever still waits goes in the next minute's run."""
+    sleep = sleep or time.sleep
     total = Sent()
     started = time.monotonic()  # only differences: a fresh microVM's clock starts near 0
     while True:

@@ -6,7 +6,7 @@
   connection errors, with backoff.
 - ``deliver()`` sends one message (post, update, or to a response_url). A chat write spends the channel's send
   budget first; when the budget says wait (or Slack answers 429) it waits in the card queue for the card drain
-  (``cardq.keep``), never in a sleeping Lambda. If it fails otherwise it is kept in the outbox (state table) and
+  (``pacing.keep``), never in a sleeping Lambda. If it fails otherwise it is kept in the outbox (state table) and
   audited, and ``retry_outbox()`` (on a schedule) tries again.
 """
 
@@ -251,30 +251,30 @@ def deliver(method: str, payload: dict[str, Any], *, correlation_id: str, target
 
 def _budgeted(method: str, payload: dict[str, Any], *, correlation_id: str) -> bool:
     """A chat write spends its channel's (and method's) send budget first. When the budget says wait, or Slack
-    answers 429, the call is queued in the card queue (``cardq.keep``) and the card drain (every minute, pacing
+    answers 429, the call is queued in the card queue (``pacing.keep``) and the card drain (every minute, pacing
     within its run) makes it: this Lambda never sleeps out a wait. A call on a message that already has a call
     waiting queues behind it (newest wins), so an older update never lands over a newer one."""
     from slack_sdk.errors import SlackApiError
 
-    from chalicelib.frontdoor import budget, cardq
+    from chalicelib.frontdoor import budget, pacing
 
     names = budget.names_for_call(method, str(payload.get("channel") or "") or None)
-    if cardq.waiting(method, payload):
-        cardq.keep(method, payload, correlation_id=correlation_id)
+    if pacing.waiting(method, payload):
+        pacing.keep(method, payload, correlation_id=correlation_id)
         return False
-    wait = cardq.spend(names)
+    wait = pacing.spend(names)
     if wait > 0:
-        cardq.keep(method, payload, correlation_id=correlation_id)
+        pacing.keep(method, payload, correlation_id=correlation_id)
         logger.info("slack delivery waits for the send budget", extra={"method": method, "wait": round(wait, 2)})
         return False
     try:
         send_with(web(wait_out_rate_limits=False), method, payload)
     except SlackApiError as exc:
-        retry_after = cardq.retry_after_of(exc)
+        retry_after = pacing.retry_after_of(exc)
         if retry_after is None:
             raise
-        cardq.blocked(names, retry_after)
-        cardq.keep(method, payload, correlation_id=correlation_id, not_before=cardq.wall() + retry_after)
+        pacing.blocked(names, retry_after)
+        pacing.keep(method, payload, correlation_id=correlation_id, not_before=pacing.wall() + retry_after)
         logger.info("slack said 429: the call waits its Retry-After in the card queue",
                     extra={"method": method, "retry_after": retry_after})
         metrics.add_metric(name="SlackRateLimited", unit=MetricUnit.Count, value=1)
