@@ -297,20 +297,23 @@ def _by_announcement(origin: str, key: str, card: coalesce.Card, item: dict[str,
         return result
     correlation_id = item.get("correlation_id", {}).get("S", "-")
     options = json.loads(item["card_options"]["S"]) if "card_options" in item else {}
+    delivered = False
     try:  # failures: kept by deliver() (the budget, a 429: queued here; others: the outbox)
         if options.get("decision_id"):
-            keyed.attach(origin, key, options["decision_id"], message, correlation_id=correlation_id)
+            delivered = keyed.attach(origin, key, options["decision_id"], message, correlation_id=correlation_id)
         else:
-            keyed.announce_keyed(origin, key, message, correlation_id=correlation_id,
-                                 continues=options.get("continues"), grant_to=options.get("grant_to"))
+            delivered = keyed.announce_keyed(origin, key, message, correlation_id=correlation_id,
+                                             continues=options.get("continues"), grant_to=options.get("grant_to"))
     except ValueError as exc:  # not this account's card, or not granted to it: this version is never sent
         result.refused = str(exc)
         audit.record(action="slack.card", target=f"message/{origin}/{key}", outcome=audit.Outcome.REJECTED,
                      correlation_id=correlation_id, capability="frontdoor",
                      reason=f"version {card.version} refused: {exc}")
-    _done(ddb, origin, key, card.version)
-    if result.refused is None:
+    _done(ddb, origin, key, card.version)  # this version is keyed's now: what it could not send waits as its calls
+    if delivered:
         result.sent += 1
+    elif result.refused is None:
+        result.waiting += 1
     return result
 
 
@@ -336,11 +339,14 @@ def queued(limit: int = 1000) -> list[tuple[str, str, str, bool]]:
     return [(o, k, c, sent) for _, o, k, c, sent in sorted(found)[:limit]]
 
 
-def drain(limit: int = 1000) -> Sent:
-    """Send what is due, oldest first; a channel out of budget is skipped for the rest of this pass."""
+def drain(limit: int = 1000, *, until: float | None = None) -> Sent:
+    """Send what is due, oldest first; a channel out of budget is skipped for the rest of this pass. ``until``: a
+    ``time.monotonic()`` past which no further card is started (the rest stays queued for the next pass)."""
     result = Sent()
     client = None
     for origin, key, channel, sent_before in queued(limit):
+        if until is not None and time.monotonic() > until:
+            break
         if channel in result.channels_waiting:
             continue
         if sent_before and "method:chat.update" in result.buckets_waiting:  # an update, and none may go now
@@ -357,6 +363,7 @@ def drain(limit: int = 1000) -> Sent:
 
 
 DRAIN_SECONDS = 40.0  # of the card drain's minute (its timeout is 60 s; the next run starts a minute after this one)
+DRAIN_STOP = 50.0  # no card is started after this, even in a long pass: a send takes well under the 10 s left
 
 
 def run(seconds: float = DRAIN_SECONDS, *, sleep: Any = None) -> Sent:
@@ -368,7 +375,7 @@ def run(seconds: float = DRAIN_SECONDS, *, sleep: Any = None) -> Sent:
     total = Sent()
     started = time.monotonic()  # only differences: a fresh microVM's clock starts near 0
     while True:
-        result = drain()
+        result = drain(until=started + max(seconds, DRAIN_STOP))
         for name in ("sent", "ratelimited", "failed", "dead", "errors"):
             setattr(total, name, getattr(total, name) + getattr(result, name))
         total.waiting, total.wait = result.waiting, result.wait
