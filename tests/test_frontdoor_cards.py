@@ -182,3 +182,40 @@ def test_a_response_url_spends_no_channel_budget(front, wall):
     assert slack.deliver("response_url", {"url": url, "text": "answer"}, correlation_id="c", target="t")
     assert budget.names_for_call("response_url", "#team-web") == [] and cardq.queued() == []
     assert [r["text"] for r in front.standin.responses(url)] == ["answer"]
+
+
+# ---- promotion cards: versioned, with continues / grant_to, through the queue ----
+
+def _promo(text: str) -> dict:
+    return {"channel": "#team-web", "text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn",
+                                                                                         "text": text}}]}
+
+
+def test_a_versioned_promotion_card_goes_on_across_accounts_and_a_late_version_is_dropped(front, wall):
+    from chalicelib.frontdoor import cardq
+
+    key = "promotion:abc123def0"
+    assert cardq.announce("stage", key, 1, _promo("soaking"), correlation_id="t", options={"grant_to": "prod"}).sent
+    assert cardq.announce("prod", key, 1, _promo("awaiting approval"), correlation_id="t",
+                          options={"continues": "stage"}).sent
+    wall.at += 1.0
+    assert cardq.announce("prod", key, 3, _promo("promoted"), correlation_id="t", options={"continues": "stage"}).sent
+    late = cardq.announce("prod", key, 2, _promo("deploying"), correlation_id="t", options={"continues": "stage"})
+    assert late.superseded and not late.sent  # an earlier step, late: never shown over "promoted"
+    wall.at += 1.0
+    cardq.announce("stage", key, 2, _promo("handed to prod"), correlation_id="t", options={"grant_to": "prod"})
+    [card] = front.standin.messages("#team-web")
+    assert card.text == "promoted"  # stage's late update of the card prod took over is dropped by keyed
+    assert cardq.queued() == []
+
+
+def test_a_versioned_card_that_takes_over_without_a_grant_is_refused(front, wall):
+    from chalicelib.frontdoor import cardq
+
+    key = "promotion:abc123def0"
+    cardq.announce("stage", key, 1, _promo("soaking"), correlation_id="t")  # no grant_to
+    refused = cardq.announce("prod", key, 1, _promo("awaiting approval"), correlation_id="t",
+                             options={"continues": "stage"})
+    assert refused.refused and "did not grant" in refused.refused and not refused.sent
+    assert [m.text for m in front.standin.messages("#team-web")] == ["soaking"]
+    assert cardq.queued() == []  # refused once, audited, not retried every minute
