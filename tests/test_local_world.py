@@ -164,24 +164,26 @@ def test_the_instance_runs_rate_schedules_at_their_period():
 
 
 def test_a_card_slack_pushed_back_on_waits_and_the_card_drain_sends_it_on_its_schedule(world):
-    """prod's api-5xx card reaches the front door (a versioned announce) when Slack answers 429: no Lambda sleeps it
+    """stage's api-5xx card reaches the front door (a versioned announce) when Slack answers 429: no Lambda sleeps it
     out, the card waits in the card queue, and the front door's slack_cards process, ticking every minute as
-    Lambda's schedule would, posts it."""
+    Lambda's schedule would, posts it. (Stage: no other test here opens an incident there, so the card is new.)"""
     before = len(world.invocations("shared-services"))
-    world.slack.fail_next("chat.postMessage", 429, retry_after=1)
-    world.simulator("prod").alarm("api-5xx", "ALARM", "Threshold Crossed (local world: a card Slack pushes back on)")
-    # prod's alerts_flush (every minute; group_wait 30 s) announces it; the card drain runs a minute at worst later
+    assert world.slack.messages("#stage-alerts") == []
+    method = "chat.postMessage"
+    world.slack.fail_next(method, 429, retry_after=1)
+    world.simulator("stage").alarm("api-5xx", "ALARM", "Threshold Crossed (local world: a card Slack pushes back on)")
+    # stage's alerts_flush (every minute; group_wait 30 s) announces it; the card drain runs a minute at worst later
     deadline = time.monotonic() + 240
-    card = []
-    while not card and time.monotonic() < deadline:
-        card = [m for m in world.slack.messages("#team-api") if "api-5xx" in m.text and "FIRING" in m.text]
+    card, drained, runs = [], [], []
+    while not (card and drained) and time.monotonic() < deadline:  # (the run reports after Slack shows the card)
+        card = [m for m in world.slack.messages("#stage-alerts") if "api-5xx" in json.dumps(m.blocks)]
+        runs = world.invocations("shared-services")[before:]
+        drained = [i for i in runs if i["handler"] == "slack_cards" and i["status"] == "ok" and i["result"].get("sent")]
         time.sleep(0.5)
     assert card, "the card never reached Slack"
-    refused = [c for c in world.slack.calls if c.method == "chat.postMessage" and c.status == 429]
+    refused = [c for c in world.slack.calls if c.method == method and c.status == 429]
     assert refused, "the stand-in's 429 was not met"
-    runs = world.invocations("shared-services")[before:]
     queued = [i for i in runs if i["handler"] == "on_peer" and "queued" in json.dumps(i["result"])]
-    drained = [i for i in runs if i["handler"] == "slack_cards" and i["status"] == "ok" and i["result"].get("sent")]
     assert queued and drained, [(i["handler"], i["result"]) for i in runs]
 
 
