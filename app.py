@@ -117,6 +117,12 @@ def slack_outbox(event):
     return run_function("slack_outbox")  # chalicelib.frontdoor.outbox.tick
 
 
+# ---- The front door: cards and the Slack calls that waited for the send budget go, every minute ----
+@app.schedule(schedule_of("slack_cards"))
+def slack_cards(event):
+    return run_function("slack_cards")  # chalicelib.frontdoor.outbox.cards
+
+
 # ---- Secret rotation: the function Secrets Manager invokes for each step, and the daily watch ----
 @app.lambda_function(name="rotate_secret")
 def rotate_secret(event, context):

@@ -6,9 +6,9 @@ What is real: the front door's code end to end. Each event is a peer envelope se
 account's own P-256 key (``localworld.keys``: one per account, derived from its id) and pinned in the front door's
 policy written for the run; the front door's intake (``intake.handle(Kind.PEER, ...)``, as ``app.on_peer`` calls it)
 verifies the signature, remembers the envelope (replay ledger), runs the ledger and the front door's handler, which
-commits each card version and sends it (``cardq``) within the send budget; the outbox delivery (``cardq.drain``)
-sends what waited. Slack is the stand-in with Slack's rate limits on (``localworld/slack/limits.py``); DynamoDB,
-KMS and Secrets Manager are moto's server.
+commits each card version and sends it (``cardq``) within the send budget; the card drain (``slack_cards``, whose
+passes are ``cardq.drain``) sends what waited. Slack is the stand-in with Slack's rate limits on
+(``localworld/slack/limits.py``); DynamoDB, KMS and Secrets Manager are moto's server.
 
 What is emulated: the senders (one process emulates all N accounts: each seals its events as its Switchboard would;
 the recipient's handlers are the real ones), EventBridge's delivery (a pool of ``W`` workers, as concurrent Lambda
@@ -372,8 +372,8 @@ def run(accounts: int, rate: float, *, updates: int = 4, workers: int = 8, settl
 
 def _run(world: World, meter: Meter, accounts: int, rate: float, updates: int, workers: int,
          settle_timeout: float | None, progress: Any) -> Report:
-    from chalicelib.frontdoor import cardq
     from chalicelib.intake.pipeline import Kind, handle
+    from chalicelib.slackkit import cardq
     from localworld.instance import LambdaContext
 
     say = progress or (lambda _line: None)
@@ -435,7 +435,7 @@ def _run(world: World, meter: Meter, accounts: int, rate: float, updates: int, w
 
     stop_drain = threading.Event()
 
-    def drainer() -> None:  # the outbox delivery, as its schedule runs it (here: all the time)
+    def drainer() -> None:  # the card drain (slack_cards), as its runs pace it (here: all the time)
         while not stop_drain.is_set():
             try:
                 result = cardq.drain()

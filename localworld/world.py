@@ -32,7 +32,7 @@ _SCRUBBED_PREFIXES = ("AWS_", "SWITCHBOARD_", "POWERTOOLS_")
 # EventBridge handlers, the rate() schedules, and the front door's API (where the account has one). The others
 # (on_schedule, rotate_secret, rotation_watch) run when the world runs them (``run_in(..., function=...)``).
 LOCAL_FUNCTIONS = ("on_codepipeline", "on_alarm", "on_ecs", "on_autoscaling", "on_secrets", "on_peer",
-                   "scaling_tick", "promotion_tick", "alerts_flush", "slack_outbox", "api_handler")
+                   "scaling_tick", "promotion_tick", "alerts_flush", "slack_outbox", "slack_cards", "api_handler")
 
 
 class WorldError(RuntimeError):

@@ -41,6 +41,7 @@ def test_a_peer_hands_keyed_announcements_to_the_front_door_which_updates_in_pla
     assert (detail["to_account"], detail["from_account"], detail["flow"]) == (SHARED, "prod", "announce")
     inc_id = world.open()[0].id
     assert detail["payload"]["key"] == f"{inc_id}/web-oncall" and detail["payload"]["channel"] == "#team-web"
+    assert detail["payload"]["version"] == 1  # the incident's seq: the front door sends only the newest version
     [outcome] = at_the_front_door(world, monkeypatch, [event])
     assert outcome["outcome"] == "processed", outcome
     [card] = world.messages("#team-web")
@@ -48,7 +49,9 @@ def test_a_peer_hands_keyed_announcements_to_the_front_door_which_updates_in_pla
 
     world.send(alarm("web-5xx", "OK", previous="ALARM", at=world.clock.at))
     world.flush(minutes=5)
-    at_the_front_door(world, monkeypatch, announced())
+    resolved = announced()
+    assert [e["detail"]["payload"]["version"] for e in resolved] == [2]
+    at_the_front_door(world, monkeypatch, resolved)
     [card] = world.messages("#team-web")
     assert card.updated == 1 and "RESOLVED" in blocks_text(card)
 

@@ -150,6 +150,7 @@ MAY = {
         "promotion_tick": _PROMOTE_PROD | _ANNOUNCE,
         "alerts_flush": _ANNOUNCE,
         "slack_outbox": _ANNOUNCE,  # the console's feed
+        "slack_cards": _ANNOUNCE,  # the console's feed (it returns at once: no card is queued outside the front door)
         "rotate_secret": _ROTATOR | _ANNOUNCE,  # the console's feed
         "rotation_watch": _ANNOUNCE,
     },
@@ -165,6 +166,7 @@ MAY = {
         "promotion_tick": _ANNOUNCE,
         "alerts_flush": _ANNOUNCE,
         "slack_outbox": _ANNOUNCE,  # the console's feed
+        "slack_cards": _ANNOUNCE,  # the console's feed (it returns at once: no card is queued outside the front door)
         "rotate_secret": _ROTATOR | _ANNOUNCE,  # the console's feed
         "rotation_watch": _ANNOUNCE,
     },
@@ -181,6 +183,7 @@ MAY = {
         "promotion_tick": set(),
         "alerts_flush": {"slack-secret"},
         "slack_outbox": {"slack-secret", "put-events", "sign"} | _ROTATE_DECIDE,
+        "slack_cards": {"slack-secret"},  # the card queue (state table) and Slack: nothing else
         "rotate_secret": _ROTATOR,
         "rotation_watch": {"slack-secret"},
     },

@@ -168,9 +168,34 @@ def test_the_instance_runs_rate_schedules_at_their_period():
 
     found = schedules(app)
     assert {name: period for name, (_, period) in found.items()} == {"alerts_flush": 60, "slack_outbox": 300,
-                                                                     "scaling_tick": 60, "promotion_tick": 60}
+                                                                     "slack_cards": 60, "scaling_tick": 60,
+                                                                     "promotion_tick": 60}
     event = scheduled_event("slack_outbox")
     assert (event["source"], event["detail-type"], event["detail"]) == ("aws.events", "Scheduled Event", {})
+
+
+def test_a_card_slack_pushed_back_on_waits_and_the_card_drain_sends_it_on_its_schedule(world):
+    """stage's api-5xx card reaches the front door (a versioned announce) when Slack answers 429: no Lambda sleeps it
+    out, the card waits in the card queue, and the front door's slack_cards process, ticking every minute as
+    Lambda's schedule would, posts it. (Stage: no other test here opens an incident there, so the card is new.)"""
+    before = len(world.invocations("shared-services"))
+    assert world.slack.messages("#stage-alerts") == []
+    method = "chat.postMessage"
+    world.slack.fail_next(method, 429, retry_after=1)
+    world.simulator("stage").alarm("api-5xx", "ALARM", "Threshold Crossed (local world: a card Slack pushes back on)")
+    # stage's alerts_flush (every minute; group_wait 30 s) announces it; the card drain runs a minute at worst later
+    deadline = time.monotonic() + 240
+    card, drained, runs = [], [], []
+    while not (card and drained) and time.monotonic() < deadline:  # (the run reports after Slack shows the card)
+        card = [m for m in world.slack.messages("#stage-alerts") if "api-5xx" in json.dumps(m.blocks)]
+        runs = world.invocations("shared-services")[before:]
+        drained = [i for i in runs if i["handler"] == "slack_cards" and i["status"] == "ok" and i["result"].get("sent")]
+        time.sleep(0.5)
+    assert card, "the card never reached Slack"
+    refused = [c for c in world.slack.calls if c.method == method and c.status == 429]
+    assert refused, "the stand-in's 429 was not met"
+    queued = [i for i in runs if i["handler"] == "on_peer" and "queued" in json.dumps(i["result"])]
+    assert queued and drained, [(i["handler"], i["result"]) for i in runs]
 
 
 # ---- IAM: every function under its own role, access control on ----

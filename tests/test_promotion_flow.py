@@ -300,6 +300,26 @@ def test_approved_deploys_prod_pinned_to_the_stage_revision(world):
     assert store.pointer(execution) == {"app": "web", "promotion": p.id, "role": "deploy"}
 
 
+def test_each_card_carries_the_promotions_stored_version_growing_with_every_step(world):
+    """The card's version is the promotion's stored version (every step raises it): the front door sends only the
+    newest, so a late announcement of an earlier step never shows over a later one."""
+    stage_candidate(world)
+    payload = hand_over(world, T0 + timedelta(minutes=20))
+    source_cards = [a["version"] for a in world.sent["announce"]]
+    first = len(source_cards)
+    at_prod(world, payload, T0 + timedelta(minutes=21))  # the target side: prod's own promotion, its own versions
+    decide("approved", ["U0BOB00001", "U0CAROL001"])
+    p = only("web", "target")
+    from chalicelib.promotion import store
+
+    target_cards = [a["version"] for a in world.sent["announce"][first:] if a["key"] == f"promotion:{p.id}"]
+    for versions in (source_cards, target_cards):
+        assert len(versions) >= 2 and all(isinstance(v, int) for v in versions), versions
+        assert versions == sorted(set(versions)), versions  # strictly growing: one version per step shown
+    _, stored = store.load("web", p.id)
+    assert target_cards[-1] == stored  # the last card shows what is stored
+
+
 def test_out_of_order_pipeline_events_only_move_forward(world):
     prod, p = approved_into_deploy(world)
     done = T0 + timedelta(minutes=30)

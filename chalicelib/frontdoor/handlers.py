@@ -17,7 +17,8 @@ sender is a peer whose ``send`` list may reach us, and the flow is in our ``rece
   ``decision_id``, the footer of that decision (which this peer asked for under this key) is appended. With
   ``continues``, the message another account owns under the key is taken over only if its owner granted it to
   this peer (``grant_to`` on the owner's announcements). With a ``version`` (and a key), the card is committed to
-  the card queue and only its newest version is sent, within the send budget (``cardq``).
+  the card queue (with its decision_id, continues, grant_to) and only its newest version is sent, within the send
+  budget (``cardq``): at once when the budget allows, else by the card drain.
 
 Decision buttons are the front door's alone: it renders them from a decision it holds. Every element whose
 ``action_id`` is one of them (and every block carrying the front door's decision block id) is stripped from the
@@ -223,20 +224,26 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
 
             body = {"channel": message.channel, "text": mrkdwn.truncate(message.text, mrkdwn.MESSAGE_TEXT),
                     "blocks": stripped(message.blocks) or []}
-            if message.decision_id:
-                if not message.key:
-                    return outcome(Outcome.REJECTED, "an announcement with a decision_id needs its card's key")
+            if message.decision_id and not message.key:
+                return outcome(Outcome.REJECTED, "an announcement with a decision_id needs its card's key")
+            if message.key and message.version is not None:  # a versioned card: newest only, within the budget
+                from chalicelib.slackkit import cardq
+
+                options = {"decision_id": message.decision_id, "continues": message.continues,
+                           "grant_to": message.grant_to}
+                sent = cardq.announce(sender, message.key, message.version, body,
+                                      correlation_id=message.correlation_id, options=options)
+                if sent.superseded:
+                    return Result(Outcome.SUCCEEDED, None, [f"version {message.version} superseded by a newer one"])
+                if sent.refused is not None:
+                    return outcome(Outcome.REJECTED, sent.refused)
+                delivered = sent.sent > 0  # else queued: the card drain sends it
+            elif message.decision_id:
                 try:
                     delivered = keyed.attach(sender, message.key, message.decision_id, body,
                                              correlation_id=message.correlation_id)
                 except ValueError as exc:  # not this peer's card under this key
                     return outcome(Outcome.REJECTED, str(exc))
-            elif message.key and message.version is not None and not (message.continues or message.grant_to):
-                from chalicelib.frontdoor import cardq
-
-                if not cardq.commit(sender, message.key, message.version, body, correlation_id=message.correlation_id):
-                    return Result(Outcome.SUCCEEDED, None, [f"version {message.version} superseded by a newer one"])
-                delivered = cardq.send(sender, message.key).sent > 0  # else queued: the drain sends it
             elif message.key:
                 try:
                     delivered = keyed.announce_keyed(sender, message.key, body, correlation_id=message.correlation_id,
@@ -246,7 +253,8 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
             else:
                 delivered = slack.deliver("chat.postMessage", body, correlation_id=message.correlation_id,
                                           target=f"channel/{message.channel}")
-            return Result(Outcome.SUCCEEDED, None, [f"posted in {message.channel}" if delivered else "kept in outbox"])
+            return Result(Outcome.SUCCEEDED, None, [f"posted in {message.channel}" if delivered
+                                                    else "queued (or kept in the outbox)"])
     except _Malformed as exc:
         return outcome(Outcome.REJECTED, str(exc))
     return outcome(Outcome.RECEIVED, f"nothing to do with a '{detail.flow}' event yet")

@@ -1,5 +1,6 @@
 """The front door, declared (see chalicelib/manifest.py): the peer flows it takes, its own /ops commands, the
-Slack outbox. It reaches the other capabilities only through their manifests (``chalicelib/capabilities.py``)."""
+Slack outbox and the card drain. It reaches the other capabilities only through their manifests
+(``chalicelib/capabilities.py``)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,7 @@ MANIFEST = Manifest(
                 f"the last n audit entries (default {AUDIT_DEFAULT}, at most {AUDIT_MAX})", Role.VIEWER, _audit,
                 where=_where_audit, help_order=92),
     ),
-    functions=(Function("slack_outbox", "chalicelib.frontdoor.outbox:tick", "rate(5 minutes)"),),
+    functions=(Function("slack_outbox", "chalicelib.frontdoor.outbox:tick", "rate(5 minutes)"),
+               Function("slack_cards", "chalicelib.frontdoor.outbox:cards", "rate(1 minute)")),
     permissions="chalicelib.frontdoor.permissions",
 )

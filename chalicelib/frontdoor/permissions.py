@@ -4,7 +4,7 @@ The groups other capabilities name (``PEER_SEND``, ``SLACK``, ``ANNOUNCE``) are 
 (``chalicelib/slackkit/permissions.py``). The front door's own entry points (``needs``): the API function
 (``api_handler``, front door only: Bolt's signed requests, the Slack secret, re-invoking itself for lazy listeners,
 forwarding commands and approval results), the peer flows it handles in ``handlers.py`` (keys are ``Flow`` values),
-and the outbox schedule.
+and the outbox schedules (``slack_outbox``; ``slack_cards``, the card drain).
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ def needs(policy: Policy, stage: str) -> dict[str, list[Any]]:
         str(Flow.APPROVAL_RESULT): [],  # handed to the capability that asked (its own needs)
         # the outbox: in the front door, Slack calls kept for retry, and approval results peers have not heard of
         "slack_outbox": [SLACK] + ([PEER_SEND] if sends else []) if front_door else [],
+        # the card drain: the card queue and the calls deliver() kept (the state table, every function has it), and
+        # Slack's bot token; nothing else (a card that carries a decision renders it from the state table too)
+        "slack_cards": [SLACK] if front_door else [],
     }
     if front_door:
         found["api_handler"] = [SLACK, {

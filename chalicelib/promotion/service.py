@@ -103,8 +103,11 @@ def _holds_slot(p: Promotion) -> bool:
         p.state is State.ROLLED_BACK and p.watched))
 
 
-def announce(p: Promotion, policy: Policy, correlation_id: str) -> None:
-    """Show the card (keyed by promotion: updated in place). A Slack failure never undoes a promotion."""
+def announce(p: Promotion, policy: Policy, correlation_id: str, version: int | None = None) -> None:
+    """Show the card (keyed by promotion: updated in place). A Slack failure never undoes a promotion.
+
+    ``version``: the stored version of the promotion ``p`` is (every step raises it): the card's version, so the
+    front door sends only the newest and a late, older card never shows over a newer one."""
     app = policy.apps.get(p.app)
     if app is None:
         return
@@ -117,7 +120,7 @@ def announce(p: Promotion, policy: Policy, correlation_id: str) -> None:
     extra |= _grant(p, policy)
     try:
         announcements.announce(channel=app.channel, text=messages.text(p), blocks=messages.body(p),
-                           key=f"promotion:{p.id}", correlation_id=correlation_id, **extra)
+                               key=f"promotion:{p.id}", correlation_id=correlation_id, version=version, **extra)
     except Exception:  # noqa: BLE001 - the card is a view; the state is stored and audited
         logger.exception("promotion card not delivered", extra={"promotion": p.id})
 
@@ -214,17 +217,17 @@ def change(app: str, promo_id: str, correlation_id: str, now: datetime, policy: 
         elif _holds_slot(p) and not _holds_slot(changed):
             writes.append(store.free_deploy_slot(p.app, p.target_env, p.id))
         try:
-            store.save(changed, version, effects=plan.effects, writes=writes,
-                       audits=_audits(p, changed, actor, correlation_id))
+            saved = store.save(changed, version, effects=plan.effects, writes=writes,
+                               audits=_audits(p, changed, actor, correlation_id))
         except Conflict:
             continue
         crashpoint("promotion.committed")
-        latest = execute(app, promo_id, policy, correlation_id) if plan.effects else changed
-        latest = latest or changed
+        latest, shown = _execute(app, promo_id, policy, correlation_id) if plan.effects else (changed, saved)
+        latest, shown = (latest, shown) if latest is not None else (changed, saved)
         if changed.side == "target" and (changed.state is not p.state or changed.restored_at != p.restored_at) and (
                 changed.state in (State.PROMOTED, State.FAILED, State.ROLLED_BACK)):
             emit_dora(changed.app, now)
-        announce(latest, policy, correlation_id)
+        announce(latest, policy, correlation_id, shown)
         return latest
     raise Conflict(f"promotion {promo_id} kept changing under five attempts")
 
@@ -247,18 +250,25 @@ def _audits(p: Promotion, changed: Promotion, actor: str, correlation_id: str) -
 
 def execute(app: str, promo_id: str, policy: Policy, correlation_id: str) -> Promotion | None:
     """Perform the promotion's pending effects (each once, however often this runs) and mark them done."""
+    return _execute(app, promo_id, policy, correlation_id)[0]
+
+
+def _execute(app: str, promo_id: str, policy: Policy, correlation_id: str) -> tuple[Promotion | None, int | None]:
+    """``execute``, and the stored version of what it returns (its card's version)."""
     item = fx.execute(PromotionItem, f"promotion#{app}", f"promo#{promo_id}", _performer(policy, correlation_id),
                       capability="promotion")
-    return Promotion.model_validate(item.data) if item is not None else None
+    if item is None:
+        return None, None
+    return Promotion.model_validate(item.data), int(item.version)
 
 
 def run_pending(policy: Policy, correlation_id: str) -> list[str]:
     """The tick's first duty: promotions left with pending effects (a crash between commit and execute)."""
     said = []
     for app, promo_id in store.with_effects_pending():
-        p = execute(app, promo_id, policy, correlation_id)
+        p, version = _execute(app, promo_id, policy, correlation_id)
         if p is not None:
-            announce(p, policy, correlation_id)
+            announce(p, policy, correlation_id, version)
         said.append(f"{app} {promo_id}: effects done, {p.state if p else 'gone'}")
     return said
 

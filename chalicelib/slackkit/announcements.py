@@ -64,7 +64,12 @@ def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[
 
     ``continues`` (with a key): the account whose message under the same key this account takes over the first
     time it announces (see ``keyed.announce_keyed``). The front door honours it only if that account granted it:
-    ``grant_to`` (with a key) names the one account that may take this account's message under the key over."""
+    ``grant_to`` (with a key) names the one account that may take this account's message under the key over.
+
+    ``version`` (with a key): the card's version, a number from the capability's own state that grows with it (an
+    incident's notification count, a promotion's stored version). The front door then sends only the newest: an
+    older version arriving late is dropped, never shown over a newer one; the card goes at once when the
+    channel's send budget allows, else it waits in the card queue and the card drain sends its newest version."""
     if decision_id is not None:
         check_options(decision_id=decision_id)
         if not key:
@@ -74,7 +79,14 @@ def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[
     if front_door(current) == current.account.name:
         from chalicelib.slackkit import keyed, slack
 
-        if key and decision_id:
+        if key and version is not None:  # a versioned card: the card queue (newest only, within the budget)
+            from chalicelib.slackkit import cardq
+
+            sent = cardq.announce(current.account.name, key, version, message, correlation_id=correlation_id,
+                                  options={"decision_id": decision_id, "continues": continues, "grant_to": grant_to})
+            if sent.refused is not None:
+                raise ValueError(sent.refused)
+        elif key and decision_id:
             keyed.attach(current.account.name, key, decision_id, message, correlation_id=correlation_id)
         elif key:
             keyed.announce_keyed(current.account.name, key, message, correlation_id=correlation_id,

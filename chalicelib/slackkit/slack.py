@@ -7,8 +7,10 @@ decisions, the console's sign-in).
   the client built by ``chalicelib.aws``. They are never logged.
 - ``web()`` is slack_sdk's WebClient with its own retry handlers: 429 (honouring Retry-After), 5xx and
   connection errors, with backoff.
-- ``deliver()`` sends one message (post, update, or to a response_url); if it still fails after the retries it
-  is kept in the outbox (state table) and audited, and ``retry_outbox()`` (on a schedule) tries again.
+- ``deliver()`` sends one message (post, update, or to a response_url). A chat write spends the channel's send
+  budget first; when the budget says wait (or Slack answers 429) it waits in the card queue for the card drain
+  (``pacing.keep``), never in a sleeping Lambda. If it fails otherwise it is kept in the outbox (state table) and
+  audited, and ``retry_outbox()`` (on a schedule) tries again.
 """
 
 from __future__ import annotations
@@ -204,17 +206,20 @@ def _send(method: str, payload: dict[str, Any]) -> None:
         if answer.status_code != 200:
             raise RuntimeError(f"response_url answered {answer.status_code}: {answer.body[:100]}")
         return
-    client = web()
+    send_with(web(), method, payload)
+
+
+def send_with(client: Any, method: str, payload: dict[str, Any]) -> Any:
+    """One chat write with ``client`` (a WebClient)."""
     if method == "chat.postMessage":
-        client.chat_postMessage(**payload)
-    elif method == "chat.update":
-        client.chat_update(**payload)
-    elif method == "chat.postEphemeral":
-        client.chat_postEphemeral(**payload)
-    elif method == "chat.delete":
-        client.chat_delete(**payload)
-    else:
-        raise ValueError(f"unknown delivery method {method}")
+        return client.chat_postMessage(**payload)
+    if method == "chat.update":
+        return client.chat_update(**payload)
+    if method == "chat.postEphemeral":
+        return client.chat_postEphemeral(**payload)
+    if method == "chat.delete":
+        return client.chat_delete(**payload)
+    raise ValueError(f"unknown delivery method {method}")
 
 
 def deliver(method: str, payload: dict[str, Any], *, correlation_id: str, target: str) -> bool:
@@ -230,6 +235,8 @@ def deliver(method: str, payload: dict[str, Any], *, correlation_id: str, target
                      correlation_id=correlation_id, capability="frontdoor", reason=reason)
         return False
     try:
+        if method != "response_url":  # a write to a channel: within its send budget, never sleeping out a 429
+            return _budgeted(method, payload, correlation_id=correlation_id)
         _send(method, payload)
         return True
     except Exception as exc:  # noqa: BLE001 - any failure: keep the message, never drop it
@@ -244,6 +251,39 @@ def deliver(method: str, payload: dict[str, Any], *, correlation_id: str, target
                      correlation_id=correlation_id, capability="frontdoor",
                      reason=f"kept in the outbox for retry: {reason}")
         return False
+
+
+def _budgeted(method: str, payload: dict[str, Any], *, correlation_id: str) -> bool:
+    """A chat write spends its channel's (and method's) send budget first. When the budget says wait, or Slack
+    answers 429, the call is queued in the card queue (``pacing.keep``) and the card drain (every minute, pacing
+    within its run) makes it: this Lambda never sleeps out a wait. A call on a message that already has a call
+    waiting queues behind it (newest wins), so an older update never lands over a newer one."""
+    from slack_sdk.errors import SlackApiError
+
+    from chalicelib.slackkit import budget, pacing
+
+    names = budget.names_for_call(method, str(payload.get("channel") or "") or None)
+    if pacing.waiting(method, payload):
+        pacing.keep(method, payload, correlation_id=correlation_id)
+        return False
+    wait = pacing.spend(names)
+    if wait > 0:
+        pacing.keep(method, payload, correlation_id=correlation_id)
+        logger.info("slack delivery waits for the send budget", extra={"method": method, "wait": round(wait, 2)})
+        return False
+    try:
+        send_with(web(wait_out_rate_limits=False), method, payload)
+    except SlackApiError as exc:
+        retry_after = pacing.retry_after_of(exc)
+        if retry_after is None:
+            raise
+        pacing.blocked(names, retry_after)
+        pacing.keep(method, payload, correlation_id=correlation_id, not_before=pacing.wall() + retry_after)
+        logger.info("slack said 429: the call waits its Retry-After in the card queue",
+                    extra={"method": method, "retry_after": retry_after})
+        metrics.add_metric(name="SlackRateLimited", unit=MetricUnit.Count, value=1)
+        return False
+    return True
 
 
 def retry_outbox(now: datetime | None = None) -> dict[str, int]:

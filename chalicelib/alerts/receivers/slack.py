@@ -4,7 +4,9 @@ changes (alerts join, resolve, someone acknowledges, a silence takes effect); re
 Every text that came from AWS or from people (alarm names, reasons, descriptions, label values) goes through
 ``text.safe``/``text.plain``: escaped (no ``<!channel>``), invisible characters shown, cut to Block Kit's limits.
 Only the front door holds the Slack token: messages go through ``slackkit.announcements.announce`` with a key (the
-incident id and receiver), which posts the first one and updates that message in place afterwards.
+incident id and receiver), which posts the first one and updates that message in place afterwards. Each carries the
+incident's ``seq`` as the card's version: the front door sends only the newest (a storm of updates to one incident
+is one Slack write per budget slot, and a late, older one never shows over a newer one).
 """
 
 from __future__ import annotations
@@ -173,7 +175,7 @@ def send(config: SlackTarget, n: Notification) -> str:
     text, blocks = card(n)
     try:
         announcements.announce(channel=config.channel, text=text, blocks=blocks, correlation_id=n.correlation_id,
-                           key=key(n))
+                               key=key(n), version=n.seq)  # only the newest version of the card is sent
         extra = reminder(n)
         if extra:
             announcements.announce(channel=config.channel, text=extra, correlation_id=n.correlation_id)

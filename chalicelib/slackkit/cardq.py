@@ -4,10 +4,17 @@ only, one write per card at a time. Store and executor; the decisions are ``coal
 Items in the state table (see models.py for the others):
 
     card#<origin>#<key> / card       version, sent, message (JSON), channel, correlation_id, lease_until, not_before,
-                                     attempts, dead; while queued (version > sent): gsi1pk ``cardq#<shard>`` (16
-                                     shards by channel: the queue is spread, a channel keeps one order) and gsi1sk
+                                     attempts, dead; card_options (JSON: decision_id, continues, grant_to) when the
+                                     announcement had them; while queued (version > sent): gsi1pk ``cardq#<shard>``
+                                     (16 shards by channel: the queue is spread, a channel keeps one order) and gsi1sk
                                      ``<first queued stamp>#<origin>#<key>`` (a card updated again keeps its place)
+    card#-#msg:<channel>:<ts>        a call ``slack.deliver`` kept (the budget said wait, or Slack said 429):
+    card#-#post:<channel>:<stamp>:…  call_method and its payload as message; version counts the calls (the newest
+                                     call on a message wins; a post is one card each)
     budget#<bucket> / budget         tokens, at, blocked_until, rev (``budget.py``; written on condition rev = read)
+
+Who sends: the Lambda that committed a version tries at once (``announce``, ``send``); what had to wait is sent by
+the card drain (``run``: ``slack_cards``, every minute, pacing within its run), the only function that drains.
 
 Commit, then execute: ``commit`` stores the newest version (on condition it is newer: an older one is refused and
 audited as superseded). ``send`` claims the card's lease, spends the budget and writes to Slack, then records what
@@ -26,68 +33,62 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib import aws
-from chalicelib.frontdoor import budget, coalesce
 from chalicelib.observability import MetricUnit, logger, metrics
-from chalicelib.settings import get_settings
-from chalicelib.slackkit import keyed
+from chalicelib.slackkit import budget, coalesce, keyed, pacing
+from chalicelib.slackkit.pacing import (
+    DELIVER,
+    RETENTION,
+    SHARDS,
+    _conditional_failed,
+    _ddb,
+    _key,
+    _table,
+    blocked,
+    keep,
+    kept_key,
+    retry_after_of,
+    shard_of,
+    spend,
+    waiting,
+)
 from chalicelib.state import audit
 from chalicelib.state.keys import stamp
 
-SHARDS = 16
-RETENTION = timedelta(days=30)
-_BUDGET_TRIES = 5
-
-
-def _key(origin: str, key: str) -> dict[str, Any]:
-    return {"pk": {"S": f"card#{origin}#{key}"}, "sk": {"S": "card"}}
-
-
-def shard_of(channel: str) -> int:
-    return zlib.crc32(channel.encode()) % SHARDS
-
-
-def _table() -> str:
-    return get_settings().state_table
-
-
-def _ddb() -> Any:
-    return aws.client("dynamodb")
-
-
-def _conditional_failed(client: Any, exc: Exception) -> bool:
-    return isinstance(exc, client.exceptions.ConditionalCheckFailedException)
+__all__ = ["DELIVER", "SHARDS", "blocked", "keep", "kept_key", "retry_after_of", "spend", "waiting"]
 
 
 # ---- commit ----
 
 def commit(origin: str, key: str, version: int, message: dict[str, Any], *, correlation_id: str,
-           now: datetime | None = None) -> bool:
+           now: datetime | None = None, options: dict[str, str] | None = None) -> bool:
     """Store version ``version`` of card ``(origin, key)`` as the one to send. True when it is the committed one (now,
     or already: a redelivery); False (audited) when a newer version is committed: this one is superseded, never
-    sent, and never overwrites the newer."""
+    sent, and never overwrites the newer. ``options``: the keyed announcement's ``decision_id``, ``continues`` or
+    ``grant_to``, kept with the version (the send goes through ``keyed`` with them)."""
     if not coalesce.admit(None, version):  # validates the number
         return False
     now = now or datetime.now(UTC)
     client = _ddb()
     channel = str(message.get("channel", ""))
+    kept = {k: v for k, v in (options or {}).items() if v}
     try:
         client.update_item(
             TableName=_table(), Key=_key(origin, key),
             UpdateExpression="SET version = :v, message = :m, channel = :c, correlation_id = :cid, attempts = :zero, "
                              "not_before = :zero, gsi1pk = :q, gsi1sk = if_not_exists(gsi1sk, :qsk), "
-                             "expires_at = :exp REMOVE dead",
+                             "expires_at = :exp"
+                             + (", card_options = :o REMOVE dead" if kept else " REMOVE dead, card_options"),
             ConditionExpression="attribute_not_exists(version) OR version < :v",
             ExpressionAttributeValues={
                 ":v": {"N": str(version)}, ":m": {"S": json.dumps(message)}, ":c": {"S": channel},
                 ":cid": {"S": correlation_id}, ":zero": {"N": "0"}, ":q": {"S": f"cardq#{shard_of(channel)}"},
                 ":qsk": {"S": f"{stamp(now)}#{origin}#{key}"},
-                ":exp": {"N": str(int((now + RETENTION).timestamp()))}})
+                ":exp": {"N": str(int((now + RETENTION).timestamp()))},
+                **({":o": {"S": json.dumps(kept)}} if kept else {})})
     except Exception as exc:
         if not _conditional_failed(client, exc):
             raise
@@ -103,64 +104,14 @@ def commit(origin: str, key: str, version: int, message: dict[str, Any], *, corr
     return True
 
 
-# ---- the budget's store ----
-
-def _read_budget(client: Any, name: str) -> tuple[budget.State | None, int]:
-    item = client.get_item(TableName=_table(), Key={"pk": {"S": f"budget#{name}"}, "sk": {"S": "budget"}},
-                           ConsistentRead=True).get("Item")
-    if not item:
-        return None, 0
-    return (budget.State(float(item["tokens"]["N"]), float(item["at"]["N"]), float(item["blocked_until"]["N"])),
-            int(item["rev"]["N"]))
-
-
-def _write_budget(client: Any, name: str, state: budget.State, rev: int) -> bool:
-    try:
-        client.put_item(
-            TableName=_table(),
-            Item={"pk": {"S": f"budget#{name}"}, "sk": {"S": "budget"}, "tokens": {"N": repr(state.tokens)},
-                  "at": {"N": repr(state.at)}, "blocked_until": {"N": repr(state.blocked_until)},
-                  "rev": {"N": str(rev + 1)}, "expires_at": {"N": str(int(state.at) + 86400)}},
-            ConditionExpression="attribute_not_exists(pk) OR rev = :rev",
-            ExpressionAttributeValues={":rev": {"N": str(rev)}})
-    except Exception as exc:
-        if _conditional_failed(client, exc):
-            return False
-        raise
-    return True
-
-
-def spend(names: list[str], now: float | None = None, *, refused: set[str] | None = None) -> float:
-    """Spend one token from each bucket: 0.0 when spent from all, else the seconds to wait (from the first that
-    had none, added to ``refused``; tokens already spent from the buckets before it are not given back: a little
-    under budget)."""
-    client = _ddb()
-    for name in names:
-        bucket = budget.bucket_for(name)
-        for _ in range(_BUDGET_TRIES):
-            at = time.time() if now is None else now
-            state, rev = _read_budget(client, name)
-            new, wait = budget.take(bucket, state, at)
-            if wait > 0:
-                if refused is not None:
-                    refused.add(name)
-                return wait
-            if _write_budget(client, name, new, rev):
-                break
-        else:
-            return 1.0 / bucket.rate  # lost every race: others are spending it
-    return 0.0
-
-
-def blocked(names: list[str], retry_after: float, now: float | None = None) -> None:
-    """Slack said 429: nothing through these buckets before ``retry_after`` seconds."""
-    client = _ddb()
-    for name in names:
-        for _ in range(_BUDGET_TRIES):
-            at = time.time() if now is None else now
-            state, rev = _read_budget(client, name)
-            if _write_budget(client, name, budget.block(budget.bucket_for(name), state, at, retry_after), rev):
-                break
+def announce(origin: str, key: str, version: int, message: dict[str, Any], *, correlation_id: str,
+             options: dict[str, str] | None = None) -> Sent:
+    """A versioned keyed announcement, at the front door (its own capabilities' and its peers'): committed, then sent
+    at once if the budget allows (else the card waits queued and ``drain`` sends its newest version). The result's
+    ``superseded`` is set when a newer version was already committed; ``refused`` when ``keyed`` refused it."""
+    if not commit(origin, key, version, message, correlation_id=correlation_id, options=options):
+        return Sent(superseded=True)
+    return send(origin, key)
 
 
 # ---- send ----
@@ -178,6 +129,8 @@ class Sent:
     wait: float | None = None  # the shortest wait seen
     channels_waiting: set[str] = field(default_factory=set)
     buckets_waiting: set[str] = field(default_factory=set)  # budget buckets found empty in this pass
+    superseded: bool = False  # (announce) a newer version of the card was already committed: this one never goes
+    refused: str | None = None  # (announce) keyed refused the announcement (e.g. a card not granted): why
 
     def waited(self, seconds: float) -> None:
         self.wait = seconds if self.wait is None else min(self.wait, seconds)
@@ -200,23 +153,13 @@ def _web() -> Any:
     return slack.web(wait_out_rate_limits=False)
 
 
-def _retry_after(exc: Exception) -> float | None:
-    response = getattr(exc, "response", None)
-    if response is None or getattr(response, "status_code", None) != 429:
-        return None
-    try:
-        return float(response.headers.get("Retry-After") or response.headers.get("retry-after") or 1)
-    except (TypeError, ValueError):
-        return 1.0
-
-
 def send(origin: str, key: str, *, client: Any = None, result: Sent | None = None) -> Sent:
     """Send card ``(origin, key)``'s newest version if it is due and the budget allows. Never raises for Slack."""
 
     result = result if result is not None else Sent()
     ddb = _ddb()
     item = ddb.get_item(TableName=_table(), Key=_key(origin, key), ConsistentRead=True).get("Item")
-    now = time.time()
+    now = pacing.wall()
     if not item:
         return result
     card = _card(item)
@@ -227,12 +170,15 @@ def send(origin: str, key: str, *, client: Any = None, result: Sent | None = Non
         return result
     message = json.loads(item["message"]["S"])
     channel = item["channel"]["S"]
-    ref = keyed.message_ref(origin, key)
-    if ref is not None and (ref.handed_to or ref.decision_id or ref.body is not None):
-        # a card another account took over, or one a decision lives in: the keyed announcement's own rules
+    kept_method = item.get("call_method", {}).get("S")  # a call deliver() kept: made as it was asked
+    ref = None if kept_method else keyed.message_ref(origin, key)
+    if "card_options" in item or (ref is not None and (ref.handed_to or ref.decision_id or ref.body is not None)):
+        # a card that carries a decision, takes another's over or grants it, or one another account took over:
+        # the keyed announcement's own rules (its Slack calls go through deliver(), within the budget)
         return _by_announcement(origin, key, card, item, message, result)
-    method = "chat.update" if ref is not None else "chat.postMessage"
-    names = budget.names_for(method, channel)  # the card's channel as announced: one bucket for posts and updates
+    method = kept_method or ("chat.update" if ref is not None else "chat.postMessage")
+    # a card: its channel as announced, one bucket for its post and its updates; a kept call: what deliver() spends
+    names = (budget.names_for_call if kept_method else budget.names_for)(method, channel)
     if result.buckets_waiting.intersection(names):  # found empty earlier in this pass: not asked again
         result.waiting += 1
         return result
@@ -246,7 +192,11 @@ def send(origin: str, key: str, *, client: Any = None, result: Sent | None = Non
         return result
     try:
         web = client or _web()
-        if ref is None:
+        if kept_method:
+            from chalicelib.slackkit import slack
+
+            slack.send_with(web, kept_method, message)
+        elif ref is None:
             answer = web.chat_postMessage(**message)
             keyed.save_ref(origin, key, answer["channel"], answer["ts"])
         else:
@@ -289,7 +239,7 @@ def _done(ddb: Any, origin: str, key: str, version: int) -> None:
 
 def _failed(ddb: Any, origin: str, key: str, card: coalesce.Card, item: dict[str, Any], names: list[str],
             exc: Exception, result: Sent, now: float) -> None:
-    retry_after = _retry_after(exc)
+    retry_after = retry_after_of(exc)
     after = coalesce.after_failure(card, retry_after=retry_after, now=now)
     reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
     ddb.update_item(TableName=_table(), Key=_key(origin, key),
@@ -342,12 +292,27 @@ def _dead_letter(ddb: Any, origin: str, key: str, card: coalesce.Card, item: dic
 def _by_announcement(origin: str, key: str, card: coalesce.Card, item: dict[str, Any], message: dict[str, Any],
                      result: Sent) -> Sent:
     ddb = _ddb()
-    if not _claim(ddb, origin, key, card.version, time.time()):
+    if not _claim(ddb, origin, key, card.version, pacing.wall()):
         return result
     correlation_id = item.get("correlation_id", {}).get("S", "-")
-    keyed.announce_keyed(origin, key, message, correlation_id=correlation_id)  # failures: kept in its outbox
-    _done(ddb, origin, key, card.version)
-    result.sent += 1
+    options = json.loads(item["card_options"]["S"]) if "card_options" in item else {}
+    delivered = False
+    try:  # failures: kept by deliver() (the budget, a 429: queued here; others: the outbox)
+        if options.get("decision_id"):
+            delivered = keyed.attach(origin, key, options["decision_id"], message, correlation_id=correlation_id)
+        else:
+            delivered = keyed.announce_keyed(origin, key, message, correlation_id=correlation_id,
+                                             continues=options.get("continues"), grant_to=options.get("grant_to"))
+    except ValueError as exc:  # not this account's card, or not granted to it: this version is never sent
+        result.refused = str(exc)
+        audit.record(action="slack.card", target=f"message/{origin}/{key}", outcome=audit.Outcome.REJECTED,
+                     correlation_id=correlation_id, capability="frontdoor",
+                     reason=f"version {card.version} refused: {exc}")
+    _done(ddb, origin, key, card.version)  # this version is keyed's now: what it could not send waits as its calls
+    if delivered:
+        result.sent += 1
+    elif result.refused is None:
+        result.waiting += 1
     return result
 
 
@@ -373,11 +338,14 @@ def queued(limit: int = 1000) -> list[tuple[str, str, str, bool]]:
     return [(o, k, c, sent) for _, o, k, c, sent in sorted(found)[:limit]]
 
 
-def drain(limit: int = 1000) -> Sent:
-    """Send what is due, oldest first; a channel out of budget is skipped for the rest of this pass."""
+def drain(limit: int = 1000, *, until: float | None = None) -> Sent:
+    """Send what is due, oldest first; a channel out of budget is skipped for the rest of this pass. ``until``: a
+    ``time.monotonic()`` past which no further card is started (the rest stays queued for the next pass)."""
     result = Sent()
     client = None
     for origin, key, channel, sent_before in queued(limit):
+        if until is not None and time.monotonic() > until:
+            break
         if channel in result.channels_waiting:
             continue
         if sent_before and "method:chat.update" in result.buckets_waiting:  # an update, and none may go now
@@ -391,3 +359,29 @@ def drain(limit: int = 1000) -> Sent:
             logger.exception("a queued card could not be processed", extra={"card": f"{origin}/{key}"})
             metrics.add_metric(name="OutboxItemErrors", unit=MetricUnit.Count, value=1)
     return result
+
+
+DRAIN_SECONDS = 40.0  # of the card drain's minute (its timeout is 60 s; the next run starts a minute after this one)
+DRAIN_STOP = 50.0  # no card is started after this, even in a long pass: a send takes well under the 10 s left
+
+
+def run(seconds: float = DRAIN_SECONDS, *, sleep: Any = None) -> Sent:
+    """The card drain's run (``slack_cards``, every minute): drain, and while cards wait for the budget (a second
+    per channel) or a Retry-After that ends within ``seconds`` of the start, wait for the first of them and drain
+    again. An idle queue costs one pass; a storm is paced here, in the one function whose work it is (never in the
+    Lambda that took the event), and whatever still waits goes in the next minute's run."""
+    sleep = sleep or time.sleep
+    total = Sent()
+    started = time.monotonic()  # only differences: a fresh microVM's clock starts near 0
+    while True:
+        result = drain(until=started + max(seconds, DRAIN_STOP))
+        for name in ("sent", "ratelimited", "failed", "dead", "errors"):
+            setattr(total, name, getattr(total, name) + getattr(result, name))
+        total.waiting, total.wait = result.waiting, result.wait
+        if not (result.waiting or result.ratelimited) or result.wait is None:
+            return total
+        pause = max(result.wait, 0.05)
+        if time.monotonic() - started + pause > seconds:
+            return total
+        sleep(pause)
+

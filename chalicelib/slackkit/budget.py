@@ -3,9 +3,12 @@ them. Pure: token buckets over plain numbers; the state lives in the state table
 
 Slack allows about one message a second per channel (short bursts of more) and limits each Web API method per
 workspace by tier (chat.update and chat.delete: Tier 3, 50 a minute; chat.postEphemeral: Tier 4, 100 a minute).
-Every chat write spends one token from its channel's bucket (posts *and* updates: a card storm in one channel is
-still one message a second there) and one from its method's bucket. The channel's bucket holds one token, so two
-writes in one channel are always a second apart: never above Slack's limit, whatever the burst Slack would allow.
+Every write of a card (``cardq``) spends one token from its channel's bucket (posts *and* updates: a card storm in
+one channel is still one message a second there) and one from its method's bucket. The channel's bucket holds two
+tokens: a post and its first update go at once (Slack allows "short bursts of more than 1"), then one a second,
+so at most three writes land in one channel in any calendar second, under the Slack stand-in's burst of three.
+``slack.deliver``'s calls (decision cards, replies, plain announcements: people's pace, not storms) spend what
+Slack itself counts: a post its channel's bucket, an update or a delete only its method's (``names_for_call``).
 A 429 from Slack empties the bucket it names until its ``Retry-After`` has passed (``blocked``).
 
 Clocks are hostile: the state carries the wall-clock time it was spent at, written by any container. A time in
@@ -18,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CHANNEL_PER_SECOND = 1.0
-CHANNEL_BURST = 1.0
+CHANNEL_BURST = 2.0  # Slack: "short bursts of more than 1 allowed" (a card's post and its first update, at once)
+CHANNEL_LIMITED = frozenset({"chat.postMessage"})  # the method Slack limits per channel
 # Slack's documented tier floors (per minute, per workspace) for the methods the front door writes with
 METHOD_PER_MINUTE = {"chat.update": 50, "chat.delete": 50, "chat.postEphemeral": 100}
 MAX_SKEW = 60.0
@@ -51,8 +55,21 @@ def bucket_for(name: str) -> Bucket:
 
 
 def names_for(method: str, channel: str | None) -> list[str]:
-    """The buckets a write spends from (a response_url is Slack's own budget: none)."""
+    """The buckets a card's write spends from (a response_url is Slack's own budget: none)."""
     names = [f"channel:{channel}"] if channel and method != "response_url" else []
+    if method in METHOD_PER_MINUTE:
+        names.append(f"method:{method}")
+    return names
+
+
+def names_for_call(method: str, channel: str | None) -> list[str]:
+    """The buckets one of ``slack.deliver``'s calls spends from: Slack's own limits, as documented. A post spends
+    its channel's bucket (Slack's per-channel limit is chat.postMessage's); an update or a delete only its
+    method's (Tier 3, per workspace: Slack limits them per channel no further); a response_url none. Cards
+    (``names_for``) are stricter: every write of a card spends its channel's bucket, which paces card storms."""
+    if method == "response_url":
+        return []
+    names = [f"channel:{channel}"] if channel and method in CHANNEL_LIMITED else []
     if method in METHOD_PER_MINUTE:
         names.append(f"method:{method}")
     return names
