@@ -95,21 +95,6 @@ def _partition_queries() -> None:
     Table.query = query
 
 
-def _no_table_backups() -> None:
-    """moto backs up every table a transaction touches (a deep copy of the whole table) in case it must roll back:
-    each write then costs the table's size, and seeding 30,000 records never ends. The bench's one writer never
-    races itself (a transaction it sends cannot fail on a condition), so the backup is skipped here: the bench's
-    own gap, never the local world's or the tests'."""
-    import copy
-    import types
-
-    from moto.dynamodb import models
-    from moto.dynamodb.models.table import Table
-
-    models.copy = types.SimpleNamespace(deepcopy=lambda value, *a: value if isinstance(value, Table)
-                                        else copy.deepcopy(value, *a))
-
-
 def _count_items(client, call) -> str:
     """How many Queries one page made and how many items they read (ScannedCount: before the filter)."""
     calls = []
@@ -143,11 +128,12 @@ def main() -> int:
 
         from chalicelib.console import web
         from chalicelib.policy import loader as policy
+        from localworld.emulator import per_item_transactions
         from tests.harness import create_console_table
 
         client = boto3.client("dynamodb")
         create_console_table(client)
-        _no_table_backups()
+        per_item_transactions()  # the local world's transactions: moto backs up whole tables
         _partition_queries()
         now = datetime.now(UTC)
         started = time.perf_counter()

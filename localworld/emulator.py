@@ -51,6 +51,119 @@ def serialise_dynamodb_writes() -> None:
         setattr(DynamoDBBackend, name, locked)
 
 
+class _TableCopiesSkipped:
+    """``moto.dynamodb.models``' ``copy`` module, except that inside a transaction run by
+    ``per_item_transactions`` a deep copy of a whole ``Table`` is the table itself (its touched items are saved
+    instead). Every other copy is the real one."""
+
+    def __init__(self, real):  # type: ignore[no-untyped-def]
+        self._real = real
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._real, name)
+
+    def deepcopy(self, value, memo=None):  # type: ignore[no-untyped-def]
+        from moto.dynamodb.models.table import Table
+
+        if getattr(_in_transaction, "on", False) and isinstance(value, Table):
+            return value
+        return self._real.deepcopy(value, memo)
+
+
+_in_transaction = threading.local()
+
+
+def per_item_transactions() -> None:
+    """moto backs up every table a transaction names (a deep copy of the whole table, once per action naming it,
+    also when the transaction succeeds) to put it back if an action fails: each transaction costs the size of its
+    tables, where DynamoDB's costs two writes per item. Here moto's own transaction runs unchanged (its checks,
+    its order, its ``TransactionCanceledException`` and cancellation reasons), but the backup is of the items the
+    transaction touches only (and the length of the table's stream), put back exactly when moto would swap the
+    tables back: all or nothing as before, at the cost of the items written."""
+    from moto.dynamodb import models
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "_switchboard_per_item", False):
+        return
+    if not isinstance(models.copy, _TableCopiesSkipped):
+        models.copy = _TableCopiesSkipped(models.copy)
+
+    @functools.wraps(original)
+    def transact_write_items(self, transact_items, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with _write_lock:  # the items saved are the items the transaction meets: no write in between
+            saved = _save_touched(self, transact_items)
+            _in_transaction.on = True
+            try:
+                return original(self, transact_items, *args, **kwargs)
+            except BaseException:
+                _restore(saved)
+                raise
+            finally:
+                _in_transaction.on = False
+
+    transact_write_items._switchboard_per_item = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def _save_touched(backend, transact_items) -> tuple[list, list]:  # type: ignore[no-untyped-def]
+    """Each item an action names, as it is now (a deep copy: moto updates items in place), and each table's
+    stream length. An action moto cannot place (no such table, a key missing) writes nothing: nothing to save."""
+    import copy
+
+    items, streams = [], {}
+    for action in transact_items if isinstance(transact_items, list) else []:
+        for op in action.values() if isinstance(action, dict) else []:
+            table = backend.tables.get(op.get("TableName")) if isinstance(op, dict) else None
+            slot = _slot(table, op.get("Item", op.get("Key"))) if table is not None else None
+            if slot is None:
+                continue
+            hash_key, range_key = slot
+            if range_key is None:
+                current, had_partition = table.items.get(hash_key), True
+            else:
+                partition = table.items.get(hash_key)
+                current, had_partition = (partition or {}).get(range_key), partition is not None
+            items.append((table, hash_key, range_key, copy.deepcopy(current), had_partition))
+            if table.stream_shard is not None and id(table) not in streams:
+                streams[id(table)] = (table.stream_shard, len(table.stream_shard.items))
+    return items, list(streams.values())
+
+
+def _slot(table, key):  # type: ignore[no-untyped-def]
+    """The item's place in moto's table (hash key, range key or None), or None when moto cannot read the key."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    try:
+        return (DynamoType(key[table.hash_key_attr]),
+                DynamoType(key[table.range_key_attr]) if table.range_key_attr else None)
+    except Exception:  # noqa: BLE001 - a key moto cannot read: it refuses the action itself, writing nothing
+        return None
+
+
+def _restore(saved: tuple[list, list]) -> None:
+    """Put every saved item back as it was (absent ones removed), newest save first, and drop the stream records
+    the transaction added."""
+    items, streams = saved
+    for table, hash_key, range_key, item, had_partition in reversed(items):
+        if range_key is None:
+            if item is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = item
+            continue
+        if item is not None:
+            table.items[hash_key][range_key] = item
+            continue
+        partition = table.items.get(hash_key)
+        if partition is not None:
+            partition.pop(range_key, None)
+            if not partition and not had_partition:
+                del table.items[hash_key]
+    for shard, length in streams:
+        del shard.items[length:]
+
+
 class Emulator:
     """moto's ThreadedMotoServer bound to 127.0.0.1 only."""
 
@@ -76,6 +189,7 @@ class Emulator:
         from localworld import codepipeline
 
         codepipeline.install()
+        per_item_transactions()
         serialise_dynamodb_writes()
         self._server.start()
         return self

@@ -72,8 +72,10 @@ def reset_caches() -> None:
     http.use_lambda_client(None)
     http.forget_unusable()
     from chalicelib.alerts.caches import forget_caches
+    from chalicelib.console import store
 
     forget_caches()
+    store.forget()
 
 
 # Switchboard events that ask a peer to act; the console's `feed` (a report of what happened, to the front door's

@@ -21,12 +21,20 @@ Versions: a latest item is written only over an older version (``version = :old`
 with the rollups it changes (the old version's taken out, the new one's put in): a late or repeated record changes
 nothing, and two records of one entity racing each other cannot both win. History items are keyed by version, so
 a repeated record rewrites the same item.
+
+The latest item a transaction replaces is read (a consistent GetItem) unless this process wrote that entity last:
+then the item it wrote is the guess, and the version condition checks it. A guess gone stale (another process
+wrote the entity since, or the item expired) cancels the transaction, which answers with the item that is there
+(``ReturnValuesOnConditionCheckFailure``): the next try uses it, with no read. A version is written once, so the
+same version is the same item.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,6 +53,7 @@ LATEST_DAYS = 120  # entities not heard of for four months leave (DORA looks bac
 PAGE = 200  # items per page part (audit)
 AUDIT_INDEXES = {"account": "audit_account", "actor": "audit_actor", "target": "audit_target"}
 TRIES = 8  # a transaction that lost a race with another record of the same entity (or a shared rollup) tries again
+WRITTEN = 2048  # latest items this process wrote last, kept as the guess of what the next version replaces
 
 
 @dataclass(frozen=True)
@@ -144,9 +153,11 @@ def apply(record: Record, client: Any = None) -> bool:
     pk, sk = latest_key(record)
     expires = None if record.kind is Kind.CURRENT else record.at + timedelta(days=LATEST_DAYS)
     latest_item = _item(record, pk, sk, expires)
+    known = _written_last((table, pk, sk), record.version)  # a guess, or _UNREAD
     for attempt in range(TRIES):
-        stored = client.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                                 ConsistentRead=True).get("Item")
+        stored = known if known is not _UNREAD else client.get_item(
+            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True).get("Item")
+        known = _UNREAD
         if stored is not None and int(stored["version"]["N"]) >= record.version:
             return False  # a newer (or the same) version is there already
         actions, emptied = _transaction(table, latest_item, stored, record)
@@ -156,12 +167,44 @@ def apply(record: Record, client: Any = None) -> bool:
             if exc.response.get("Error", {}).get("Code") not in ("TransactionCanceledException",
                                                                   "TransactionConflictException"):
                 raise
-            time.sleep(0.01 * 2 ** attempt)  # another record of this entity, or of a shared rollup, went first
+            reasons = exc.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                known = reasons[0].get("Item")  # the latest item that is there (None: there is none): try again
+            else:
+                time.sleep(0.01 * 2 ** attempt)  # another record of a shared rollup went first: read again
             continue
+        _remember((table, pk, sk), latest_item)
         for key, name in emptied:
             _drop_count(client, table, key, name)
         return True
     raise RuntimeError(f"{record.kind}/{record.id}@{record.version}: lost {TRIES} races to write the read model")
+
+
+_UNREAD = object()
+_written: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
+_written_lock = threading.Lock()
+
+
+def _written_last(key: tuple[str, str, str], version: int) -> Any:
+    """The latest item this process wrote at ``key``, if older than ``version`` (a newer one is never trusted: the
+    item may have expired since); else ``_UNREAD``."""
+    with _written_lock:
+        item = _written.get(key)
+    return item if item is not None and int(item["version"]["N"]) < version else _UNREAD
+
+
+def _remember(key: tuple[str, str, str], item: dict[str, Any]) -> None:
+    with _written_lock:
+        _written[key] = item
+        _written.move_to_end(key)
+        while len(_written) > WRITTEN:
+            _written.popitem(last=False)
+
+
+def forget() -> None:
+    """Drop every guess (tests: each starts from an empty table)."""
+    with _written_lock:
+        _written.clear()
 
 
 def _drop_count(client: Any, table: str, key: tuple[str, str], name: str) -> None:
@@ -182,9 +225,10 @@ def _transaction(table: str, latest_item: dict[str, Any], stored: dict[str, Any]
     """The latest item (over exactly the version read) and every rollup change between the two versions; and the
     counters this version takes one from (to drop once they reach 0)."""
     if stored is None:
-        guard = {"ConditionExpression": "attribute_not_exists(pk)"}
+        guard: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
     else:
         guard = {"ConditionExpression": "version = :old", "ExpressionAttributeValues": {":old": stored["version"]}}
+    guard["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"  # a cancelled try learns what is there
     actions: list[dict[str, Any]] = [{"Put": {"TableName": table, "Item": latest_item, **guard}}]
     emptied: list[tuple[tuple[str, str], str]] = []
     old = _rollups(_record_of(stored) if stored is not None else None)
