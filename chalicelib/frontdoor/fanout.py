@@ -11,26 +11,20 @@ channel about one message a second: one post per account would lose answers past
     all answered -> finish: ONE post on the response_url (conditional: exactly one finisher)
     deadline passed (the outbox schedule, ``flush_due``) -> finish with what came, naming who did not answer
 
-``aggregate`` is pure (table-tested); the rest is the thin store over the state table:
-
-    fanout#<id> / fanout    expected (list), parts (map account -> text), response_url, title, user, channel,
-                            deadline; gsi1pk "fanout#open", gsi1sk <deadline> until finished; finished <stamp>
+``aggregate`` is pure (table-tested); the fan-out's item is the front door's store (``store.py``).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib import aws
+from chalicelib.frontdoor import store
 from chalicelib.observability import MetricUnit, logger, metrics
-from chalicelib.settings import get_settings
 from chalicelib.slackkit import mrkdwn
 from chalicelib.state import audit
-from chalicelib.state.keys import stamp
 
 DEADLINE = timedelta(seconds=60)
 # Aggregated from this many accounts answering elsewhere up: fewer post their own answers (a response_url takes 5)
@@ -104,97 +98,57 @@ def reply(current: Any, front_door: str, reply_to: str, text: str, blocks: list[
     send(current, front_door, Flow.REPLY, Reply(reply_to=reply_to, text=text_of(text, blocks)[:3000]).model_dump())
 
 
-# ---- store ----
-
-def _key(fanout_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"fanout#{fanout_id}"}, "sk": {"S": "fanout"}}
-
-
-def _table() -> str:
-    return get_settings().state_table
-
+# ---- the front door's side ----
 
 def begin(fanout_id: str, *, expected: list[str], response_url: str, title: str, user: str,
           channel: str | None = None, now: datetime | None = None, deadline: timedelta = DEADLINE) -> None:
     """Open the fan-out (before any command is forwarded: an answer can never come before its fan-out)."""
     now = now or datetime.now(UTC)
-    due = stamp(now + deadline)
-    item = {**_key(fanout_id), "expected": {"S": json.dumps(sorted(set(expected)))}, "parts": {"M": {}},
-            "response_url": {"S": response_url}, "title": {"S": title[:200]}, "user": {"S": user},
-            "deadline": {"S": due}, "gsi1pk": {"S": "fanout#open"}, "gsi1sk": {"S": f"{due}#{fanout_id}"},
-            "expires_at": {"N": str(int((now + timedelta(days=7)).timestamp()))}}
-    if channel:
-        item["channel"] = {"S": channel}
-    aws.client("dynamodb").put_item(TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(pk)")
+    store.open_fanout(fanout_id, expected=sorted(set(expected)), response_url=response_url, title=title[:200],
+                      user=user, channel=channel, deadline=now + deadline, now=now)
 
 
 def add(fanout_id: str, account: str, text: str, *, correlation_id: str) -> str:
     """Record ``account``'s answer; the last expected answer finishes the fan-out. Returns what happened (audited when
     refused: an account that was not asked, a second answer, a fan-out finished or unknown)."""
-    client = aws.client("dynamodb")
-    try:
-        answer = client.update_item(
-            TableName=_table(), Key=_key(fanout_id), UpdateExpression="SET parts.#a = :t",
-            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(finished) AND "
-                                "attribute_not_exists(parts.#a) AND contains(expected, :quoted)",
-            ExpressionAttributeNames={"#a": account},
-            ExpressionAttributeValues={":t": {"S": text[:3000]}, ":quoted": {"S": json.dumps(account)}},
-            ReturnValues="ALL_NEW")
-    except client.exceptions.ConditionalCheckFailedException:
+    item = store.add_part(fanout_id, account, text[:3000])
+    if item is None:
         reason = f"an answer from '{account}' to fan-out {fanout_id} that is unknown, finished, not asked or repeated"
         audit.record(action="frontdoor.fanout", target=f"fanout/{fanout_id}", outcome=audit.Outcome.REJECTED,
                      correlation_id=correlation_id, capability="frontdoor", reason=reason)
         return "refused"
-    item = answer["Attributes"]
-    if len(item["parts"]["M"]) >= len(json.loads(item["expected"]["S"])):
-        finish(fanout_id, item=item)
+    if len(item.parts) >= len(item.expected):
+        finish(fanout_id)
         return "answered"
     return "recorded"
 
 
-def finish(fanout_id: str, *, item: dict[str, Any] | None = None, timed_out: bool = False,
-           now: datetime | None = None) -> bool:
+def finish(fanout_id: str, *, timed_out: bool = False, now: datetime | None = None) -> bool:
     """Post the one aggregated reply, once (the finisher wins a conditional write first). True when this call did."""
     from chalicelib.slackkit import slack
 
-    client = aws.client("dynamodb")
-    now = now or datetime.now(UTC)
-    try:
-        answer = client.update_item(
-            TableName=_table(), Key=_key(fanout_id), UpdateExpression="SET finished = :now REMOVE gsi1pk, gsi1sk",
-            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(finished)",
-            ExpressionAttributeValues={":now": {"S": stamp(now)}}, ReturnValues="ALL_NEW")
-    except client.exceptions.ConditionalCheckFailedException:
+    item = store.claim_finish(fanout_id, now or datetime.now(UTC))
+    if item is None:
         return False
-    item = answer["Attributes"]
-    parts = {a: v["S"] for a, v in item["parts"]["M"].items()}
-    expected = json.loads(item["expected"]["S"])
-    message = aggregate(item["title"]["S"], expected, parts, timed_out=timed_out)
-    channel = item.get("channel", {}).get("S")
-    user = item["user"]["S"]
+    message = aggregate(item.title, list(item.expected), dict(item.parts), timed_out=timed_out)
     slack.deliver("response_url", {
-        "url": item["response_url"]["S"], "response_type": "ephemeral", "replace_original": False, **message,
-        "fallback": {"channel": channel, "user": user} if channel else None,
-    }, correlation_id=fanout_id, target=f"slack/{user}")
+        "url": item.response_url, "response_type": "ephemeral", "replace_original": False, **message,
+        "fallback": {"channel": item.channel, "user": item.user} if item.channel else None,
+    }, correlation_id=fanout_id, target=f"slack/{item.user}")
     metrics.add_metric(name="FanoutReplies", unit=MetricUnit.Count, value=1)
-    audit.record(action="frontdoor.fanout", target=f"fanout/{fanout_id}", actor=user,
+    audit.record(action="frontdoor.fanout", target=f"fanout/{fanout_id}", actor=item.user,
                  outcome=audit.Outcome.SUCCEEDED, correlation_id=fanout_id, capability="frontdoor",
-                 reason=f"one reply for {len(parts)} of {len(expected)} accounts" + (" (deadline)" * timed_out),
-                 detail={"answers": {a: t[:PART_CHARS] for a, t in sorted(parts.items())}})
+                 reason=f"one reply for {len(item.parts)} of {len(item.expected)} accounts"
+                        + (" (deadline)" * timed_out),
+                 detail={"answers": {a: t[:PART_CHARS] for a, t in sorted(item.parts.items())}})
     return True
 
 
 def flush_due(now: datetime | None = None) -> int:
     """Finish the fan-outs whose deadline passed, naming the accounts that did not answer. Returns how many."""
     now = now or datetime.now(UTC)
-    client = aws.client("dynamodb")
-    page = client.query(TableName=_table(), IndexName="gsi1",
-                        KeyConditionExpression="gsi1pk = :open AND gsi1sk <= :now",
-                        ExpressionAttributeValues={":open": {"S": "fanout#open"}, ":now": {"S": stamp(now) + "~"}},
-                        ProjectionExpression="pk")
     done = 0
-    for row in page.get("Items", []):
-        fanout_id = row["pk"]["S"].split("#", 1)[1]
+    for fanout_id in store.due_fanouts(now):
         try:
             done += finish(fanout_id, timed_out=True, now=now)
         except Exception:  # noqa: BLE001 - each on its own; this one is tried again at the next run
