@@ -182,7 +182,7 @@ def _post_card(item: Decision, body: list[dict[str, Any]] | None, correlation_id
         if ref is None and continues:  # the card goes on in the message another account posted under the key
             keyed.take_over(origin, item.key, continues)
     try:
-        keyed.post_card(item.id, item.channel, body, correlation_id=correlation_id)
+        keyed.post_card(item.id, item.channel, body, correlation_id=correlation_id, item=item)
     except slack.MustWait:
         from chalicelib.slackkit import cardq
 

@@ -187,13 +187,15 @@ def _shown(item: Any, answer: Any, origin: str, key: str, correlation_id: str) -
     return publish(origin, key, correlation_id=correlation_id, only_for=item.id)
 
 
-def post_card(decision_id: str, channel: str, body: list[dict[str, Any]] | None, *, correlation_id: str) -> bool:
+def post_card(decision_id: str, channel: str, body: list[dict[str, Any]] | None, *, correlation_id: str,
+              item: Any = None) -> bool:
     """The first post of decision ``decision_id``'s card (``decisions.service``; the card drain when it had to wait):
     in the decision's current state, in its keyed message ``(origin, key)`` when it has a key, else alone. The
     decision (and the keyed message's ref) remember where it is: its buttons decide there. If the keyed message
     was posted meanwhile (the capability's announcement under the key), the card takes it over. Raises
-    ``slack.MustWait`` when the send budget says wait (the caller queues it); True when shown."""
-    item = store.get(decision_id)
+    ``slack.MustWait`` when the send budget says wait (the caller queues it); True when shown. ``item``: the
+    decision as just stored (else read), updated with where its card is."""
+    item = item if item is not None else store.get(decision_id)
     if item is None:
         return True  # gone: nothing to show
     if item.key is None:
