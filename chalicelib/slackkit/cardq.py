@@ -222,7 +222,14 @@ def send(origin: str, key: str, *, client: Any = None, result: Sent | None = Non
             slack.send_with(web, kept_method, message)
         elif ref is None:
             answer = web.chat_postMessage(**message)
-            keyed.save_ref(origin, key, answer["channel"], answer["ts"])
+            if not keyed.saved_first(origin, key, answer, item.get("correlation_id", {}).get("S", "-"),
+                                     f"message/{origin}/{key}"):
+                # a decision's card was posted under the key meanwhile (another card item): ours went, and this
+                # version goes next as that message's update
+                ddb.update_item(TableName=_table(), Key=_key(origin, key), UpdateExpression="REMOVE lease_until")
+                result.waiting += 1
+                result.waited(1.0)
+                return result
         else:
             web.chat_update(**{**message, "channel": ref.channel, "ts": ref.ts})
     except Exception as exc:  # noqa: BLE001 - every failure keeps the card queued (or dead-letters it), audited

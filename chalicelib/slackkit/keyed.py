@@ -132,14 +132,14 @@ def _announce_ref(origin: str, key: str, ref: Any, message: dict[str, Any], corr
             ref.update(actions=[MessageRef.updated_at.set(now.isoformat())])
         return delivered
     answer = slack.post_within_budget(message)  # MustWait: the card queue keeps this announcement (cardq)
-    if not _saved_first(origin, key, answer, correlation_id, target):
+    if not saved_first(origin, key, answer, correlation_id, target):
         # Another first announcement of this key was saved meanwhile: that message is the card, and this
         # announcement updates it instead (one message per key, no ref lost).
         return _announce_ref(origin, key, message_ref(origin, key), message, correlation_id, target, now)
     return True
 
 
-def _saved_first(origin: str, key: str, answer: Any, correlation_id: str, target: str, **ref: Any) -> bool:
+def saved_first(origin: str, key: str, answer: Any, correlation_id: str, target: str, **ref: Any) -> bool:
     """Remember the message a first post made as keyed message ``(origin, key)``, unless another first post was
     saved meanwhile (two at once: one wins): then ours is a duplicate, deleted, and False."""
     try:
@@ -167,7 +167,7 @@ def attach(origin: str, key: str, decision_id: str, message: dict[str, Any], *, 
     if ref is None:  # the card's own post never landed (or waits): this announcement posts it
         rendered = {"channel": message["channel"], **render.message(item.as_dict(), body, text)}
         answer = slack.post_within_budget(rendered)  # MustWait: the card queue keeps this announcement (cardq)
-        if _saved_first(origin, key, answer, correlation_id, f"message/{origin}/{key}", decision_id=decision_id,
+        if saved_first(origin, key, answer, correlation_id, f"message/{origin}/{key}", decision_id=decision_id,
                         body=body, text=text):
             return _shown(item, answer, origin, key, correlation_id)
         ref = message_ref(origin, key)  # the card's own post landed meanwhile: this announcement updates it
@@ -214,7 +214,7 @@ def post_card(decision_id: str, channel: str, body: list[dict[str, Any]] | None,
     ref = message_ref(origin, item.key)
     if ref is None:
         answer = slack.post_within_budget({"channel": channel, **render.message(item.as_dict(), body)})
-        if _saved_first(origin, item.key, answer, correlation_id, f"message/{origin}/{item.key}",
+        if saved_first(origin, item.key, answer, correlation_id, f"message/{origin}/{item.key}",
                         decision_id=decision_id, body=body):
             return _shown(item, answer, origin, item.key, correlation_id)
         ref = message_ref(origin, item.key)
