@@ -336,3 +336,25 @@ def test_a_keyed_decision_card_and_its_announcement_wait_in_order_and_land_on_on
     assert decision_store.get(item.id).state == "rejected"
     [card] = front.standin.messages("#team-web")
     assert "body v1" in json.dumps(card.blocks) and "decision_approve" not in json.dumps(card.blocks)
+
+
+def test_two_first_posts_of_one_key_at_once_leave_one_message_with_the_newest_content(front, wall, monkeypatch):
+    from chalicelib.slackkit import announcements, cardq, keyed, slack
+
+    key = "scaling/web/req-5"
+    real = keyed.saved_first
+
+    def raced(origin, key_, answer, *args, **kwargs):  # another first post of the key is saved just before ours
+        if keyed.message_ref(origin, key_) is None:
+            other = slack.web().chat_postMessage(channel="#team-web", text="card v0")
+            keyed.save_ref(origin, key_, other["channel"], other["ts"])
+        return real(origin, key_, answer, *args, **kwargs)
+
+    monkeypatch.setattr(keyed, "saved_first", raced)
+    announcements.announce(channel="#team-web", text="card v1", key=key, correlation_id="c1")
+    assert len(cardq.queued()) == 1  # ours was the duplicate: deleted, and v1 goes as the other's update
+    wall.at += 1.0
+    cardq.run(sleep=wall.sleep)
+    ours, other = front.standin.messages("#team-web")
+    assert ours.deleted and not other.deleted  # one message for the key, showing the newest content
+    assert ([h["text"] for h in other.history] + [other.text]) == ["card v0", "card v1"] and cardq.queued() == []
