@@ -5,6 +5,7 @@ updated in place afterwards, possibly carrying a decision's card (see the ``mess
 - ``announce_keyed``: post or update the message; ``continues``/``grant_to``: one account takes over another's
   message (a promotion soaked in stage goes on in prod: one card);
 - ``attach``: a keyed announcement that carries a decision's footer;
+- ``post_card``: a decision's card's first post (``decisions.service``, or the card drain when it had to wait);
 - ``publish``: re-render a message from what is stored (its body, plus its decision's footer in the decision's
   current state), again if either changed meanwhile.
 """
@@ -91,7 +92,9 @@ def hold_card(ref: Any, decision_id: str, body: list[dict[str, Any]] | None) -> 
 def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlation_id: str,
                    continues: str | None = None, grant_to: str | None = None) -> bool:
     """Post ``message`` the first time ``(origin, key)`` is seen; update that same message in place afterwards
-    (an incident resolving, a scaling change finishing). True when delivered now (else kept in the outbox).
+    (an incident resolving, a scaling change finishing). True when delivered now (an update that must wait is
+    kept by ``slack.deliver``). The first post spends the send budget: ``slack.MustWait`` when it says wait (or
+    Slack answered 429); the card queue, the only caller (``cardq``), keeps the announcement queued then.
 
     ``continues``: another account whose message under the same key this one takes over, when ``origin`` has
     none yet (a promotion soaked in stage goes on in prod: one card). That account's later announcements under
