@@ -441,11 +441,21 @@ def test_outside_text_cannot_ping_or_link(front):
 
 # ---- Slack failures ----
 
-def test_rate_limited_then_delivered(front):
-    front.standin.fail_next("chat.postMessage", 429, retry_after=0)
-    request_decision()
+def test_rate_limited_then_delivered(front, monkeypatch):
+    from chalicelib.slackkit import cardq, pacing
+    from tests.test_frontdoor_cards import Wall
+
+    wall = Wall()
+    monkeypatch.setattr(pacing, "wall", wall)
+    front.standin.fail_next("chat.postMessage", 429, retry_after=3)
+    item = request_decision()  # the card's post waits its Retry-After in the card queue: no sleeping, no failing
+    posts = [c for c in front.standin.calls if c.method == "chat.postMessage"]
+    assert [c.status for c in posts] == [429] and item.state == "pending" and item.ts is None
+    assert cardq.run(sleep=wall.sleep).sent == 1 and sum(wall.slept) >= 3.0  # the card drain posts it
     posts = [c for c in front.standin.calls if c.method == "chat.postMessage"]
     assert [c.status for c in posts] == [429, 200]
+    [card] = front.standin.messages("#team-web")
+    assert (decision_store.get(item.id).channel, decision_store.get(item.id).ts) == (card.channel, card.ts)
 
 
 def test_server_error_then_delivered(front, monkeypatch):

@@ -5,6 +5,7 @@ queue, never in a sleeping Lambda; deliver() keeps what the budget says must wai
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -219,3 +220,141 @@ def test_a_versioned_card_that_takes_over_without_a_grant_is_refused(front, wall
     assert refused.refused and "did not grant" in refused.refused and not refused.sent
     assert [m.text for m in front.standin.messages("#team-web")] == ["soaking"]
     assert cardq.queued() == []  # refused once, audited, not retried every minute
+
+
+# ---- first posts whose ts is needed (keyed messages, decision cards): within the budget, queued, never lost ----
+
+def _spend(channel: str = "#team-web") -> None:
+    """Spend the channel's send budget (its burst): the next write to it must wait."""
+    from chalicelib.slackkit import budget, pacing
+
+    while pacing.spend(budget.names_for("chat.postMessage", channel)) == 0.0:
+        pass
+
+
+def _ask(**overrides):
+    from chalicelib.decisions import service as decisions
+    from tests.frontdoor_kit import uid
+
+    fields = {"capability": "scaling", "title": "web 4 -> 2 in prod", "summary": "scale web", "environment": "prod",
+              "requester": uid("alice"), "author": "dan@acme.example", "channel": "#team-web",
+              "correlation_id": "t", "payload": {"app": "web"}} | overrides
+    return decisions.request(**fields)
+
+
+def test_a_scaling_announcement_under_a_spent_budget_waits_queued_and_its_end_updates_the_same_message(front, wall):
+    from chalicelib.slackkit import announcements, cardq
+
+    _spend()
+    key = "scaling/web/req-1"  # scaling's keyed announcements (unversioned): a change, then its end
+    announcements.announce(channel="#team-web", text="card v1", key=key, correlation_id="c1")
+    announcements.announce(channel="#team-web", text="card v2", key=key, correlation_id="c2")
+    assert front.standin.messages("#team-web") == [] and len(cardq.queued()) == 1  # waiting, not lost nor slept
+    assert cardq.run(sleep=wall.sleep).sent == 1 and wall.slept  # the drain waits out the budget, then posts
+    assert shown(front) == [[2]]  # the newest, in arrival order (the counter gave them versions 1 and 2)
+    wall.at += 1.0
+    announcements.announce(channel="#team-web", text="card v3", key=key, correlation_id="c3")
+    assert shown(front) == [[2, 3]] and cardq.queued() == []  # the end updates the message the drain posted
+
+
+def test_a_peers_keyed_announcement_under_a_spent_budget_is_queued_and_posted_by_the_drain(front, wall, bus,
+                                                                                           monkeypatch):
+    from chalicelib.slackkit import announcements, cardq
+    from tests.frontdoor_kit import PROD, as_account
+    from tests.test_frontdoor_flows import deliver
+
+    def say(text: str) -> dict:
+        as_account(monkeypatch, "prod")
+        announcements.announce(channel="#team-web", text=text, key="scaling/web/req-2", correlation_id="c")
+        [event] = bus()
+        as_account(monkeypatch, "shared-services")
+        return deliver(event, PROD)
+
+    _spend()
+    assert say("card v1")["outcome"] == "processed"
+    assert front.standin.messages("#team-web") == [] and len(cardq.queued()) == 1
+    assert cardq.run(sleep=wall.sleep).sent == 1
+    wall.at += 1.0
+    say("card v2")
+    assert shown(front) == [[1, 2]] and cardq.queued() == []
+
+
+def test_a_429_on_a_keyed_messages_first_post_makes_it_wait_not_fail(front, wall):
+    from chalicelib.slackkit import announcements, cardq
+
+    front.standin.fail_next("chat.postMessage", 429, retry_after=5)
+    announcements.announce(channel="#team-web", text="card v1", key="scaling/web/req-3", correlation_id="c1")
+    assert front.standin.messages("#team-web") == [] and len(cardq.queued()) == 1  # no sleeping, no failure
+    assert cardq.drain().sent == 0  # not before its Retry-After
+    assert cardq.run(sleep=wall.sleep).sent == 1 and sum(wall.slept) >= 5.0
+    wall.at += 1.0
+    announcements.announce(channel="#team-web", text="card v2", key="scaling/web/req-3", correlation_id="c2")
+    assert shown(front) == [[1, 2]] and cardq.queued() == []
+
+
+def test_a_decision_card_under_a_spent_budget_is_posted_by_the_drain_and_its_buttons_decide(front, wall):
+    from chalicelib.decisions import store as decision_store
+    from chalicelib.slackkit import cardq
+
+    _spend()
+    item = _ask()
+    assert item.state == "pending" and item.ts is None and front.standin.messages("#team-web") == []
+    assert len(cardq.queued()) == 1  # the card's post waits in the card queue: the decision stays pending
+    assert cardq.run(sleep=wall.sleep).sent == 1
+    [card] = front.standin.messages("#team-web")
+    stored = decision_store.get(item.id)
+    assert (stored.channel, stored.ts) == (card.channel, card.ts)  # where its clicks decide
+    wall.at += 1.0
+    assert front.click("decision_approve", item.id, "bob").status_code == 200
+    front.runner.drain()
+    assert decision_store.get(item.id).state == "approved"
+    [card] = front.standin.messages("#team-web")
+    assert card.updated >= 1 and "Approved" in json.dumps(card.blocks)  # the drain's message shows the verdict
+
+
+def test_a_keyed_decision_card_and_its_announcement_wait_in_order_and_land_on_one_message(front, wall):
+    from chalicelib.decisions import store as decision_store
+    from chalicelib.slackkit import announcements, cardq, keyed
+
+    _spend()
+    key = "scaling/web/req-4"
+    item = _ask(key=key, decision_id="sca-req4abcd", blocks=[{"type": "section",
+                                                               "text": {"type": "mrkdwn", "text": "asked"}}])
+    announcements.announce(channel="#team-web", text="card v1", blocks=[{"type": "section", "text": {
+        "type": "mrkdwn", "text": "body v1"}}], key=key, decision_id=item.id, correlation_id="c1")
+    assert front.standin.messages("#team-web") == [] and len(cardq.queued()) == 2  # both wait
+    cardq.run(sleep=wall.sleep)
+    [card] = front.standin.messages("#team-web")  # one message: the card, with the later announcement's body
+    assert "body v1" in json.dumps(card.blocks) and "decision_approve" in json.dumps(card.blocks)
+    ref = keyed.message_ref("shared-services", key)
+    stored = decision_store.get(item.id)
+    assert (ref.channel, ref.ts, ref.decision_id) == (card.channel, card.ts, item.id)
+    assert (stored.channel, stored.ts) == (card.channel, card.ts) and cardq.queued() == []
+    wall.at += 1.0
+    assert front.click("decision_reject", item.id, "bob").status_code == 200
+    front.runner.drain()
+    assert decision_store.get(item.id).state == "rejected"
+    [card] = front.standin.messages("#team-web")
+    assert "body v1" in json.dumps(card.blocks) and "decision_approve" not in json.dumps(card.blocks)
+
+
+def test_two_first_posts_of_one_key_at_once_leave_one_message_with_the_newest_content(front, wall, monkeypatch):
+    from chalicelib.slackkit import announcements, cardq, keyed, slack
+
+    key = "scaling/web/req-5"
+    real = keyed.saved_first
+
+    def raced(origin, key_, answer, *args, **kwargs):  # another first post of the key is saved just before ours
+        if keyed.message_ref(origin, key_) is None:
+            other = slack.web().chat_postMessage(channel="#team-web", text="card v0")
+            keyed.save_ref(origin, key_, other["channel"], other["ts"])
+        return real(origin, key_, answer, *args, **kwargs)
+
+    monkeypatch.setattr(keyed, "saved_first", raced)
+    announcements.announce(channel="#team-web", text="card v1", key=key, correlation_id="c1")
+    assert len(cardq.queued()) == 1  # ours was the duplicate: deleted, and v1 goes as the other's update
+    wall.at += 1.0
+    cardq.run(sleep=wall.sleep)
+    ours, other = front.standin.messages("#team-web")
+    assert ours.deleted and not other.deleted  # one message for the key, showing the newest content
+    assert ([h["text"] for h in other.history] + [other.text]) == ["card v0", "card v1"] and cardq.queued() == []

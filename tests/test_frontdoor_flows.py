@@ -108,7 +108,14 @@ def test_a_verdict_that_cannot_be_delivered_is_retried(front, bus, monkeypatch):
 
 @pytest.mark.parametrize("where", ["front door", "peer"])
 def test_keyed_announcements_update_one_message_in_place(front, bus, monkeypatch, where):
+    from chalicelib.slackkit import pacing
+    from tests.test_frontdoor_cards import Wall
+
+    wall = Wall()  # a second between the writes: each within the channel's send budget, sent at once
+    monkeypatch.setattr(pacing, "wall", wall)
+
     def say(text: str) -> None:
+        wall.at += 1.0
         if where == "front door":
             announcements.announce(channel="#team-web", text=text, key="incident-7", correlation_id="c")
             return
@@ -120,6 +127,7 @@ def test_keyed_announcements_update_one_message_in_place(front, bus, monkeypatch
 
     say("web-5xx firing")
     say("web-5xx resolved")
+    wall.at += 1.0
     announcements.announce(channel="#team-web", text="unrelated", correlation_id="c")
     firing, unrelated = front.standin.messages("#team-web")
     assert firing.text == "web-5xx resolved" and firing.updated == 1 and unrelated.text == "unrelated"

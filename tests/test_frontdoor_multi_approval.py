@@ -235,10 +235,17 @@ def test_a_click_after_the_deadline_expires_it(front, told):
     assert len(told) == 1 and len(entries(item.id, "promotion.expire")) == 1
 
 
-def test_expire_due_expires_only_pending_decisions_past_their_deadline(front, told):
+def test_expire_due_expires_only_pending_decisions_past_their_deadline(front, told, monkeypatch):
+    from chalicelib.slackkit import pacing
+    from tests.test_frontdoor_cards import Wall
+
+    wall = Wall()  # a second between the cards: each within the channel's send budget, posted at once
+    monkeypatch.setattr(pacing, "wall", wall)
     now = datetime.now(UTC)
     soon = ask(deadline=now + timedelta(hours=1), required=2)
+    wall.at += 1.0
     later = ask(deadline=now + timedelta(hours=2))
+    wall.at += 1.0
     decided = ask(deadline=now + timedelta(hours=1))
     [pending_later] = [m for m in front.standin.messages("#team-web") if m.ts == later.ts]
     assert f"*Expires at:* {(now + timedelta(hours=2)).strftime('%Y-%m-%d %H:%M UTC')}" in blocks_text(pending_later)

@@ -170,6 +170,16 @@ def test_in_a_peer_account_the_card_is_asked_for_through_the_front_door(aws, mon
 
 # ---- clearing, after the click ----
 
+def _a_second_later(monkeypatch) -> None:
+    """The Slack send budget's clock, a second on: the channel's budget has refilled a write."""
+    import time
+
+    from chalicelib.slackkit import pacing
+
+    at = time.time() + 1.0
+    monkeypatch.setattr(pacing, "wall", lambda: at)
+
+
 def click_approve(front, user: str = "alice") -> decisions.Outcome:
     [card] = [m for m in front.slack.messages("#platform") if "decision_approve" in json.dumps(m.blocks)]
     decision_id = next(e["value"] for b in card.blocks if b["type"] == "actions" for e in b["elements"]
@@ -185,6 +195,7 @@ def test_clicking_clears_an_empty_stuck_version(front, monkeypatch):
     pending = front.start(stuck)
     later = datetime.now(UTC) + timedelta(hours=7)
     watch.run(now=later)
+    _a_second_later(monkeypatch)  # the findings and the card spent #platform's burst: the answer goes a second later
     monkeypatch.setattr(watch, "datetime", _FrozenDatetime.at(later))
     outcome = click_approve(front)
     assert outcome.changed, outcome.message
@@ -197,10 +208,11 @@ def test_clicking_clears_an_empty_stuck_version(front, monkeypatch):
     assert entry.outcome == "succeeded" and entry.actor == uid("alice")
 
 
-def test_clicking_a_rejection_changes_nothing(front):
+def test_clicking_a_rejection_changes_nothing(front, monkeypatch):
     stuck = front.create("ops/token", {"key": "t0"}, kind="api-key")
     pending = front.start(stuck)
     watch.run(now=datetime.now(UTC) + timedelta(hours=7))
+    _a_second_later(monkeypatch)
     [card] = [m for m in front.slack.messages("#platform") if "decision_reject" in json.dumps(m.blocks)]
     decision_id = next(e["value"] for b in card.blocks if b["type"] == "actions" for e in b["elements"])
     decisions.decide(decision_id, "rejected", user=uid("alice"), groups=frozenset({"S0PLATFORM"}),

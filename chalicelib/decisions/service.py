@@ -173,24 +173,20 @@ def _same(existing: Decision, origin: str) -> Decision:
 
 def _post_card(item: Decision, body: list[dict[str, Any]] | None, correlation_id: str,
                continues: str | None = None) -> None:
-    if item.key is None:
-        answer = slack.web().chat_postMessage(channel=item.channel, text=render.text(item.as_dict()),
-                                              blocks=render.card(item.as_dict()))
-        store.shown_at(item, answer["channel"], answer["ts"])
-        return
-    origin = item.origin or policies.current().account.name
-    ref = keyed.message_ref(origin, item.key)
-    if ref is None and continues:  # the card goes on in the message another account posted under the key
-        ref = keyed.take_over(origin, item.key, continues)
-    if ref is None:
-        answer = slack.web().chat_postMessage(channel=item.channel, **render.message(item.as_dict(), body))
-        keyed.save_ref(origin, item.key, answer["channel"], answer["ts"], decision_id=item.id, body=body)
-        store.shown_at(item, answer["channel"], answer["ts"])
-        return
-    # the key already names a message (the capability announced under it before): the card takes it over
-    keyed.hold_card(ref, item.id, body)
-    store.shown_at(item, ref.channel, ref.ts)
-    keyed.publish(origin, item.key, correlation_id=correlation_id)
+    """Post the decision's card within the channel's send budget. When the budget says wait (or Slack answers
+    429) the post waits in the card queue, and the card drain posts it in the decision's state then and records
+    where (``keyed.post_card``): the decision stays pending meanwhile, nothing is lost. Other failures raise."""
+    if item.key is not None:
+        origin = item.origin or policies.current().account.name
+        ref = keyed.message_ref(origin, item.key)
+        if ref is None and continues:  # the card goes on in the message another account posted under the key
+            keyed.take_over(origin, item.key, continues)
+    try:
+        keyed.post_card(item.id, item.channel, body, correlation_id=correlation_id, item=item)
+    except slack.MustWait:
+        from chalicelib.slackkit import cardq
+
+        cardq.queue_card(item.id, item.channel, body, correlation_id=correlation_id)
 
 
 # ---- showing ----

@@ -220,36 +220,28 @@ def on_peer_event(event: Any, ctx: Context) -> Result:
 
         if detail.flow is Flow.ANNOUNCE:
             message = parse(Announcement)
-            from chalicelib.slackkit import keyed, slack
+            from chalicelib.slackkit import slack
 
             body = {"channel": message.channel, "text": mrkdwn.truncate(message.text, mrkdwn.MESSAGE_TEXT),
                     "blocks": stripped(message.blocks) or []}
             if message.decision_id and not message.key:
                 return outcome(Outcome.REJECTED, "an announcement with a decision_id needs its card's key")
-            if message.key and message.version is not None:  # a versioned card: newest only, within the budget
+            if message.key:  # a card: newest only, within the budget (unversioned: the next version, in arrival order)
                 from chalicelib.slackkit import cardq
 
                 options = {"decision_id": message.decision_id, "continues": message.continues,
                            "grant_to": message.grant_to}
-                sent = cardq.announce(sender, message.key, message.version, body,
-                                      correlation_id=message.correlation_id, options=options)
+                if message.version is not None:
+                    sent = cardq.announce(sender, message.key, message.version, body,
+                                          correlation_id=message.correlation_id, options=options)
+                else:
+                    sent = cardq.announce_next(sender, message.key, body, correlation_id=message.correlation_id,
+                                               options=options)
                 if sent.superseded:
                     return Result(Outcome.SUCCEEDED, None, [f"version {message.version} superseded by a newer one"])
                 if sent.refused is not None:
                     return outcome(Outcome.REJECTED, sent.refused)
                 delivered = sent.sent > 0  # else queued: the card drain sends it
-            elif message.decision_id:
-                try:
-                    delivered = keyed.attach(sender, message.key, message.decision_id, body,
-                                             correlation_id=message.correlation_id)
-                except ValueError as exc:  # not this peer's card under this key
-                    return outcome(Outcome.REJECTED, str(exc))
-            elif message.key:
-                try:
-                    delivered = keyed.announce_keyed(sender, message.key, body, correlation_id=message.correlation_id,
-                                                     continues=message.continues, grant_to=message.grant_to)
-                except keyed.NotGranted as exc:  # another account's card, not granted to this one: nothing posted
-                    return outcome(Outcome.REJECTED, str(exc))
             else:
                 delivered = slack.deliver("chat.postMessage", body, correlation_id=message.correlation_id,
                                           target=f"channel/{message.channel}")

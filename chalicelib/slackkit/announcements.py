@@ -79,18 +79,16 @@ def announce(*, channel: str, text: str, correlation_id: str, blocks: list[dict[
     if front_door(current) == current.account.name:
         from chalicelib.slackkit import keyed, slack
 
-        if key and version is not None:  # a versioned card: the card queue (newest only, within the budget)
+        if key:  # a card: the card queue (newest only, within the budget; unversioned: in arrival order)
             from chalicelib.slackkit import cardq
 
-            sent = cardq.announce(current.account.name, key, version, message, correlation_id=correlation_id,
-                                  options={"decision_id": decision_id, "continues": continues, "grant_to": grant_to})
+            options = {"decision_id": decision_id, "continues": continues, "grant_to": grant_to}
+            sent = (cardq.announce(current.account.name, key, version, message, correlation_id=correlation_id,
+                                   options=options) if version is not None else
+                    cardq.announce_next(current.account.name, key, message, correlation_id=correlation_id,
+                                        options=options))
             if sent.refused is not None:
-                raise ValueError(sent.refused)
-        elif key and decision_id:
-            keyed.attach(current.account.name, key, decision_id, message, correlation_id=correlation_id)
-        elif key:
-            keyed.announce_keyed(current.account.name, key, message, correlation_id=correlation_id,
-                                 continues=continues, grant_to=grant_to)
+                raise (keyed.NotGranted if sent.not_granted else ValueError)(sent.refused)
         else:
             slack.deliver("chat.postMessage", message, correlation_id=correlation_id, target=f"channel/{channel}")
         return

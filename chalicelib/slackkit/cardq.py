@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.observability import MetricUnit, logger, metrics
-from chalicelib.slackkit import budget, coalesce, keyed, pacing
+from chalicelib.slackkit import budget, coalesce, keyed, pacing, slack
 from chalicelib.slackkit.pacing import (
     DELIVER,
     RETENTION,
@@ -63,13 +63,16 @@ __all__ = ["DELIVER", "SHARDS", "blocked", "keep", "kept_key", "retry_after_of",
 
 # ---- commit ----
 
-def commit(origin: str, key: str, version: int, message: dict[str, Any], *, correlation_id: str,
+def commit(origin: str, key: str, version: int | None, message: dict[str, Any], *, correlation_id: str,
            now: datetime | None = None, options: dict[str, str] | None = None) -> bool:
     """Store version ``version`` of card ``(origin, key)`` as the one to send. True when it is the committed one (now,
     or already: a redelivery); False (audited) when a newer version is committed: this one is superseded, never
     sent, and never overwrites the newer. ``options``: the keyed announcement's ``decision_id``, ``continues`` or
-    ``grant_to``, kept with the version (the send goes through ``keyed`` with them)."""
-    if not coalesce.admit(None, version):  # validates the number
+    ``grant_to``, kept with the version (the send goes through ``keyed`` with them).
+
+    ``version`` None: an unversioned keyed announcement, the next version of the card in arrival order (an atomic
+    counter on the card item: the last to arrive is the newest, as when it was posted at once)."""
+    if version is not None and not coalesce.admit(None, version):  # validates the number
         return False
     now = now or datetime.now(UTC)
     client = _ddb()
@@ -78,13 +81,17 @@ def commit(origin: str, key: str, version: int, message: dict[str, Any], *, corr
     try:
         client.update_item(
             TableName=_table(), Key=_key(origin, key),
-            UpdateExpression="SET version = :v, message = :m, channel = :c, correlation_id = :cid, attempts = :zero, "
+            UpdateExpression=("SET version = :v, " if version is not None else
+                              "SET version = if_not_exists(version, :zero) + :one, ")
+                             + "message = :m, channel = :c, correlation_id = :cid, attempts = :zero, "
                              "not_before = :zero, gsi1pk = :q, gsi1sk = if_not_exists(gsi1sk, :qsk), "
                              "expires_at = :exp"
                              + (", card_options = :o REMOVE dead" if kept else " REMOVE dead, card_options"),
-            ConditionExpression="attribute_not_exists(version) OR version < :v",
+            **({"ConditionExpression": "attribute_not_exists(version) OR version < :v"} if version is not None
+               else {}),
             ExpressionAttributeValues={
-                ":v": {"N": str(version)}, ":m": {"S": json.dumps(message)}, ":c": {"S": channel},
+                **({":v": {"N": str(version)}} if version is not None else {":one": {"N": "1"}}),
+                ":m": {"S": json.dumps(message)}, ":c": {"S": channel},
                 ":cid": {"S": correlation_id}, ":zero": {"N": "0"}, ":q": {"S": f"cardq#{shard_of(channel)}"},
                 ":qsk": {"S": f"{stamp(now)}#{origin}#{key}"},
                 ":exp": {"N": str(int((now + RETENTION).timestamp()))},
@@ -114,6 +121,26 @@ def announce(origin: str, key: str, version: int, message: dict[str, Any], *, co
     return send(origin, key)
 
 
+def announce_next(origin: str, key: str, message: dict[str, Any], *, correlation_id: str,
+                  options: dict[str, str] | None = None) -> Sent:
+    """An unversioned keyed announcement (``keyed.announce_keyed``'s, or ``keyed.attach``'s with a ``decision_id``): the
+    next version of its card, then as ``announce``: sent at once if the budget allows, else queued for the drain,
+    which posts it (and records where) or updates the card with its newest version."""
+    commit(origin, key, None, message, correlation_id=correlation_id, options=options)
+    return send(origin, key)
+
+
+CARD_POST = "card:"  # key prefix (origin DELIVER) of a decision card's first post that waits: ``queue_card``
+
+
+def queue_card(decision_id: str, channel: str, body: list[dict[str, Any]] | None, *, correlation_id: str) -> None:
+    """A decision's card whose first post the budget (or a 429) put off (``decisions.service``): queued, and the
+    drain posts it with ``keyed.post_card`` in the decision's state then, recording where (its clicks decide there).
+    One per decision (a second request with the same id is the same post: committed once)."""
+    commit(DELIVER, f"{CARD_POST}{decision_id}", 1, {"channel": channel, "body": body}, correlation_id=correlation_id,
+           options={"decision_id": decision_id, "card": "post"})
+
+
 # ---- send ----
 
 @dataclass
@@ -131,6 +158,7 @@ class Sent:
     buckets_waiting: set[str] = field(default_factory=set)  # budget buckets found empty in this pass
     superseded: bool = False  # (announce) a newer version of the card was already committed: this one never goes
     refused: str | None = None  # (announce) keyed refused the announcement (e.g. a card not granted): why
+    not_granted: bool = False  # (announce) refused as keyed.NotGranted
 
     def waited(self, seconds: float) -> None:
         self.wait = seconds if self.wait is None else min(self.wait, seconds)
@@ -148,8 +176,6 @@ def _card(item: dict[str, Any]) -> coalesce.Card:
 
 def _web() -> Any:
     """Without slack_sdk's 429 handler: a 429 comes back here, and the card waits its Retry-After in the queue."""
-    from chalicelib.slackkit import slack
-
     return slack.web(wait_out_rate_limits=False)
 
 
@@ -193,12 +219,17 @@ def send(origin: str, key: str, *, client: Any = None, result: Sent | None = Non
     try:
         web = client or _web()
         if kept_method:
-            from chalicelib.slackkit import slack
-
             slack.send_with(web, kept_method, message)
         elif ref is None:
             answer = web.chat_postMessage(**message)
-            keyed.save_ref(origin, key, answer["channel"], answer["ts"])
+            if not keyed.saved_first(origin, key, answer, item.get("correlation_id", {}).get("S", "-"),
+                                     f"message/{origin}/{key}"):
+                # a decision's card was posted under the key meanwhile (another card item): ours went, and this
+                # version goes next as that message's update
+                ddb.update_item(TableName=_table(), Key=_key(origin, key), UpdateExpression="REMOVE lease_until")
+                result.waiting += 1
+                result.waited(1.0)
+                return result
         else:
             web.chat_update(**{**message, "channel": ref.channel, "ts": ref.ts})
     except Exception as exc:  # noqa: BLE001 - every failure keeps the card queued (or dead-letters it), audited
@@ -296,18 +327,38 @@ def _by_announcement(origin: str, key: str, card: coalesce.Card, item: dict[str,
         return result
     correlation_id = item.get("correlation_id", {}).get("S", "-")
     options = json.loads(item["card_options"]["S"]) if "card_options" in item else {}
+    channel = item.get("channel", {}).get("S", "")
     delivered = False
-    try:  # failures: kept by deliver() (the budget, a 429: queued here; others: the outbox)
-        if options.get("decision_id"):
+    try:  # its updates: kept by deliver() (the budget, a 429: queued here; others: the outbox); its first post: below
+        if options.get("card") == "post":
+            delivered = keyed.post_card(options["decision_id"], channel, message.get("body"),
+                                        correlation_id=correlation_id)
+        elif options.get("decision_id"):
             delivered = keyed.attach(origin, key, options["decision_id"], message, correlation_id=correlation_id)
         else:
             delivered = keyed.announce_keyed(origin, key, message, correlation_id=correlation_id,
                                              continues=options.get("continues"), grant_to=options.get("grant_to"))
     except ValueError as exc:  # not this account's card, or not granted to it: this version is never sent
         result.refused = str(exc)
+        result.not_granted = isinstance(exc, keyed.NotGranted)
         audit.record(action="slack.card", target=f"message/{origin}/{key}", outcome=audit.Outcome.REJECTED,
                      correlation_id=correlation_id, capability="frontdoor",
                      reason=f"version {card.version} refused: {exc}")
+    except slack.MustWait as wait:  # the first post of the message: the budget (or a 429) says later; still queued
+        now = pacing.wall()
+        ddb.update_item(TableName=_table(), Key=_key(origin, key), UpdateExpression="SET not_before = :nb "
+                        "REMOVE lease_until", ExpressionAttributeValues={":nb": {"N": repr(now + wait.seconds)}})
+        if wait.ratelimited:
+            result.ratelimited += 1
+        else:
+            result.waiting += 1
+        result.waited(wait.seconds)
+        result.channels_waiting.add(channel)
+        return result
+    except Exception as exc:  # noqa: BLE001 - the first post failed otherwise: kept queued (backing off), audited
+        _failed(ddb, origin, key, card, item, budget.names_for_call("chat.postMessage", channel), exc, result,
+                pacing.wall())
+        return result
     _done(ddb, origin, key, card.version)  # this version is keyed's now: what it could not send waits as its calls
     if delivered:
         result.sent += 1

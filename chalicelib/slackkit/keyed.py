@@ -5,6 +5,7 @@ updated in place afterwards, possibly carrying a decision's card (see the ``mess
 - ``announce_keyed``: post or update the message; ``continues``/``grant_to``: one account takes over another's
   message (a promotion soaked in stage goes on in prod: one card);
 - ``attach``: a keyed announcement that carries a decision's footer;
+- ``post_card``: a decision's card's first post (``decisions.service``, or the card drain when it had to wait);
 - ``publish``: re-render a message from what is stored (its body, plus its decision's footer in the decision's
   current state), again if either changed meanwhile.
 """
@@ -91,7 +92,9 @@ def hold_card(ref: Any, decision_id: str, body: list[dict[str, Any]] | None) -> 
 def announce_keyed(origin: str, key: str, message: dict[str, Any], *, correlation_id: str,
                    continues: str | None = None, grant_to: str | None = None) -> bool:
     """Post ``message`` the first time ``(origin, key)`` is seen; update that same message in place afterwards
-    (an incident resolving, a scaling change finishing). True when delivered now (else kept in the outbox).
+    (an incident resolving, a scaling change finishing). True when delivered now (an update that must wait is
+    kept by ``slack.deliver``). The first post spends the send budget: ``slack.MustWait`` when it says wait (or
+    Slack answered 429); the card queue, the only caller (``cardq``), keeps the announcement queued then.
 
     ``continues``: another account whose message under the same key this one takes over, when ``origin`` has
     none yet (a promotion soaked in stage goes on in prod: one card). That account's later announcements under
@@ -131,20 +134,25 @@ def _announce_ref(origin: str, key: str, ref: Any, message: dict[str, Any], corr
         if delivered:
             ref.update(actions=[MessageRef.updated_at.set(now.isoformat())])
         return delivered
+    answer = slack.post_within_budget(message)  # MustWait: the card queue keeps this announcement (cardq)
+    if not saved_first(origin, key, answer, correlation_id, target):
+        # Another first announcement of this key was saved meanwhile: that message is the card, and this
+        # announcement updates it instead (one message per key, no ref lost).
+        return _announce_ref(origin, key, message_ref(origin, key), message, correlation_id, target, now)
+    return True
+
+
+def saved_first(origin: str, key: str, answer: Any, correlation_id: str, target: str, **ref: Any) -> bool:
+    """Remember the message a first post made as keyed message ``(origin, key)``, unless another first post was
+    saved meanwhile (two at once: one wins): then ours is a duplicate, deleted, and False."""
     try:
-        answer = slack.web().chat_postMessage(**message)
-    except Exception:  # noqa: BLE001 - kept in the outbox by deliver(); the next announcement posts anew
-        return slack.deliver("chat.postMessage", message, correlation_id=correlation_id, target=target)
-    try:
-        save_ref(origin, key, answer["channel"], answer["ts"], if_absent=True)
+        save_ref(origin, key, answer["channel"], answer["ts"], if_absent=True, **ref)
     except Exception as exc:
         if not conditional_failed(exc):
             raise
-        # Another first announcement of this key was saved meanwhile: that message is the card. Ours is a
-        # duplicate: it goes, and this announcement updates the card instead (one message per key, no ref lost).
         slack.deliver("chat.delete", {"channel": answer["channel"], "ts": answer["ts"]}, correlation_id=correlation_id,
-                target=target)
-        return _announce_ref(origin, key, message_ref(origin, key), message, correlation_id, target, now)
+                      target=target)
+        return False
     return True
 
 
@@ -159,20 +167,65 @@ def attach(origin: str, key: str, decision_id: str, message: dict[str, Any], *, 
     body = list(message.get("blocks") or []) or blocks.text_section(message.get("text") or "")
     text = message.get("text") or render.text(item.as_dict())
     ref = message_ref(origin, key)
-    if ref is None:  # the card's own post never landed: this announcement posts it
+    if ref is None:  # the card's own post never landed (or waits): this announcement posts it
         rendered = {"channel": message["channel"], **render.message(item.as_dict(), body, text)}
-        try:
-            answer = slack.web().chat_postMessage(**rendered)
-        except Exception:  # noqa: BLE001 - kept in the outbox; the next announcement posts anew
-            return slack.deliver("chat.postMessage", rendered, correlation_id=correlation_id,
-                                 target=f"message/{origin}/{key}")
-        save_ref(origin, key, answer["channel"], answer["ts"], decision_id=decision_id, body=body, text=text)
-        store.shown_at(item, answer["channel"], answer["ts"])  # its card
-        return True
+        answer = slack.post_within_budget(rendered)  # MustWait: the card queue keeps this announcement (cardq)
+        if saved_first(origin, key, answer, correlation_id, f"message/{origin}/{key}", decision_id=decision_id,
+                        body=body, text=text):
+            return _shown(item, answer, origin, key, correlation_id)
+        ref = message_ref(origin, key)  # the card's own post landed meanwhile: this announcement updates it
     ref.update(actions=[MessageRef.decision_id.set(decision_id), MessageRef.body.set(body),
                         MessageRef.text.set(text), MessageRef.revision.add(1),
                         MessageRef.updated_at.set(datetime.now(UTC).isoformat())])
     return publish(origin, key, correlation_id=correlation_id)
+
+
+def _shown(item: Any, answer: Any, origin: str, key: str, correlation_id: str) -> bool:
+    """A decision's card was just posted: remember where (its clicks decide there), and render it again if the
+    decision changed while the post was on its way (a typed ``/ops approve``)."""
+    store.shown_at(item, answer["channel"], answer["ts"])
+    fresh = store.get(item.id)
+    if fresh is None or fresh.revision == item.revision:
+        return True
+    return publish(origin, key, correlation_id=correlation_id, only_for=item.id)
+
+
+def post_card(decision_id: str, channel: str, body: list[dict[str, Any]] | None, *, correlation_id: str,
+              item: Any = None) -> bool:
+    """The first post of decision ``decision_id``'s card (``decisions.service``; the card drain when it had to wait):
+    in the decision's current state, in its keyed message ``(origin, key)`` when it has a key, else alone. The
+    decision (and the keyed message's ref) remember where it is: its buttons decide there. If the keyed message
+    was posted meanwhile (the capability's announcement under the key), the card takes it over. Raises
+    ``slack.MustWait`` when the send budget says wait (the caller queues it); True when shown. ``item``: the
+    decision as just stored (else read), updated with where its card is."""
+    item = item if item is not None else store.get(decision_id)
+    if item is None:
+        return True  # gone: nothing to show
+    if item.key is None:
+        if item.ts:
+            return True  # posted already (the drain's second try after a crash)
+        answer = slack.post_within_budget({"channel": channel, "text": render.text(item.as_dict()),
+                                           "blocks": render.card(item.as_dict())})
+        store.shown_at(item, answer["channel"], answer["ts"])
+        fresh = store.get(decision_id)
+        if fresh is not None and fresh.revision != item.revision:  # decided (typed) while the post was on its way
+            slack.deliver("chat.update", {"channel": answer["channel"], "ts": answer["ts"],
+                                          "text": render.text(fresh.as_dict()), "blocks": render.card(fresh.as_dict())},
+                          correlation_id=correlation_id, target=f"decision/{decision_id}")
+        return True
+    origin = item.origin
+    ref = message_ref(origin, item.key)
+    if ref is None:
+        answer = slack.post_within_budget({"channel": channel, **render.message(item.as_dict(), body)})
+        if saved_first(origin, item.key, answer, correlation_id, f"message/{origin}/{item.key}",
+                        decision_id=decision_id, body=body):
+            return _shown(item, answer, origin, item.key, correlation_id)
+        ref = message_ref(origin, item.key)
+    # the key names a message already (the capability announced under it): the card takes it over
+    if ref.decision_id != decision_id:
+        hold_card(ref, decision_id, body)
+    store.shown_at(item, ref.channel, ref.ts)
+    return publish(origin, item.key, correlation_id=correlation_id)
 
 
 def publish(origin: str, key: str, *, correlation_id: str, only_for: str | None = None) -> bool:

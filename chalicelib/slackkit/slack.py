@@ -286,6 +286,39 @@ def _budgeted(method: str, payload: dict[str, Any], *, correlation_id: str) -> b
     return True
 
 
+class MustWait(Exception):  # noqa: N818 - a signal, not an error
+    """The send budget says wait (or Slack answered 429): the post was not made, ``seconds`` from now it may be."""
+
+    def __init__(self, seconds: float, *, ratelimited: bool = False):
+        super().__init__(f"the send budget says wait {seconds:.2f} s")
+        self.seconds = seconds
+        self.ratelimited = ratelimited
+
+
+def post_within_budget(payload: dict[str, Any]) -> Any:
+    """A chat.postMessage whose answer (its ts) the caller needs: a keyed message's or a decision's card first post.
+    It spends the channel's send budget like ``deliver()``; when the budget says wait, or Slack answers 429 (the
+    buckets are then blocked for its Retry-After), it raises ``MustWait`` and the caller queues the post in the
+    card queue (``cardq``). Never sleeps out a 429; other failures raise as they are."""
+    from slack_sdk.errors import SlackApiError
+
+    from chalicelib.slackkit import budget, pacing
+
+    names = budget.names_for_call("chat.postMessage", str(payload.get("channel") or "") or None)
+    wait = pacing.spend(names)
+    if wait > 0:
+        raise MustWait(wait)
+    try:
+        return web(wait_out_rate_limits=False).chat_postMessage(**payload)
+    except SlackApiError as exc:
+        retry_after = pacing.retry_after_of(exc)
+        if retry_after is None:
+            raise
+        pacing.blocked(names, retry_after)
+        metrics.add_metric(name="SlackRateLimited", unit=MetricUnit.Count, value=1)
+        raise MustWait(retry_after, ratelimited=True) from exc
+
+
 def retry_outbox(now: datetime | None = None) -> dict[str, int]:
     """Try every kept delivery again. Delivered ones leave the outbox; others count an attempt. Items that could not
     be processed at all raise (after the others were): the schedule's invocation fails, never silently. (The outbox
