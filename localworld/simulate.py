@@ -49,6 +49,30 @@ WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
 CHAT_WRITES = ("chat.postMessage", "chat.update", "chat.delete")
 
 
+def card_outcomes(messages: list[tuple[str, bool]], newest: dict[tuple[str, str], int],
+                  still_queued: set[tuple[str, str]]) -> tuple[int, list[str]]:
+    """What Slack ends up showing for each card, from the stand-in's messages ((text, deleted), oldest first):
+    (how many cards are late: still queued, not lost; what is wrong). A card must end as exactly one message that
+    is not deleted, showing its newest version; a deleted message (a duplicate first post the card queue took back)
+    shows nothing."""
+    shown: dict[tuple[str, str], list[int]] = {}
+    for text, deleted in messages:
+        found = CARD.search(text or "")
+        if found and not deleted:
+            shown.setdefault((found["origin"], found["key"]), []).append(int(found["version"]))
+    late, wrong = 0, []
+    for card, want in newest.items():
+        versions = shown.get(card, [])
+        if len(versions) > 1:
+            wrong.append(f"{card[0]} {card[1]}: {len(versions)} messages in Slack (v{', v'.join(map(str, versions))})")
+        elif versions != [want] and card in still_queued:
+            late += 1  # committed and waiting for Slack's budget: late, not lost
+        elif versions != [want]:
+            wrong.append(f"{card[0]} {card[1]}: Slack shows {'v' + str(versions[0]) if versions else 'nothing'}, "
+                         f"newest v{want}")
+    return late, wrong
+
+
 @dataclass
 class Report:
     accounts: int
@@ -492,15 +516,9 @@ def _run(world: World, meter: Meter, accounts: int, rate: float, updates: int, w
             if seen:
                 lags.append(max(0.0, min(seen) - at))
     lost_detail = list(failures)
-    final = {(m.text and CARD.search(m.text)) for m in world.slack.messages()}
-    final_versions = {(f["origin"], f["key"]): int(f["version"]) for f in final if f}
     still_queued = {(origin, key) for origin, key, _, _ in cardq.queued(limit=100_000)}
-    late = 0
-    for card, want in newest.items():
-        if final_versions.get(card) != want and card in still_queued:
-            late += 1  # committed and waiting for Slack's budget: late, not lost
-        elif final_versions.get(card) != want:
-            lost_detail.append(f"{card[0]} {card[1]}: Slack shows v{final_versions.get(card)}, newest v{want}")
+    late, wrong = card_outcomes([(m.text, m.deleted) for m in world.slack.messages()], newest, still_queued)
+    lost_detail += wrong
     cardq.commit = real_commit
     with lock:
         older_over_newer = sum(1 for seq in shown.values()

@@ -45,3 +45,20 @@ def test_bad_numbers_are_refused_naming_them():
 
     with pytest.raises(ValueError, match="--accounts must be positive, not 0"):
         simulate.run(0, rate=1.0)
+
+
+@pytest.mark.parametrize(("messages", "queued", "late", "wrong"), [
+    ([("[card a incident/1 v4]", False)], set(), 0, []),
+    # a duplicate first post the card queue deleted shows nothing: the card is the one live message
+    ([("[card a incident/1 v1]", True), ("[card a incident/1 v4]", False)], set(), 0, []),
+    ([("[card a incident/1 v4]", False), ("[card a incident/1 v1]", True)], set(), 0, []),
+    ([("[card a incident/1 v1]", False), ("[card a incident/1 v4]", False)], set(), 0,
+     ["a incident/1: 2 messages in Slack (v1, v4)"]),
+    ([("[card a incident/1 v2]", False)], set(), 0, ["a incident/1: Slack shows v2, newest v4"]),
+    ([("[card a incident/1 v2]", False)], {("a", "incident/1")}, 1, []),  # still queued: late, not lost
+    ([], set(), 0, ["a incident/1: Slack shows nothing, newest v4"]),
+])
+def test_what_slack_ends_up_showing_for_a_card(messages, queued, late, wrong):
+    from localworld.simulate import card_outcomes
+
+    assert card_outcomes(messages, {("a", "incident/1"): 4}, queued) == (late, wrong)
