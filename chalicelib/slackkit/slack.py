@@ -258,30 +258,22 @@ def _budgeted(method: str, payload: dict[str, Any], *, correlation_id: str) -> b
     answers 429, the call is queued in the card queue (``pacing.keep``) and the card drain (every minute, pacing
     within its run) makes it: this Lambda never sleeps out a wait. A call on a message that already has a call
     waiting queues behind it (newest wins), so an older update never lands over a newer one."""
-    from slack_sdk.errors import SlackApiError
+    from chalicelib.slackkit import pacing
 
-    from chalicelib.slackkit import budget, pacing
-
-    names = budget.names_for_call(method, str(payload.get("channel") or "") or None)
     if pacing.waiting(method, payload):
         pacing.keep(method, payload, correlation_id=correlation_id)
         return False
-    wait = pacing.spend(names)
-    if wait > 0:
-        pacing.keep(method, payload, correlation_id=correlation_id)
-        logger.info("slack delivery waits for the send budget", extra={"method": method, "wait": round(wait, 2)})
-        return False
     try:
-        send_with(web(wait_out_rate_limits=False), method, payload)
-    except SlackApiError as exc:
-        retry_after = pacing.retry_after_of(exc)
-        if retry_after is None:
-            raise
-        pacing.blocked(names, retry_after)
-        pacing.keep(method, payload, correlation_id=correlation_id, not_before=pacing.wall() + retry_after)
-        logger.info("slack said 429: the call waits its Retry-After in the card queue",
-                    extra={"method": method, "retry_after": retry_after})
-        metrics.add_metric(name="SlackRateLimited", unit=MetricUnit.Count, value=1)
+        _within_budget(method, payload)
+    except MustWait as wait:
+        if wait.ratelimited:
+            pacing.keep(method, payload, correlation_id=correlation_id, not_before=pacing.wall() + wait.seconds)
+            logger.info("slack said 429: the call waits its Retry-After in the card queue",
+                        extra={"method": method, "retry_after": wait.seconds})
+        else:
+            pacing.keep(method, payload, correlation_id=correlation_id)
+            logger.info("slack delivery waits for the send budget",
+                        extra={"method": method, "wait": round(wait.seconds, 2)})
         return False
     return True
 
@@ -300,16 +292,23 @@ def post_within_budget(payload: dict[str, Any]) -> Any:
     It spends the channel's send budget like ``deliver()``; when the budget says wait, or Slack answers 429 (the
     buckets are then blocked for its Retry-After), it raises ``MustWait`` and the caller queues the post in the
     card queue (``cardq``). Never sleeps out a 429; other failures raise as they are."""
+    return _within_budget("chat.postMessage", payload)
+
+
+def _within_budget(method: str, payload: dict[str, Any]) -> Any:
+    """One chat write within the send budget (``budget.names_for_call``), without slack_sdk's 429 handler: Slack's
+    answer, or ``MustWait`` when the budget says wait or Slack answers 429 (the buckets then blocked for its
+    Retry-After, and measured). Other failures raise as they are."""
     from slack_sdk.errors import SlackApiError
 
     from chalicelib.slackkit import budget, pacing
 
-    names = budget.names_for_call("chat.postMessage", str(payload.get("channel") or "") or None)
+    names = budget.names_for_call(method, str(payload.get("channel") or "") or None)
     wait = pacing.spend(names)
     if wait > 0:
         raise MustWait(wait)
     try:
-        return web(wait_out_rate_limits=False).chat_postMessage(**payload)
+        return send_with(web(wait_out_rate_limits=False), method, payload)
     except SlackApiError as exc:
         retry_after = pacing.retry_after_of(exc)
         if retry_after is None:
